@@ -1,0 +1,3 @@
+module github.com/flatfast/flatfast/_gen
+
+go 1.26

@@ -1,0 +1,690 @@
+// Command gen writes the amd64 assembly of package simd.
+//
+// The kernels come in two flavours that differ only in vector width and in
+// how a ragged tail is handled: AVX-512 (zmm, 16 lanes, tails through an
+// opmask register) and AVX2+FMA (ymm, 8 lanes, tails through VMASKMOVPS and a
+// lane mask loaded from a table). Writing both from one Go description keeps
+// the register allocation and the unrolling in code rather than in
+// copy-pasted text.
+//
+// Run from this directory: go run . -out ../simd
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// isa is one instruction-set flavour.
+type isa struct {
+	suffix string // Go function name suffix: "AVX512" or "AVX2"
+	reg    string // vector register prefix: "Z" or "Y"
+	lanes  int    // float32 lanes per register
+}
+
+var (
+	avx512 = isa{suffix: "AVX512", reg: "Z", lanes: 16}
+	avx2   = isa{suffix: "AVX2", reg: "Y", lanes: 8}
+)
+
+func (s isa) is512() bool      { return s.lanes == 16 }
+func (s isa) r(i int) string   { return fmt.Sprintf("%s%d", s.reg, i) }
+func (s isa) vbytes() int      { return 4 * s.lanes }
+func (s isa) off(u int) string { return fmt.Sprintf("%d", u*s.vbytes()) }
+func (s isa) mem(p string, u int) string {
+	if u == 0 {
+		return "(" + p + ")"
+	}
+	return s.off(u) + "(" + p + ")"
+}
+
+type gen struct {
+	buf   bytes.Buffer
+	label int
+}
+
+func (g *gen) p(format string, args ...any) {
+	fmt.Fprintf(&g.buf, "\t"+format+"\n", args...)
+}
+
+func (g *gen) raw(format string, args ...any) {
+	fmt.Fprintf(&g.buf, format+"\n", args...)
+}
+
+func (g *gen) lbl(name string) { g.raw("%s:", name) }
+
+func (g *gen) text(name, frame, doc string) {
+	g.raw("")
+	for _, l := range strings.Split(doc, "\n") {
+		g.raw("// %s", l)
+	}
+	g.raw("TEXT ·%s(SB), NOSPLIT, %s", name, frame)
+}
+
+func (g *gen) ret() {
+	g.p("VZEROUPPER")
+	g.p("RET")
+}
+
+// stream is one slice argument walked by a loop.
+type stream struct {
+	ptr   string // register holding the current address
+	store bool   // written (true) or read (false)
+}
+
+// loop emits the three-stage loop shared by all slice kernels: an unrolled
+// body over unroll*lanes elements, a single-vector body, and a masked tail of
+// fewer than lanes elements. CX holds the remaining count on entry.
+//
+// body(u, in, tail) emits the work of vector u; in(j) returns the operand of
+// input stream j (a memory operand in the loops, a register loaded under the
+// mask in the tail); out(reg, u, tail) stores reg to the output stream.
+type loopSpec struct {
+	name    string
+	streams []stream
+	unroll  int
+	// tmpIn is the first register used to hold masked tail loads.
+	tmpIn int
+	body  func(g *gen, s isa, u int, in func(j int) string, store func(reg string), tail bool)
+}
+
+func (g *gen) loop(s isa, ls loopSpec) {
+	big := ls.unroll * s.lanes
+	pre := ls.name
+	advance := func(n int) {
+		for _, st := range ls.streams {
+			g.p("ADDQ $%d, %s", 4*n, st.ptr)
+		}
+		g.p("SUBQ $%d, CX", n)
+	}
+	storeAt := func(u int) func(reg string) {
+		return func(reg string) {
+			for _, st := range ls.streams {
+				if st.store {
+					g.p("VMOVUPS %s, %s", reg, s.mem(st.ptr, u))
+				}
+			}
+		}
+	}
+	inputs := func(u int) func(j int) string {
+		return func(j int) string {
+			k := 0
+			for _, st := range ls.streams {
+				if st.store {
+					continue
+				}
+				if k == j {
+					return s.mem(st.ptr, u)
+				}
+				k++
+			}
+			panic("no such input")
+		}
+	}
+	if ls.unroll > 1 {
+		g.lbl(pre + "_big")
+		g.p("CMPQ CX, $%d", big)
+		g.p("JLT %s_one", pre)
+		for u := 0; u < ls.unroll; u++ {
+			ls.body(g, s, u, inputs(u), storeAt(u), false)
+		}
+		advance(big)
+		g.p("JMP %s_big", pre)
+	}
+	g.lbl(pre + "_one")
+	g.p("CMPQ CX, $%d", s.lanes)
+	g.p("JLT %s_tail", pre)
+	ls.body(g, s, 0, inputs(0), storeAt(0), false)
+	advance(s.lanes)
+	g.p("JMP %s_one", pre)
+
+	g.lbl(pre + "_tail")
+	g.p("TESTQ CX, CX")
+	g.p("JEQ %s_done", pre)
+	// Lane mask for the CX < lanes remaining elements.
+	if s.is512() {
+		g.p("MOVL $1, AX")
+		g.p("SHLL CX, AX")
+		g.p("DECL AX")
+		g.p("KMOVW AX, K1")
+	} else {
+		g.p("LEAQ tailmask<>(SB), AX")
+		g.p("MOVQ $8, BX")
+		g.p("SUBQ CX, BX")
+		g.p("VMOVUPS (AX)(BX*4), Y15")
+	}
+	var regs []string
+	k := 0
+	for _, st := range ls.streams {
+		if st.store {
+			continue
+		}
+		r := s.r(ls.tmpIn + k)
+		if s.is512() {
+			g.p("VMOVUPS.Z (%s), K1, %s", st.ptr, r)
+		} else {
+			g.p("VMASKMOVPS (%s), Y15, %s", st.ptr, r)
+		}
+		regs = append(regs, r)
+		k++
+	}
+	tailStore := func(reg string) {
+		for _, st := range ls.streams {
+			if !st.store {
+				continue
+			}
+			if s.is512() {
+				g.p("VMOVUPS %s, K1, (%s)", reg, st.ptr)
+			} else {
+				g.p("VMASKMOVPS %s, Y15, (%s)", reg, st.ptr)
+			}
+		}
+	}
+	ls.body(g, s, 0, func(j int) string { return regs[j] }, tailStore, true)
+	g.lbl(pre + "_done")
+}
+
+// binary: z = x op y.
+func binary(g *gen, s isa, name, op string) {
+	fn := name + s.suffix
+	g.text(fn, "$0-72", fmt.Sprintf("func %s(z, x, y []float32)", fn))
+	g.p("MOVQ z_base+0(FP), DI")
+	g.p("MOVQ z_len+8(FP), CX")
+	g.p("MOVQ x_base+24(FP), SI")
+	g.p("MOVQ y_base+48(FP), DX")
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"DI", true}, {"SI", false}, {"DX", false}},
+		unroll:  4,
+		tmpIn:   4,
+		body: func(g *gen, s isa, u int, in func(int) string, store func(string), tail bool) {
+			r := s.r(u)
+			if tail {
+				g.p("%s %s, %s, %s", op, in(1), in(0), r)
+			} else {
+				g.p("VMOVUPS %s, %s", in(0), r)
+				g.p("%s %s, %s, %s", op, in(1), r, r)
+			}
+			store(r)
+		},
+	})
+	g.ret()
+}
+
+// axpy: y += a*x.
+func axpy(g *gen, s isa) {
+	fn := "axpy" + s.suffix
+	g.text(fn, "$0-56", fmt.Sprintf("func %s(a float32, x, y []float32)", fn))
+	g.p("MOVQ x_base+8(FP), SI")
+	g.p("MOVQ x_len+16(FP), CX")
+	g.p("MOVQ y_base+32(FP), DI")
+	g.p("VBROADCASTSS a+0(FP), %s", s.r(8))
+	// y is both read and written: it is listed as an input (read through
+	// DI) and stored through DI as well.
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"SI", false}, {"DI", false}},
+		unroll:  4,
+		tmpIn:   4,
+		body: func(g *gen, s isa, u int, in func(int) string, _ func(string), tail bool) {
+			r := s.r(u)
+			if tail {
+				g.p("VFMADD231PS %s, %s, %s", in(0), s.r(8), in(1))
+				if s.is512() {
+					g.p("VMOVUPS %s, K1, (DI)", in(1))
+				} else {
+					g.p("VMASKMOVPS %s, Y15, (DI)", in(1))
+				}
+				return
+			}
+			g.p("VMOVUPS %s, %s", in(1), r)
+			g.p("VFMADD231PS %s, %s, %s", in(0), s.r(8), r)
+			g.p("VMOVUPS %s, %s", r, in(1))
+		},
+	})
+	g.ret()
+}
+
+// scale: x *= a.
+func scale(g *gen, s isa) {
+	fn := "scale" + s.suffix
+	g.text(fn, "$0-32", fmt.Sprintf("func %s(a float32, x []float32)", fn))
+	g.p("MOVQ x_base+8(FP), DI")
+	g.p("MOVQ x_len+16(FP), CX")
+	g.p("VBROADCASTSS a+0(FP), %s", s.r(8))
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"DI", false}},
+		unroll:  4,
+		tmpIn:   4,
+		body: func(g *gen, s isa, u int, in func(int) string, _ func(string), tail bool) {
+			r := s.r(u)
+			if tail {
+				g.p("VMULPS %s, %s, %s", s.r(8), in(0), in(0))
+				if s.is512() {
+					g.p("VMOVUPS %s, K1, (DI)", in(0))
+				} else {
+					g.p("VMASKMOVPS %s, Y15, (DI)", in(0))
+				}
+				return
+			}
+			g.p("VMULPS %s, %s, %s", in(0), s.r(8), r)
+			g.p("VMOVUPS %s, %s", r, in(0))
+		},
+	})
+	g.ret()
+}
+
+// zero clears vector register r.
+func zero(g *gen, s isa, r string) {
+	if s.is512() {
+		g.p("VPXORD %s, %s, %s", r, r, r)
+	} else {
+		g.p("VXORPS %s, %s, %s", r, r, r)
+	}
+}
+
+// hreduce folds accumulators 0..3 into lane 0 of X0 with op ("ADD" or "MAX").
+func hreduce(g *gen, s isa, op string) {
+	g.p("V%sPS %s, %s, %s", op, s.r(1), s.r(0), s.r(0))
+	g.p("V%sPS %s, %s, %s", op, s.r(3), s.r(2), s.r(2))
+	g.p("V%sPS %s, %s, %s", op, s.r(2), s.r(0), s.r(0))
+	if s.is512() {
+		g.p("VEXTRACTF64X4 $1, Z0, Y1")
+		g.p("V%sPS Y1, Y0, Y0", op)
+	}
+	g.p("VEXTRACTF128 $1, Y0, X1")
+	g.p("V%sPS X1, X0, X0", op)
+	g.p("VMOVHLPS X0, X0, X1")
+	g.p("V%sPS X1, X0, X0", op)
+	g.p("VMOVSHDUP X0, X1")
+	g.p("V%sSS X1, X0, X0", op)
+}
+
+// dot and sum: four independent accumulators, summed pairwise at the end.
+func reduceKernel(g *gen, s isa, name string) {
+	fn := name + s.suffix
+	isDot := name == "dot"
+	if isDot {
+		g.text(fn, "$0-52", fmt.Sprintf("func %s(x, y []float32) float32", fn))
+		g.p("MOVQ x_base+0(FP), SI")
+		g.p("MOVQ x_len+8(FP), CX")
+		g.p("MOVQ y_base+24(FP), DX")
+	} else {
+		g.text(fn, "$0-28", fmt.Sprintf("func %s(x []float32) float32", fn))
+		g.p("MOVQ x_base+0(FP), SI")
+		g.p("MOVQ x_len+8(FP), CX")
+	}
+	for i := 0; i < 4; i++ {
+		zero(g, s, s.r(i))
+	}
+	streams := []stream{{"SI", false}}
+	if isDot {
+		streams = append(streams, stream{"DX", false})
+	}
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: streams,
+		unroll:  4,
+		tmpIn:   8,
+		body: func(g *gen, s isa, u int, in func(int) string, _ func(string), tail bool) {
+			acc := s.r(u)
+			if !isDot {
+				g.p("VADDPS %s, %s, %s", in(0), acc, acc)
+				return
+			}
+			x := in(0)
+			if !tail {
+				x = s.r(4 + u)
+				g.p("VMOVUPS %s, %s", in(0), x)
+			}
+			g.p("VFMADD231PS %s, %s, %s", in(1), x, acc)
+		},
+	})
+	hreduce(g, s, "ADD")
+	if isDot {
+		g.p("VMOVSS X0, ret+48(FP)")
+	} else {
+		g.p("VMOVSS X0, ret+24(FP)")
+	}
+	g.ret()
+}
+
+// max: largest element; any NaN makes the result NaN. Masked-off tail lanes
+// are -Inf, the identity of max. NaNs are tracked apart from the maximum
+// because VMAXPS drops a NaN in one operand position.
+func maxKernel(g *gen, s isa) {
+	fn := "max" + s.suffix
+	g.text(fn, "$0-28", fmt.Sprintf("func %s(x []float32) float32", fn))
+	g.p("MOVQ x_base+0(FP), SI")
+	g.p("MOVQ x_len+8(FP), CX")
+	g.p("MOVL $0xff800000, AX") // -Inf
+	if s.is512() {
+		g.p("VPBROADCASTD AX, Z12")
+		g.p("KXORW K3, K3, K3")
+	} else {
+		g.p("MOVQ AX, X12")
+		g.p("VPBROADCASTD X12, Y12")
+		g.p("VXORPS Y13, Y13, Y13")
+	}
+	for i := 0; i < 4; i++ {
+		g.p("VMOVAPS %s, %s", s.r(12), s.r(i))
+	}
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"SI", false}},
+		unroll:  4,
+		tmpIn:   8,
+		body: func(g *gen, s isa, u int, in func(int) string, _ func(string), tail bool) {
+			acc := s.r(u)
+			v := s.r(4 + u)
+			if tail {
+				// Replace the zeroed lanes by -Inf.
+				if s.is512() {
+					g.p("VMOVAPS %s, %s", s.r(12), v)
+					g.p("VMOVUPS (SI), K1, %s", v)
+				} else {
+					g.p("VBLENDVPS Y15, %s, Y12, %s", in(0), v)
+				}
+			} else {
+				g.p("VMOVUPS %s, %s", in(0), v)
+			}
+			if s.is512() {
+				g.p("VCMPPS $3, %s, %s, K2", v, v)
+				g.p("KORW K2, K3, K3")
+			} else {
+				g.p("VCMPPS $3, %s, %s, Y14", v, v)
+				g.p("VORPS Y14, Y13, Y13")
+			}
+			g.p("VMAXPS %s, %s, %s", v, acc, acc)
+		},
+	})
+	if s.is512() {
+		g.p("KORTESTW K3, K3")
+	} else {
+		g.p("VMOVMSKPS Y13, AX")
+		g.p("TESTL AX, AX")
+	}
+	g.p("JNE %s_nan", fn)
+	hreduce(g, s, "MAX")
+	g.p("VMOVSS X0, ret+24(FP)")
+	g.ret()
+	g.lbl(fn + "_nan")
+	g.p("MOVL $0x7fc00000, AX")
+	g.p("MOVL AX, ret+24(FP)")
+	g.ret()
+}
+
+// relu: z = x unless x < 0, else +0 (NaN and -0 pass through). VMAXPS
+// returns its second source (the Go-syntax first operand) when either input
+// is NaN or both are zero, so x goes there.
+func relu(g *gen, s isa) {
+	fn := "relu" + s.suffix
+	g.text(fn, "$0-48", fmt.Sprintf("func %s(z, x []float32)", fn))
+	g.p("MOVQ z_base+0(FP), DI")
+	g.p("MOVQ z_len+8(FP), CX")
+	g.p("MOVQ x_base+24(FP), SI")
+	zero(g, s, s.r(12))
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"DI", true}, {"SI", false}},
+		unroll:  4,
+		tmpIn:   4,
+		body: func(g *gen, s isa, u int, in func(int) string, store func(string), tail bool) {
+			r := s.r(u)
+			g.p("VMAXPS %s, %s, %s", in(0), s.r(12), r)
+			store(r)
+		},
+	})
+	g.ret()
+}
+
+// reluBackward: z = g where x > 0, else 0 (an ordered compare: NaN x gives 0).
+func reluBackward(g *gen, s isa) {
+	fn := "reluBackward" + s.suffix
+	g.text(fn, "$0-72", fmt.Sprintf("func %s(z, g, x []float32)", fn))
+	g.p("MOVQ z_base+0(FP), DI")
+	g.p("MOVQ z_len+8(FP), CX")
+	g.p("MOVQ g_base+24(FP), SI")
+	g.p("MOVQ x_base+48(FP), DX")
+	zero(g, s, s.r(12))
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"DI", true}, {"SI", false}, {"DX", false}},
+		unroll:  4,
+		tmpIn:   4,
+		body: func(g *gen, s isa, u int, in func(int) string, store func(string), tail bool) {
+			r := s.r(u)
+			// Predicate 0x11 is LT_OQ: 0 < x, false for NaN.
+			if s.is512() {
+				g.p("VCMPPS $0x11, %s, Z12, K2", in(1))
+				g.p("VMOVUPS.Z %s, K2, %s", in(0), r)
+			} else {
+				g.p("VCMPPS $0x11, %s, Y12, %s", in(1), r)
+				g.p("VANDPS %s, %s, %s", in(0), r, r)
+			}
+			store(r)
+		},
+	})
+	g.ret()
+}
+
+// Constants of exp, each replicated 8 times so that AVX2 code can use them as
+// 256-bit memory operands; AVX-512 code broadcasts lane 0 into registers.
+var expConsts = []struct {
+	name string
+	bits uint32
+	note string
+}{
+	{"hi", f32(89), "89: exp overflows to +Inf above 88.72"},
+	{"lo", f32(-104), "-104: exp underflows to 0 below -103.97"},
+	{"log2e", f32(math.Log2E), "log2(e)"},
+	{"negln2hi", f32(-0.693359375), "-0.693359375: 9 significant bits, so n*ln2hi is exact"},
+	{"negln2lo", f32(0.693359375 - math.Ln2), "-(ln2 - 0.693359375)"},
+	{"c7", f32(1.0 / 5040), "1/7!"},
+	{"c6", f32(1.0 / 720), "1/6!"},
+	{"c5", f32(1.0 / 120), "1/5!"},
+	{"c4", f32(1.0 / 24), "1/4!"},
+	{"c3", f32(1.0 / 6), "1/3!"},
+	{"c2", f32(0.5), "1/2!"},
+	{"c1", f32(1), "1"},
+	{"c0", f32(1), "1"},
+	{"bias", 127, "float32 exponent bias (int32)"},
+}
+
+func f32(v float64) uint32 { return math.Float32bits(float32(v)) }
+
+func expConstOff(name string) int {
+	for i, c := range expConsts {
+		if c.name == name {
+			return 32 * i
+		}
+	}
+	panic(name)
+}
+
+func expData(g *gen) {
+	g.raw("")
+	g.raw("// exp constants, 8 copies each (one ymm).")
+	for i, c := range expConsts {
+		for j := 0; j < 8; j++ {
+			g.raw("DATA expconst<>+%d(SB)/4, $0x%08x // %s", 32*i+4*j, c.bits, c.note)
+		}
+	}
+	g.raw("GLOBL expconst<>(SB), RODATA|NOPTR, $%d", 32*len(expConsts))
+	g.raw("")
+	g.raw("// Eight all-ones lanes then eight zero lanes: loading 8 floats at")
+	g.raw("// offset 4*(8-n) gives a mask selecting the first n lanes.")
+	for j := 0; j < 16; j++ {
+		v := "0xffffffff"
+		if j >= 8 {
+			v = "0x00000000"
+		}
+		g.raw("DATA tailmask<>+%d(SB)/4, $%s", 4*j, v)
+	}
+	g.raw("GLOBL tailmask<>(SB), RODATA|NOPTR, $64")
+}
+
+// exp: z = e^x, by x = n*ln2 + r with |r| <= ln2/2, e^r by its degree-7
+// Taylor polynomial (truncation error below 1e-8 relative) and 2^n built in
+// two halves so that results in the subnormal range are formed by one
+// rounding multiply. x is clamped to [-104, 89] first; the clamps keep NaN
+// (VMINPS/VMAXPS return the Go-first operand on NaN).
+func expKernel(g *gen, s isa) {
+	fn := "exp" + s.suffix
+	g.text(fn, "$0-48", fmt.Sprintf("func %s(z, x []float32)", fn))
+	g.p("MOVQ z_base+0(FP), DI")
+	g.p("MOVQ z_len+8(FP), CX")
+	g.p("MOVQ x_base+24(FP), SI")
+	// Constant operands.
+	cst := map[string]string{}
+	if s.is512() {
+		for i, c := range expConsts {
+			r := s.r(16 + i)
+			g.p("VBROADCASTSS expconst<>+%d(SB), %s", expConstOff(c.name), r)
+			cst[c.name] = r
+		}
+	} else {
+		for _, c := range expConsts {
+			cst[c.name] = fmt.Sprintf("expconst<>+%d(SB)", expConstOff(c.name))
+		}
+		// The clamps need register operands (the memory operand would
+		// take the NaN-returning position).
+		g.p("VMOVUPS %s, Y13", cst["hi"])
+		g.p("VMOVUPS %s, Y14", cst["lo"])
+		cst["hi"], cst["lo"] = "Y13", "Y14"
+	}
+	const per = 6
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"DI", true}, {"SI", false}},
+		unroll:  2,
+		tmpIn:   12,
+		body: func(g *gen, s isa, u int, in func(int) string, store func(string), tail bool) {
+			x, n, i, r, p, t := s.r(per*u), s.r(per*u+1), s.r(per*u+2), s.r(per*u+3), s.r(per*u+4), s.r(per*u+5)
+			g.p("VMOVUPS %s, %s", in(0), x)
+			g.p("VMINPS %s, %s, %s", x, cst["hi"], x)
+			g.p("VMAXPS %s, %s, %s", x, cst["lo"], x)
+			g.p("VMULPS %s, %s, %s", cst["log2e"], x, n)
+			if s.is512() {
+				g.p("VRNDSCALEPS $0, %s, %s", n, n)
+			} else {
+				g.p("VROUNDPS $0, %s, %s", n, n)
+			}
+			g.p("VCVTPS2DQ %s, %s", n, i)
+			g.p("VMOVAPS %s, %s", x, r)
+			g.p("VFMADD231PS %s, %s, %s", cst["negln2hi"], n, r)
+			g.p("VFMADD231PS %s, %s, %s", cst["negln2lo"], n, r)
+			if s.is512() {
+				g.p("VMOVAPS %s, %s", cst["c7"], p)
+			} else {
+				g.p("VMOVUPS %s, %s", cst["c7"], p)
+			}
+			for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "c1", "c0"} {
+				g.p("VFMADD213PS %s, %s, %s", cst[c], r, p)
+			}
+			// 2^n = 2^(n>>1) * 2^(n - n>>1), each half a normal float.
+			g.p("VPSRAD $1, %s, %s", i, t)
+			g.p("VPSUBD %s, %s, %s", t, i, i)
+			g.p("VPADDD %s, %s, %s", cst["bias"], t, t)
+			g.p("VPADDD %s, %s, %s", cst["bias"], i, i)
+			g.p("VPSLLD $23, %s, %s", t, t)
+			g.p("VPSLLD $23, %s, %s", i, i)
+			g.p("VMULPS %s, %s, %s", t, p, p)
+			g.p("VMULPS %s, %s, %s", i, p, p)
+			store(p)
+		},
+	})
+	g.ret()
+}
+
+// gemm: the register-blocked micro-kernel. C[mr x nr] += Apanel * Bpanel over
+// k steps, with Apanel packed as k columns of mr floats and Bpanel as k rows
+// of nr floats. The accumulators stay in registers for the whole k loop; A is
+// broadcast one element at a time, B is loaded nr/lanes vectors at a time.
+func gemmKernel(g *gen, s isa, mr int) {
+	fn := "gemm" + s.suffix
+	nv := 2 // vectors of B per k step
+	nr := nv * s.lanes
+	g.text(fn, "$0-88", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc int)\n%dx%d tile: accumulators %s0-%s%d, B in %s%d-%s%d, A broadcasts alternate %s%d/%s%d.",
+		fn, mr, nr, s.reg, s.reg, mr*nv-1, s.reg, mr*nv, s.reg, mr*nv+nv-1, s.reg, mr*nv+nv, s.reg, mr*nv+nv+1))
+	g.p("MOVQ k+0(FP), CX")
+	g.p("MOVQ a_base+8(FP), SI")
+	g.p("MOVQ b_base+32(FP), DX")
+	g.p("MOVQ c_base+56(FP), DI")
+	g.p("MOVQ ldc+80(FP), R8")
+	g.p("SHLQ $2, R8")
+	for i := 0; i < mr*nv; i++ {
+		zero(g, s, s.r(i))
+	}
+	g.p("TESTQ CX, CX")
+	g.p("JEQ %s_store", fn)
+	g.lbl(fn + "_loop")
+	bReg := mr * nv
+	for v := 0; v < nv; v++ {
+		g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
+	}
+	for i := 0; i < mr; i++ {
+		a := s.r(bReg + nv + i%2)
+		g.p("VBROADCASTSS %d(SI), %s", 4*i, a)
+		for v := 0; v < nv; v++ {
+			g.p("VFMADD231PS %s, %s, %s", s.r(bReg+v), a, s.r(i*nv+v))
+		}
+	}
+	g.p("ADDQ $%d, SI", 4*mr)
+	g.p("ADDQ $%d, DX", 4*nr)
+	g.p("DECQ CX")
+	g.p("JNE %s_loop", fn)
+	g.lbl(fn + "_store")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
+			g.p("VADDPS %s, %s, %s", s.mem("DI", v), s.r(i*nv+v), s.r(i*nv+v))
+			g.p("VMOVUPS %s, %s", s.r(i*nv+v), s.mem("DI", v))
+		}
+		if i < mr-1 {
+			g.p("ADDQ R8, DI")
+		}
+	}
+	g.ret()
+}
+
+func amd64() []byte {
+	g := &gen{}
+	g.raw("// Code generated by _gen (go run . -out ../simd); DO NOT EDIT.")
+	g.raw("")
+	g.raw("//go:build amd64 && !purego")
+	g.raw("")
+	g.raw("#include \"textflag.h\"")
+	expData(g)
+	for _, s := range []isa{avx512, avx2} {
+		reduceKernel(g, s, "dot")
+		reduceKernel(g, s, "sum")
+		axpy(g, s)
+		scale(g, s)
+		binary(g, s, "add", "VADDPS")
+		binary(g, s, "sub", "VSUBPS")
+		binary(g, s, "mul", "VMULPS")
+		maxKernel(g, s)
+		relu(g, s)
+		reluBackward(g, s)
+		expKernel(g, s)
+	}
+	gemmKernel(g, avx512, 12)
+	gemmKernel(g, avx2, 6)
+	return g.buf.Bytes()
+}
+
+func main() {
+	out := flag.String("out", "../simd", "directory of package simd")
+	flag.Parse()
+	path := filepath.Join(*out, "kernels_amd64.s")
+	if err := os.WriteFile(path, amd64(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}

@@ -1,0 +1,115 @@
+//go:build amd64 && !purego
+
+package simd
+
+import "golang.org/x/sys/cpu"
+
+// The assembly in kernels_amd64.s is written by _gen; see its doc comment.
+
+//go:noescape
+func dotAVX512(x, y []float32) float32
+
+//go:noescape
+func sumAVX512(x []float32) float32
+
+//go:noescape
+func maxAVX512(x []float32) float32
+
+//go:noescape
+func axpyAVX512(a float32, x, y []float32)
+
+//go:noescape
+func scaleAVX512(a float32, x []float32)
+
+//go:noescape
+func addAVX512(z, x, y []float32)
+
+//go:noescape
+func subAVX512(z, x, y []float32)
+
+//go:noescape
+func mulAVX512(z, x, y []float32)
+
+//go:noescape
+func reluAVX512(z, x []float32)
+
+//go:noescape
+func reluBackwardAVX512(z, g, x []float32)
+
+//go:noescape
+func expAVX512(z, x []float32)
+
+//go:noescape
+func gemmAVX512(k int, a, b, c []float32, ldc int)
+
+//go:noescape
+func dotAVX2(x, y []float32) float32
+
+//go:noescape
+func sumAVX2(x []float32) float32
+
+//go:noescape
+func maxAVX2(x []float32) float32
+
+//go:noescape
+func axpyAVX2(a float32, x, y []float32)
+
+//go:noescape
+func scaleAVX2(a float32, x []float32)
+
+//go:noescape
+func addAVX2(z, x, y []float32)
+
+//go:noescape
+func subAVX2(z, x, y []float32)
+
+//go:noescape
+func mulAVX2(z, x, y []float32)
+
+//go:noescape
+func reluAVX2(z, x []float32)
+
+//go:noescape
+func reluBackwardAVX2(z, g, x []float32)
+
+//go:noescape
+func expAVX2(z, x []float32)
+
+//go:noescape
+func gemmAVX2(k int, a, b, c []float32, ldc int)
+
+var avx2Impl = &Impl{
+	level: AVX2, mr: 6, nr: 16,
+	dot: dotAVX2, sum: sumAVX2, max: maxAVX2,
+	axpy: axpyAVX2, scale: scaleAVX2,
+	add: addAVX2, sub: subAVX2, mul: mulAVX2,
+	relu: reluAVX2, reluBackward: reluBackwardAVX2,
+	exp: expAVX2, gemm: gemmAVX2,
+}
+
+var avx512Impl = &Impl{
+	level: AVX512, mr: 12, nr: 32,
+	dot: dotAVX512, sum: sumAVX512, max: maxAVX512,
+	axpy: axpyAVX512, scale: scaleAVX512,
+	add: addAVX512, sub: subAVX512, mul: mulAVX512,
+	relu: reluAVX512, reluBackward: reluBackwardAVX512,
+	exp: expAVX512, gemm: gemmAVX512,
+}
+
+// archImpls gates each level on every ISA bit its instructions use: VEX
+// ymm arithmetic and VFMADD need AVX2 and FMA; the AVX-512 kernels use only
+// AVX512F instructions on zmm and opmask registers (no DQ/BW/VL forms), plus
+// VEX code for the final horizontal reductions. x/sys/cpu already folds in
+// the OS's XSAVE support and any GODEBUG=cpu.X=off override.
+func archImpls() []*Impl {
+	var l []*Impl
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		l = append(l, avx2Impl)
+		if cpu.X86.HasAVX512F {
+			l1, l2, _ := Caches()
+			avx512Impl.band, avx512Impl.bandLo, avx512Impl.bandHi = avx2Impl, l1, l2/4
+			l = append(l, avx512Impl)
+		}
+	}
+	return l
+}

@@ -1,0 +1,359 @@
+package simd
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strings"
+)
+
+// Level names one implementation of the kernels.
+type Level uint8
+
+// The levels, from the pure-Go reference up.
+const (
+	Generic Level = iota // pure Go, every platform
+	AVX2                 // amd64 with AVX2 and FMA
+	AVX512               // amd64 with AVX512F (and AVX2, FMA)
+	NEON                 // arm64 Advanced SIMD
+)
+
+var levelNames = [...]string{Generic: "generic", AVX2: "avx2", AVX512: "avx512", NEON: "neon"}
+
+// String returns the level's name as FLATFAST_SIMD spells it.
+func (l Level) String() string {
+	if int(l) < len(levelNames) {
+		return levelNames[l]
+	}
+	return fmt.Sprintf("Level(%d)", int(l))
+}
+
+// ParseLevel parses a level name (generic, avx2, avx512, neon).
+func ParseLevel(s string) (Level, error) {
+	for l, name := range levelNames {
+		if strings.EqualFold(strings.TrimSpace(s), name) {
+			return Level(l), nil
+		}
+	}
+	return 0, fmt.Errorf("simd: unknown level %q (want one of %s)", s, strings.Join(levelNames[:], ", "))
+}
+
+// EnvVar is the environment variable that forces a level at start-up.
+const EnvVar = "FLATFAST_SIMD"
+
+// chunk bounds the elements one assembly call processes, so that a
+// goroutine is never stuck in assembly (which cannot be preempted) for more
+// than a few microseconds.
+const chunk = 1 << 15
+
+// maxKC bounds the k extent of one micro-kernel call for the same reason.
+const maxKC = 1024
+
+// Impl is one implementation of every kernel. Its methods check their
+// arguments and split long inputs into bounded assembly calls; the package
+// level functions call the methods of the active Impl.
+type Impl struct {
+	level  Level
+	mr, nr int
+
+	dot          func(x, y []float32) float32
+	sum          func(x []float32) float32
+	max          func(x []float32) float32
+	axpy         func(a float32, x, y []float32)
+	scale        func(a float32, x []float32)
+	add          func(z, x, y []float32)
+	sub          func(z, x, y []float32)
+	mul          func(z, x, y []float32)
+	relu         func(z, x []float32)
+	reluBackward func(z, g, x []float32)
+	exp          func(z, x []float32)
+	gemm         func(k int, a, b, c []float32, ldc int)
+
+	// band, when set, replaces the streaming kernels dot, sum and axpy for
+	// inputs whose footprint lies in (bandLo, bandHi] bytes: see
+	// docs/simd.md for why the AVX-512 level hands that L2-resident band to
+	// the AVX2 kernels.
+	band           *Impl
+	bandLo, bandHi int
+}
+
+// streaming returns the implementation to use for a streaming kernel that
+// touches the given number of bytes.
+func (k *Impl) streaming(bytes int) *Impl {
+	if k.band != nil && bytes > k.bandLo && bytes <= k.bandHi {
+		return k.band
+	}
+	return k
+}
+
+// Level reports which level this implementation is.
+func (k *Impl) Level() Level { return k.level }
+
+// String returns the level name.
+func (k *Impl) String() string { return k.level.String() }
+
+var (
+	impls     []*Impl // generic first, then the arch levels this CPU runs, ascending
+	active    *Impl
+	configErr error
+)
+
+func init() {
+	impls = append([]*Impl{genericImpl}, archImpls()...)
+	active = preferred()
+	if s, ok := os.LookupEnv(EnvVar); ok && s != "" {
+		l, err := ParseLevel(s)
+		if err == nil {
+			err = Use(l)
+		}
+		if err != nil {
+			configErr = fmt.Errorf("%s=%s: %w", EnvVar, s, err)
+		}
+	}
+}
+
+// preferred is the level chosen when nothing is forced: the highest one the
+// CPU runs. (On the CPUs measured so far the widest vectors are never
+// slower; docs/simd.md has the figures.)
+func preferred() *Impl { return impls[len(impls)-1] }
+
+// Implementations returns every implementation this machine can run, the
+// generic reference first.
+func Implementations() []*Impl { return append([]*Impl(nil), impls...) }
+
+// Supported reports whether this machine can run level l.
+func Supported(l Level) bool { return lookup(l) != nil }
+
+func lookup(l Level) *Impl {
+	for _, k := range impls {
+		if k.level == l {
+			return k
+		}
+	}
+	return nil
+}
+
+// Use makes level l the active implementation. It fails if this CPU (or this
+// build: the purego tag leaves only generic) cannot run l. Use must not be
+// called while kernels run on other goroutines.
+func Use(l Level) error {
+	k := lookup(l)
+	if k == nil {
+		return fmt.Errorf("simd: level %s is not available on this machine (%s); available: %s",
+			l, CPUDescription(), availableNames())
+	}
+	active = k
+	return nil
+}
+
+func availableNames() string {
+	names := make([]string, len(impls))
+	for i, k := range impls {
+		names[i] = k.level.String()
+	}
+	return strings.Join(names, ", ")
+}
+
+// Active returns the implementation the package-level functions use.
+func Active() *Impl { return active }
+
+// ActiveLevel returns the level of the active implementation.
+func ActiveLevel() Level { return active.level }
+
+// ConfigError returns the error in FLATFAST_SIMD, if it named an unknown
+// level or one this machine cannot run; nil otherwise. In that case the
+// automatically chosen level stays active.
+func ConfigError() error { return configErr }
+
+func mismatch(op string, lens ...int) string {
+	return fmt.Sprintf("simd.%s: slice lengths differ: %v", op, lens)
+}
+
+// Dot returns sum_i x[i]*y[i].
+func (k *Impl) Dot(x, y []float32) float32 {
+	if len(x) != len(y) {
+		panic(mismatch("Dot", len(x), len(y)))
+	}
+	k = k.streaming(8 * len(x))
+	var s float32
+	for len(x) > chunk {
+		s += k.dot(x[:chunk], y[:chunk])
+		x, y = x[chunk:], y[chunk:]
+	}
+	return s + k.dot(x, y)
+}
+
+// Sum returns sum_i x[i].
+func (k *Impl) Sum(x []float32) float32 {
+	k = k.streaming(4 * len(x))
+	var s float32
+	for len(x) > chunk {
+		s += k.sum(x[:chunk])
+		x = x[chunk:]
+	}
+	return s + k.sum(x)
+}
+
+// Max returns the largest element of x, NaN if any element is NaN, and -Inf
+// if x is empty.
+func (k *Impl) Max(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for len(x) > 0 {
+		n := min(len(x), chunk)
+		c := k.max(x[:n])
+		if c != c {
+			return c
+		}
+		m = max(m, c)
+		x = x[n:]
+	}
+	return m
+}
+
+// Axpy computes y[i] += a*x[i].
+func (k *Impl) Axpy(a float32, x, y []float32) {
+	if len(x) != len(y) {
+		panic(mismatch("Axpy", len(x), len(y)))
+	}
+	k = k.streaming(8 * len(x))
+	for len(x) > chunk {
+		k.axpy(a, x[:chunk], y[:chunk])
+		x, y = x[chunk:], y[chunk:]
+	}
+	k.axpy(a, x, y)
+}
+
+// Scale computes x[i] *= a.
+func (k *Impl) Scale(a float32, x []float32) {
+	for len(x) > chunk {
+		k.scale(a, x[:chunk])
+		x = x[chunk:]
+	}
+	k.scale(a, x)
+}
+
+func (k *Impl) binary(op string, f func(z, x, y []float32), z, x, y []float32) {
+	if len(z) != len(x) || len(z) != len(y) {
+		panic(mismatch(op, len(z), len(x), len(y)))
+	}
+	for len(z) > chunk {
+		f(z[:chunk], x[:chunk], y[:chunk])
+		z, x, y = z[chunk:], x[chunk:], y[chunk:]
+	}
+	f(z, x, y)
+}
+
+// Add computes z[i] = x[i] + y[i].
+func (k *Impl) Add(z, x, y []float32) { k.binary("Add", k.add, z, x, y) }
+
+// Sub computes z[i] = x[i] - y[i].
+func (k *Impl) Sub(z, x, y []float32) { k.binary("Sub", k.sub, z, x, y) }
+
+// Mul computes z[i] = x[i] * y[i].
+func (k *Impl) Mul(z, x, y []float32) { k.binary("Mul", k.mul, z, x, y) }
+
+// ReLUBackward computes z[i] = g[i] if x[i] > 0, else 0.
+func (k *Impl) ReLUBackward(z, g, x []float32) { k.binary("ReLUBackward", k.reluBackward, z, g, x) }
+
+func (k *Impl) unary(op string, f func(z, x []float32), z, x []float32) {
+	if len(z) != len(x) {
+		panic(mismatch(op, len(z), len(x)))
+	}
+	for len(z) > chunk {
+		f(z[:chunk], x[:chunk])
+		z, x = z[chunk:], x[chunk:]
+	}
+	f(z, x)
+}
+
+// ReLU computes z[i] = x[i] unless x[i] < 0, in which case z[i] = +0.
+func (k *Impl) ReLU(z, x []float32) { k.unary("ReLU", k.relu, z, x) }
+
+// Exp computes z[i] = e^x[i].
+func (k *Impl) Exp(z, x []float32) { k.unary("Exp", k.exp, z, x) }
+
+// GemmTile returns the micro-kernel's tile: mr rows by nr columns of C.
+func (k *Impl) GemmTile() (mr, nr int) { return k.mr, k.nr }
+
+// GemmKernel computes C[i*ldc+j] += sum_{p<kc} a[p*mr+i] * b[p*nr+j] for
+// i < mr, j < nr (see the package documentation for the packed layouts).
+func (k *Impl) GemmKernel(kc int, a, b, c []float32, ldc int) {
+	k.checkGemm(kc, a, b, c, ldc, k.mr, k.nr)
+	for kc > 0 {
+		n := min(kc, maxKC)
+		k.gemm(n, a, b, c, ldc)
+		a, b = a[n*k.mr:], b[n*k.nr:]
+		kc -= n
+	}
+}
+
+// maxTile is the largest mr*nr of any implementation.
+const maxTile = 12 * 32
+
+// GemmKernelEdge is GemmKernel for a tile at the ragged edge of C: the
+// panels are full mr and nr wide (the caller pads them, with zeros or
+// anything else), but only the top-left m x n corner of C is updated.
+func (k *Impl) GemmKernelEdge(kc int, a, b, c []float32, ldc, m, n int) {
+	if m <= 0 || n <= 0 || m > k.mr || n > k.nr {
+		panic(fmt.Sprintf("simd.GemmKernelEdge: corner %dx%d outside the %dx%d tile", m, n, k.mr, k.nr))
+	}
+	k.checkGemm(kc, a, b, c, ldc, m, n)
+	var tile [maxTile]float32
+	t := tile[:k.mr*k.nr]
+	for kc > 0 {
+		s := min(kc, maxKC)
+		k.gemm(s, a, b, t, k.nr)
+		a, b = a[s*k.mr:], b[s*k.nr:]
+		kc -= s
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		for j, v := range t[i*k.nr : i*k.nr+n] {
+			row[j] += v
+		}
+	}
+}
+
+func (k *Impl) checkGemm(kc int, a, b, c []float32, ldc, m, n int) {
+	switch {
+	case kc < 0:
+		panic(fmt.Sprintf("simd.GemmKernel: negative kc %d", kc))
+	case len(a) < kc*k.mr || len(b) < kc*k.nr:
+		panic(fmt.Sprintf("simd.GemmKernel: panels too short for kc=%d, tile %dx%d: len(a)=%d len(b)=%d", kc, k.mr, k.nr, len(a), len(b)))
+	case ldc < n || len(c) < (m-1)*ldc+n:
+		panic(fmt.Sprintf("simd.GemmKernel: C too short for a %dx%d tile with ldc=%d: len(c)=%d", m, n, ldc, len(c)))
+	}
+}
+
+// Dot returns sum_i x[i]*y[i] with the active implementation.
+func Dot(x, y []float32) float32 { return active.Dot(x, y) }
+
+// Sum returns sum_i x[i] with the active implementation.
+func Sum(x []float32) float32 { return active.Sum(x) }
+
+// Max returns the largest element (NaN if any is NaN, -Inf if x is empty).
+func Max(x []float32) float32 { return active.Max(x) }
+
+// Axpy computes y[i] += a*x[i].
+func Axpy(a float32, x, y []float32) { active.Axpy(a, x, y) }
+
+// Scale computes x[i] *= a.
+func Scale(a float32, x []float32) { active.Scale(a, x) }
+
+// Add computes z[i] = x[i] + y[i].
+func Add(z, x, y []float32) { active.Add(z, x, y) }
+
+// Sub computes z[i] = x[i] - y[i].
+func Sub(z, x, y []float32) { active.Sub(z, x, y) }
+
+// Mul computes z[i] = x[i] * y[i].
+func Mul(z, x, y []float32) { active.Mul(z, x, y) }
+
+// ReLU computes z[i] = x[i] unless x[i] < 0, in which case z[i] = +0.
+func ReLU(z, x []float32) { active.ReLU(z, x) }
+
+// ReLUBackward computes z[i] = g[i] where x[i] > 0, else 0.
+func ReLUBackward(z, g, x []float32) { active.ReLUBackward(z, g, x) }
+
+// Exp computes z[i] = e^x[i].
+func Exp(z, x []float32) { active.Exp(z, x) }
