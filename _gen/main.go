@@ -1,4 +1,6 @@
-// Command gen writes the amd64 assembly of package simd.
+// Command gen writes the amd64 and arm64 assembly of package simd
+// (kernels_amd64.s and kernels_arm64.s; the arm64 NEON kernels are in
+// arm64.go).
 //
 // The kernels come in two flavours that differ only in vector width and in
 // how a ragged tail is handled: AVX-512 (zmm, 16 lanes, tails through an
@@ -683,8 +685,12 @@ func amd64() []byte {
 func main() {
 	out := flag.String("out", "../simd", "directory of package simd")
 	flag.Parse()
-	path := filepath.Join(*out, "kernels_amd64.s")
-	if err := os.WriteFile(path, amd64(), 0o644); err != nil {
-		log.Fatal(err)
+	for name, text := range map[string][]byte{
+		"kernels_amd64.s": amd64(),
+		"kernels_arm64.s": arm64(),
+	} {
+		if err := os.WriteFile(filepath.Join(*out, name), text, 0o644); err != nil {
+			log.Fatal(err)
+		}
 	}
 }
