@@ -23,6 +23,7 @@ var genericImpl = &Impl{
 	reluBackward: reluBackwardGeneric,
 	exp:          expGeneric,
 	gemm:         gemmGeneric,
+	transpose:    transposeGeneric,
 }
 
 func dotGeneric(x, y []float32) float32 {
@@ -204,4 +205,15 @@ func gemmGeneric(k int, a, b, c []float32, ldc int) {
 	r[0], r[1], r[2], r[3] = r[0]+c20, r[1]+c21, r[2]+c22, r[3]+c23
 	r = c[3*ldc : 3*ldc+4]
 	r[0], r[1], r[2], r[3] = r[0]+c30, r[1]+c31, r[2]+c32, r[3]+c33
+}
+
+// transposeGeneric: dst[c*ldd+r] = src[r*lds+c]. The caller passes at most
+// 8 rows, so the writes of one column stay within a cache line or two.
+func transposeGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	for r := 0; r < rows; r++ {
+		row := src[r*lds : r*lds+cols]
+		for c, v := range row {
+			dst[c*ldd+r] = v
+		}
+	}
 }

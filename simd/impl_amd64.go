@@ -78,13 +78,39 @@ func expAVX2(z, x []float32)
 //go:noescape
 func gemmAVX2(k int, a, b, c []float32, ldc int)
 
+//go:noescape
+func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)
+
+//go:noescape
+func transpose4AVX2(dst []float32, ldd int, src []float32, lds int, cb int)
+
+// transposeAVX transposes up to 8 rows: full 8x8 blocks, or a 4-row strip
+// in 4x4 blocks, in registers, and the ragged rest in Go.
+func transposeAVX(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	done := 0
+	switch {
+	case rows == 8 && cols >= 8:
+		done = cols / 8 * 8
+		transpose8AVX2(dst, ldd, src, lds, 1, cols/8)
+	case rows >= 4 && cols >= 4:
+		done = cols / 4 * 4
+		transpose4AVX2(dst, ldd, src, lds, cols/4)
+		if rows > 4 {
+			transposeGeneric(dst[4:], ldd, src[4*lds:], lds, rows-4, done)
+		}
+	}
+	if done < cols {
+		transposeGeneric(dst[done*ldd:], ldd, src[done:], lds, rows, cols-done)
+	}
+}
+
 var avx2Impl = &Impl{
 	level: AVX2, mr: 6, nr: 16,
 	dot: dotAVX2, sum: sumAVX2, max: maxAVX2,
 	axpy: axpyAVX2, scale: scaleAVX2,
 	add: addAVX2, sub: subAVX2, mul: mulAVX2,
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
-	exp: expAVX2, gemm: gemmAVX2,
+	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
 }
 
 var avx512Impl = &Impl{
@@ -93,7 +119,7 @@ var avx512Impl = &Impl{
 	axpy: axpyAVX512, scale: scaleAVX512,
 	add: addAVX512, sub: subAVX512, mul: mulAVX512,
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
-	exp: expAVX512, gemm: gemmAVX512,
+	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
 }
 
 // archImpls gates each level on every ISA bit its instructions use: VEX

@@ -68,6 +68,7 @@ type Impl struct {
 	reluBackward func(z, g, x []float32)
 	exp          func(z, x []float32)
 	gemm         func(k int, a, b, c []float32, ldc int)
+	transpose    func(dst []float32, ldd int, src []float32, lds int, rows, cols int)
 
 	// band, when set, replaces the streaming kernels dot, sum and axpy for
 	// inputs whose footprint lies in (bandLo, bandHi] bytes: see
@@ -100,6 +101,13 @@ var (
 
 func init() {
 	impls = append([]*Impl{genericImpl}, archImpls()...)
+	for _, k := range impls[1:] {
+		// A level without its own transpose uses the generic one (the
+		// kernels behind it are all loads and stores).
+		if k.transpose == nil {
+			k.transpose = transposeGeneric
+		}
+	}
 	active = preferred()
 	if s, ok := os.LookupEnv(EnvVar); ok && s != "" {
 		l, err := ParseLevel(s)
@@ -287,19 +295,25 @@ func (k *Impl) GemmKernel(kc int, a, b, c []float32, ldc int) {
 	}
 }
 
-// maxTile is the largest mr*nr of any implementation.
-const maxTile = 12 * 32
+// MaxTile is the largest mr*nr of any implementation: a scratch tile of
+// this many floats serves GemmKernelEdge at every level.
+const MaxTile = 12 * 32
 
 // GemmKernelEdge is GemmKernel for a tile at the ragged edge of C: the
 // panels are full mr and nr wide (the caller pads them, with zeros or
-// anything else), but only the top-left m x n corner of C is updated.
-func (k *Impl) GemmKernelEdge(kc int, a, b, c []float32, ldc, m, n int) {
+// anything else), but only the top-left m x n corner of C is updated. The
+// full tile is computed into scratch (at least mr*nr floats, overwritten),
+// which the caller provides so that the call allocates nothing.
+func (k *Impl) GemmKernelEdge(kc int, a, b, c []float32, ldc, m, n int, scratch []float32) {
 	if m <= 0 || n <= 0 || m > k.mr || n > k.nr {
 		panic(fmt.Sprintf("simd.GemmKernelEdge: corner %dx%d outside the %dx%d tile", m, n, k.mr, k.nr))
 	}
+	if len(scratch) < k.mr*k.nr {
+		panic(fmt.Sprintf("simd.GemmKernelEdge: scratch of %d floats, need %d", len(scratch), k.mr*k.nr))
+	}
 	k.checkGemm(kc, a, b, c, ldc, m, n)
-	var tile [maxTile]float32
-	t := tile[:k.mr*k.nr]
+	t := scratch[:k.mr*k.nr]
+	clear(t)
 	for kc > 0 {
 		s := min(kc, maxKC)
 		k.gemm(s, a, b, t, k.nr)
@@ -322,6 +336,28 @@ func (k *Impl) checkGemm(kc int, a, b, c []float32, ldc, m, n int) {
 		panic(fmt.Sprintf("simd.GemmKernel: panels too short for kc=%d, tile %dx%d: len(a)=%d len(b)=%d", kc, k.mr, k.nr, len(a), len(b)))
 	case ldc < n || len(c) < (m-1)*ldc+n:
 		panic(fmt.Sprintf("simd.GemmKernel: C too short for a %dx%d tile with ldc=%d: len(c)=%d", m, n, ldc, len(c)))
+	}
+}
+
+// Transpose writes dst[c*ldd+r] = src[r*lds+c] for r < rows, c < cols: the
+// rows x cols matrix at src (row stride lds) transposed into dst (row
+// stride ldd). GEMM packing and tensor transposes use it; the amd64 levels
+// transpose 8x8 and 4x4 blocks in registers.
+func (k *Impl) Transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	if lds < cols || ldd < rows || len(src) < (rows-1)*lds+cols || len(dst) < (cols-1)*ldd+rows {
+		panic(fmt.Sprintf("simd.Transpose: %dx%d with lds=%d ldd=%d: len(src)=%d len(dst)=%d", rows, cols, lds, ldd, len(src), len(dst)))
+	}
+	// Bound each call to about 8x1024 elements.
+	const colChunk = 1024
+	for r := 0; r < rows; r += 8 {
+		nr := min(8, rows-r)
+		for c := 0; c < cols; c += colChunk {
+			nc := min(colChunk, cols-c)
+			k.transpose(dst[c*ldd+r:], ldd, src[r*lds+c:], lds, nr, nc)
+		}
 	}
 }
 
@@ -357,3 +393,8 @@ func ReLUBackward(z, g, x []float32) { active.ReLUBackward(z, g, x) }
 
 // Exp computes z[i] = e^x[i].
 func Exp(z, x []float32) { active.Exp(z, x) }
+
+// Transpose writes dst[c*ldd+r] = src[r*lds+c] for r < rows, c < cols.
+func Transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	active.Transpose(dst, ldd, src, lds, rows, cols)
+}

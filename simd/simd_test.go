@@ -484,8 +484,8 @@ func TestGemmKernel(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, k := range impls {
 		mr, nr := k.GemmTile()
-		if mr*nr > maxTile {
-			t.Fatalf("%s tile %dx%d exceeds maxTile", k, mr, nr)
+		if mr*nr > MaxTile {
+			t.Fatalf("%s tile %dx%d exceeds MaxTile", k, mr, nr)
 		}
 		t.Run(k.String(), func(t *testing.T) {
 			for _, kc := range []int{0, 1, 2, 3, 7, 64, 255, 256, maxKC + 3} {
@@ -506,7 +506,7 @@ func TestGemmKernel(t *testing.T) {
 							}
 							c0 := randSlice(r, (m-1)*ldc+n, 0)
 							c, cok := placed(t, c0, 3)
-							k.GemmKernelEdge(kc, a, b, c, ldc, m, n)
+							k.GemmKernelEdge(kc, a, b, c, ldc, m, n, make([]float32, mr*nr))
 							cok()
 							checkTile(t, k, kc, a, b, c0, c, ldc, m, n)
 						}
@@ -610,5 +610,41 @@ func TestExpExhaustive(t *testing.T) {
 		if worst > expULPBound {
 			t.Errorf("%s: %d ulp exceeds the bound %d", k, worst, expULPBound)
 		}
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	var sizes []int
+	for n := 1; n <= 20; n++ {
+		sizes = append(sizes, n)
+	}
+	sizes = append(sizes, 31, 32, 33, 100, 1030, 2100)
+	for _, k := range impls {
+		t.Run(k.String(), func(t *testing.T) {
+			for _, rows := range sizes {
+				for _, cols := range sizes {
+					if rows*cols > 40000 && (rows+cols)%3 != 0 {
+						continue
+					}
+					lds, ldd := cols+rows%3, rows+cols%5
+					src := randSlice(r, (rows-1)*lds+cols, 0)
+					dst, ok := placed(t, make([]float32, (cols-1)*ldd+rows), 1)
+					k.Transpose(dst, ldd, src, lds, rows, cols)
+					ok()
+					for c := 0; c < cols; c++ {
+						for rr := 0; rr < ldd && c*ldd+rr < len(dst); rr++ {
+							want := float32(0)
+							if rr < rows {
+								want = src[rr*lds+c]
+							}
+							if dst[c*ldd+rr] != want {
+								t.Fatalf("%dx%d (lds %d, ldd %d): dst[%d*ldd+%d] = %v, want %v", rows, cols, lds, ldd, c, rr, dst[c*ldd+rr], want)
+							}
+						}
+					}
+				}
+			}
+		})
 	}
 }

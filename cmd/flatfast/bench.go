@@ -4,23 +4,177 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/flatfast/flatfast/internal/bench"
 	"github.com/flatfast/flatfast/simd"
+	"github.com/flatfast/flatfast/tensor"
 )
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: name what to measure: kernels", errUsage)
+		return fmt.Errorf("%w: name what to measure: kernels, gemm or conv", errUsage)
 	}
 	switch args[0] {
 	case "kernels":
 		return benchKernels(args[1:], stdout, stderr)
+	case "gemm":
+		return benchGemm(args[1:], stdout, stderr)
+	case "conv":
+		return benchConv(args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (want kernels)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (want kernels, gemm or conv)", errUsage, args[0])
+}
+
+// threadList parses --threads: a comma-separated list, by default 1 and
+// the number of CPUs.
+func threadList(spec string) ([]int, error) {
+	if strings.TrimSpace(spec) == "" {
+		if n := runtime.NumCPU(); n > 1 {
+			return []int{1, n}, nil
+		}
+		return []int{1}, nil
+	}
+	return parseInts(spec)
+}
+
+// gemmRow is one line of `bench gemm`.
+type gemmRow struct {
+	Kernel  string  `json:"kernel"`
+	M       int     `json:"m"`
+	N       int     `json:"n"`
+	K       int     `json:"k"`
+	Threads int     `json:"threads"`
+	Level   string  `json:"level"`
+	Ms      float64 `json:"ms"`
+	GFlops  float64 `json:"gflops"`
+	MinMs   float64 `json:"min_ms"`
+	Repeats int     `json:"calls"`
+}
+
+func benchGemm(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench gemm", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	threads := fs.String("threads", "", "comma-separated thread counts (default: 1 and the number of CPUs)")
+	shapes := fs.String("shapes", "", "comma-separated MxNxK shapes (default: 256^3, 512^3, 1024^3, 2048^3, 512x512x784)")
+	withGonum := fs.Bool("gonum", true, "also time gonum's pure-Go Sgemm")
+	budget := fs.Duration("time", time.Second, "measuring time per case (5 batches; the median is reported)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ts, err := threadList(*threads)
+	if err != nil {
+		return fmt.Errorf("%w: -threads: %v", errUsage, err)
+	}
+	list := bench.GemmShapes
+	if *shapes != "" {
+		list = nil
+		for _, f := range strings.Split(*shapes, ",") {
+			var s bench.GemmShape
+			if _, err := fmt.Sscanf(strings.TrimSpace(f), "%dx%dx%d", &s.M, &s.N, &s.K); err != nil || s.M <= 0 || s.N <= 0 || s.K <= 0 {
+				return fmt.Errorf("%w: -shapes: %q is not MxNxK", errUsage, f)
+			}
+			list = append(list, s)
+		}
+	}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "# %s; level %s; medians of 5 batches\n", simd.CPUDescription(), simd.ActiveLevel())
+		fmt.Fprintf(stdout, "%-12s %6s %6s %6s %7s %10s %9s\n", "kernel", "m", "n", "k", "threads", "ms", "GFLOP/s")
+	}
+	defer tensor.SetThreads(0)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, s := range list {
+		ff, gn := bench.GemmCase(s)
+		cases := []bench.Case{ff}
+		if *withGonum {
+			cases = append(cases, gn)
+		}
+		for _, t := range ts {
+			for _, c := range cases {
+				// gonum parallelises over GOMAXPROCS; flatfast over
+				// tensor.Threads. Set both.
+				tensor.SetThreads(t)
+				runtime.GOMAXPROCS(max(t, 1))
+				tm := bench.Measure(c.Run, *budget, 5)
+				row := gemmRow{Kernel: c.Kernel, M: s.M, N: s.N, K: s.K, Threads: t, Level: simd.ActiveLevel().String(),
+					Ms: tm.Median * 1e3, MinMs: tm.Min * 1e3, GFlops: c.Flops / tm.Median / 1e9, Repeats: tm.Calls}
+				if err := printRow(stdout, *asJSON, row, "%-12s %6d %6d %6d %7d %10.3f %9.1f\n",
+					row.Kernel, row.M, row.N, row.K, row.Threads, row.Ms, row.GFlops); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// convRow is one line of `bench conv`.
+type convRow struct {
+	Kernel  string  `json:"kernel"`
+	N       int     `json:"n"`
+	C       int     `json:"c"`
+	H       int     `json:"h"`
+	W       int     `json:"w"`
+	Cout    int     `json:"cout"`
+	KSize   int     `json:"ksize"`
+	Stride  int     `json:"stride"`
+	Pad     int     `json:"pad"`
+	Threads int     `json:"threads"`
+	Level   string  `json:"level"`
+	Ms      float64 `json:"ms"`
+	MinMs   float64 `json:"min_ms"`
+	GFlops  float64 `json:"gflops"`
+}
+
+func benchConv(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench conv", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	threads := fs.String("threads", "", "comma-separated thread counts (default: 1 and the number of CPUs)")
+	all := fs.Bool("passes", false, "also report the forward and the two backward passes separately")
+	budget := fs.Duration("time", 2*time.Second, "measuring time per case (5 batches; the median is reported)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ts, err := threadList(*threads)
+	if err != nil {
+		return fmt.Errorf("%w: -threads: %v", errUsage, err)
+	}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "# %s; level %s; medians of 5 batches\n", simd.CPUDescription(), simd.ActiveLevel())
+		fmt.Fprintf(stdout, "%-18s %-16s %7s %10s %9s\n", "kernel", "shape NxCxHxW", "threads", "ms", "GFLOP/s")
+	}
+	defer tensor.SetThreads(0)
+	for _, s := range bench.ConvShapes {
+		cases := bench.ConvCases(s)
+		if !*all {
+			cases = cases[len(cases)-1:]
+		}
+		for _, t := range ts {
+			tensor.SetThreads(t)
+			for _, c := range cases {
+				tm := bench.Measure(c.Run, *budget, 5)
+				row := convRow{Kernel: c.Kernel, N: s.N, C: s.C, H: s.HW, W: s.HW, Cout: s.C, KSize: s.K, Stride: s.Stride, Pad: s.Pad,
+					Threads: t, Level: simd.ActiveLevel().String(), Ms: tm.Median * 1e3, MinMs: tm.Min * 1e3, GFlops: c.Flops / tm.Median / 1e9}
+				shape := fmt.Sprintf("%dx%dx%dx%d", s.N, s.C, s.HW, s.HW)
+				if err := printRow(stdout, *asJSON, row, "%-18s %-16s %7d %10.2f %9.1f\n",
+					row.Kernel, shape, row.Threads, row.Ms, row.GFlops); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func printRow(w io.Writer, asJSON bool, row any, format string, args ...any) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(row)
+	}
+	_, err := fmt.Fprintf(w, format, args...)
+	return err
 }
 
 // kernelRow is one line of `bench kernels`, also its JSON form.

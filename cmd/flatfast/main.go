@@ -35,7 +35,7 @@ func commands() []command {
 	return []command{
 		{"help", "list the commands, or describe one: help <command>", runHelp},
 		{"info", "print the CPU, the SIMD level in use and the cache sizes", runInfo},
-		{"bench", "measure kernels: bench kernels [-json] [-n 1024,32768] [-levels avx2,avx512]", runBench},
+		{"bench", "measure: bench kernels | gemm | conv [-json] [-threads 1,2] (-h for each)", runBench},
 		{"repro", "reproduce a figure of the paper: repro uv | repro sensing", runRepro},
 	}
 }

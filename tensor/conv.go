@@ -1,0 +1,514 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/flatfast/flatfast/simd"
+)
+
+// Convolution in NCHW as implicit GEMM (docs/conv.md). The float32 paths
+// never build an im2col matrix: the GEMM's packing routines read the
+// image directly, so memory stays at the size of the operands and the
+// packed panels are formed once, in cache.
+//
+//	forward       Y[co, (n,q)]  = W[co, (ci,kh,kw)] * X~[(ci,kh,kw), (n,q)]
+//	weight grad   dW[co, k]     = dY[co, (n,q)] * X~^T[(n,q), k]
+//	input grad    stride 1: a forward convolution of dY with the flipped,
+//	              transposed kernel; other strides: dX~ = W^T dY, folded
+//	              back (col2im) one group of images at a time.
+//
+// X~ is the im2col matrix (never stored), q runs over output pixels.
+
+// ConvGeom is the geometry of a 2-D convolution: input [N, Cin, H, W],
+// kernel [Cout, Cin, KH, KW], the same stride and zero padding along both
+// axes, output [N, Cout, OH, OW].
+type ConvGeom struct {
+	N, Cin, H, W int
+	Cout, KH, KW int
+	Stride, Pad  int
+	OH, OW       int
+}
+
+// NewConvGeom checks the shapes of an input x and a kernel w and returns
+// the geometry of their convolution.
+func NewConvGeom(x, w []int, stride, pad int) (ConvGeom, error) {
+	if len(x) != 4 || len(w) != 4 {
+		return ConvGeom{}, fmt.Errorf("%w: Conv2d wants a 4-D input [N C H W] and kernel [Cout Cin KH KW], got %v and %v", ErrShape, shapeString(x), shapeString(w))
+	}
+	g := ConvGeom{N: x[0], Cin: x[1], H: x[2], W: x[3], Cout: w[0], KH: w[2], KW: w[3], Stride: stride, Pad: pad}
+	switch {
+	case w[1] != x[1]:
+		return g, fmt.Errorf("%w: Conv2d: input %v has %d channels, kernel %v expects %d", ErrShape, shapeString(x), x[1], shapeString(w), w[1])
+	case stride < 1 || pad < 0:
+		return g, fmt.Errorf("%w: Conv2d: stride %d, padding %d", ErrShape, stride, pad)
+	case g.KH < 1 || g.KW < 1:
+		return g, fmt.Errorf("%w: Conv2d: empty kernel %v", ErrShape, shapeString(w))
+	}
+	g.OH = (g.H+2*pad-g.KH)/stride + 1
+	g.OW = (g.W+2*pad-g.KW)/stride + 1
+	if g.H+2*pad < g.KH || g.W+2*pad < g.KW {
+		return g, fmt.Errorf("%w: Conv2d: kernel %v larger than the padded input %v (pad %d)", ErrShape, shapeString(w), shapeString(x), pad)
+	}
+	return g, nil
+}
+
+func (g *ConvGeom) inShape() []int  { return []int{g.N, g.Cin, g.H, g.W} }
+func (g *ConvGeom) wShape() []int   { return []int{g.Cout, g.Cin, g.KH, g.KW} }
+func (g *ConvGeom) outShape() []int { return []int{g.N, g.Cout, g.OH, g.OW} }
+
+// Flops returns the multiply-adds of the forward pass times two.
+func (g *ConvGeom) Flops() float64 {
+	return 2 * float64(g.N) * float64(g.Cout) * float64(g.OH*g.OW) * float64(g.Cin*g.KH*g.KW)
+}
+
+// im2colB is the im2col matrix of x as a GEMM B operand: rows
+// k = (ci, kh, kw), columns j = (n, oh, ow).
+type im2colB struct {
+	g   *ConvGeom
+	x   []float32
+	tmp [maxWorkers][]float32
+}
+
+// row fills dst with X~[k, j0 : j0+len(dst)].
+func (s *im2colB) row(dst []float32, k, j0 int) {
+	g := s.g
+	khw := g.KH * g.KW
+	ci, r := k/khw, k%khw
+	ki, kj := r/g.KW, r%g.KW
+	ohw := g.OH * g.OW
+	n, q := j0/ohw, j0%ohw
+	oh, ow := q/g.OW, q%g.OW
+	plane := g.H * g.W
+	for len(dst) > 0 {
+		run := min(len(dst), g.OW-ow)
+		seg := dst[:run]
+		ih := oh*g.Stride - g.Pad + ki
+		if ih < 0 || ih >= g.H {
+			clear(seg)
+		} else {
+			src := s.x[(n*g.Cin+ci)*plane+ih*g.W:]
+			iw0 := ow*g.Stride - g.Pad + kj
+			if g.Stride == 1 {
+				// Zeros left of the image, a copy, zeros right of it.
+				lo := min(max(-iw0, 0), run)
+				hi := max(min(g.W-iw0, run), lo)
+				clear(seg[:lo])
+				if hi > lo {
+					copy(seg[lo:hi], src[iw0+lo:iw0+hi])
+				}
+				clear(seg[hi:])
+			} else {
+				for t := range seg {
+					iw := iw0 + t*g.Stride
+					if iw >= 0 && iw < g.W {
+						seg[t] = src[iw]
+					} else {
+						seg[t] = 0
+					}
+				}
+			}
+		}
+		dst = dst[run:]
+		ow += run
+		if ow == g.OW {
+			ow = 0
+			oh++
+			if oh == g.OH {
+				oh = 0
+				n++
+			}
+		}
+	}
+}
+
+func (s *im2colB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	for jp := first; jp < first+count; jp++ {
+		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, nb-jp*nr)
+		for p := 0; p < kb; p++ {
+			d := panel[p*nr : p*nr+nr]
+			s.row(d[:cols], p0+p, j0+jp*nr)
+			clear(d[cols:])
+		}
+	}
+}
+
+// im2colT is the transpose of the im2col matrix as a B operand: rows
+// j = (n, oh, ow), columns k = (ci, kh, kw). Each panel is built as rows of
+// X~ in per-worker scratch and transposed into place.
+type im2colT struct {
+	im   *im2colB
+	impl *simd.Impl
+}
+
+func (s *im2colT) packB(w int, dst []float32, p0, kb, k0, nb, nr, first, count int) {
+	tmp := grow(s.im.tmp[w], nr*kb)
+	s.im.tmp[w] = tmp
+	for jp := first; jp < first+count; jp++ {
+		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, nb-jp*nr)
+		for kk := 0; kk < cols; kk++ {
+			s.im.row(tmp[kk*kb:(kk+1)*kb], k0+jp*nr+kk, p0)
+		}
+		if cols < nr {
+			clear(panel)
+		}
+		s.impl.Transpose(panel, nr, tmp, kb, cols, kb)
+	}
+}
+
+// outA is a convolution output (or its gradient) [N, C, OH, OW] as a GEMM
+// A operand: rows c, columns j = (n, q).
+type outA struct {
+	g    *ConvGeom
+	c    int // channels of y
+	y    []float32
+	impl *simd.Impl
+}
+
+func (s *outA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
+	ohw := s.g.OH * s.g.OW
+	for ip := 0; ip*mr < mb; ip++ {
+		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
+		rows := min(mr, mb-ip*mr)
+		c0 := i0 + ip*mr
+		if rows < mr {
+			clear(panel)
+		}
+		for p := 0; p < kb; {
+			j := p0 + p
+			n, q := j/ohw, j%ohw
+			run := min(kb-p, ohw-q)
+			s.impl.Transpose(panel[p*mr:], mr, s.y[(n*s.c+c0)*ohw+q:], ohw, rows, run)
+			p += run
+		}
+		if alpha != 1 {
+			s.impl.Scale(alpha, panel)
+		}
+	}
+}
+
+// outB is a convolution output gradient [N, C, OH, OW] as a GEMM B
+// operand: rows c, columns j = (n, q).
+type outB struct {
+	g *ConvGeom
+	c int
+	y []float32
+}
+
+func (s *outB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	ohw := s.g.OH * s.g.OW
+	for jp := first; jp < first+count; jp++ {
+		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, nb-jp*nr)
+		for p := 0; p < kb; p++ {
+			d := panel[p*nr : p*nr+nr]
+			c := p0 + p
+			for jj := 0; jj < cols; {
+				j := j0 + jp*nr + jj
+				n, q := j/ohw, j%ohw
+				run := min(cols-jj, ohw-q)
+				copy(d[jj:jj+run], s.y[(n*s.c+c)*ohw+q:])
+				jj += run
+			}
+			clear(d[cols:])
+		}
+	}
+}
+
+// flippedA is the kernel of the transposed convolution, as a GEMM A
+// operand: A[ci, (co, kh, kw)] = w[co, ci, KH-1-kh, KW-1-kw].
+type flippedA struct {
+	g *ConvGeom
+	w []float32
+}
+
+func (s *flippedA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
+	g := s.g
+	khw := g.KH * g.KW
+	for ip := 0; ip*mr < mb; ip++ {
+		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
+		rows := min(mr, mb-ip*mr)
+		ci0 := i0 + ip*mr
+		for p := 0; p < kb; p++ {
+			k := p0 + p
+			co, r := k/khw, k%khw
+			src := s.w[co*g.Cin*khw+(khw-1-r):]
+			d := panel[p*mr : p*mr+mr]
+			for i := 0; i < rows; i++ {
+				d[i] = alpha * src[(ci0+i)*khw]
+			}
+			clear(d[rows:])
+		}
+	}
+}
+
+// convScratch is the pooled workspace of the input-gradient path.
+type convScratch struct {
+	dcol []float32
+	geom ConvGeom
+	orig ConvGeom
+	im   im2colB
+	imT  im2colT
+	oA   outA
+	oB   outB
+	fA   flippedA
+	da   denseA
+}
+
+var convPool = sync.Pool{New: func() any { return new(convScratch) }}
+
+// Conv2d returns the convolution of x [N, Cin, H, W] with the kernel w
+// [Cout, Cin, KH, KW] (cross-correlation, as in PyTorch), with the given
+// stride and zero padding on both axes: [N, Cout, OH, OW]. Bias, if any, is
+// added separately.
+func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
+	if x.dt != w.dt {
+		return nil, fmt.Errorf("%w: Conv2d of %v input and %v kernel", ErrDType, x.dt, w.dt)
+	}
+	g, err := NewConvGeom(x.Shape(), w.Shape(), stride, pad)
+	if err != nil {
+		return nil, err
+	}
+	dst, err = prepareDst("Conv2d", dst, x.dt, g.outShape())
+	if err != nil {
+		return nil, err
+	}
+	if x.dt == Float64 {
+		conv64Forward(&g, dst.f64, x.f64, w.f64)
+		return dst, nil
+	}
+	dst.Zero()
+	s := convPool.Get().(*convScratch)
+	defer convPool.Put(s)
+	s.geom = g
+	impl := simd.Active()
+	s.da = denseA{impl: impl, a: w.f32, lda: g.Cin * g.KH * g.KW}
+	s.im.g, s.im.x = &s.geom, x.f32
+	gemmSources(impl, Threads(), g.Cout, g.N*g.OH*g.OW, g.Cin*g.KH*g.KW, 1, &s.da, &s.im, dst.f32, g.OH*g.OW, g.OH*g.OW, g.Cout*g.OH*g.OW)
+	s.im.x, s.da.a = nil, nil
+	return dst, nil
+}
+
+// Conv2dBackwardWeight returns the gradient of the kernel of Conv2d(x, w)
+// given the output gradient gy: [Cout, Cin, kh, kw].
+func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor, error) {
+	if x.dt != gy.dt {
+		return nil, fmt.Errorf("%w: Conv2dBackwardWeight of %v input and %v gradient", ErrDType, x.dt, gy.dt)
+	}
+	if gy.nd != 4 {
+		return nil, fmt.Errorf("%w: Conv2dBackwardWeight: gradient %v is not 4-D", ErrShape, shapeString(gy.Shape()))
+	}
+	wshape := []int{gy.dims[1], x.Dim(1), kh, kw}
+	if x.nd != 4 {
+		return nil, fmt.Errorf("%w: Conv2dBackwardWeight: input %v is not 4-D", ErrShape, shapeString(x.Shape()))
+	}
+	g, err := NewConvGeom(x.Shape(), wshape, stride, pad)
+	if err != nil {
+		return nil, err
+	}
+	if !equalInts(gy.Shape(), g.outShape()) {
+		return nil, fmt.Errorf("%w: Conv2dBackwardWeight: gradient %v, but the output of %v with a %v kernel is %v", ErrShape, shapeString(gy.Shape()), shapeString(x.Shape()), shapeString(wshape), shapeString(g.outShape()))
+	}
+	dst, err = prepareDst("Conv2dBackwardWeight", dst, x.dt, wshape)
+	if err != nil {
+		return nil, err
+	}
+	if x.dt == Float64 {
+		conv64BackwardWeight(&g, dst.f64, x.f64, gy.f64)
+		return dst, nil
+	}
+	dst.Zero()
+	s := convPool.Get().(*convScratch)
+	defer convPool.Put(s)
+	s.geom = g
+	impl := simd.Active()
+	s.oA = outA{g: &s.geom, c: g.Cout, y: gy.f32, impl: impl}
+	s.im.g, s.im.x = &s.geom, x.f32
+	s.imT = im2colT{im: &s.im, impl: impl}
+	k := g.Cin * g.KH * g.KW
+	gemmSources(impl, Threads(), g.Cout, k, g.N*g.OH*g.OW, 1, &s.oA, &s.imT, dst.f32, k, 0, 0)
+	s.oA.y, s.im.x = nil, nil
+	return dst, nil
+}
+
+// Conv2dBackwardInput returns the gradient of the input of Conv2d(x, w)
+// given the output gradient gy, for an input of height h and width wd:
+// [N, Cin, h, wd]. (The input size is needed because strided
+// convolutions map several input sizes to one output size.)
+func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, error) {
+	if gy.dt != w.dt {
+		return nil, fmt.Errorf("%w: Conv2dBackwardInput of %v gradient and %v kernel", ErrDType, gy.dt, w.dt)
+	}
+	if gy.nd != 4 || w.nd != 4 {
+		return nil, fmt.Errorf("%w: Conv2dBackwardInput: gradient %v and kernel %v must be 4-D", ErrShape, shapeString(gy.Shape()), shapeString(w.Shape()))
+	}
+	xshape := []int{gy.dims[0], w.dims[1], h, wd}
+	g, err := NewConvGeom(xshape, w.Shape(), stride, pad)
+	if err != nil {
+		return nil, err
+	}
+	if !equalInts(gy.Shape(), g.outShape()) {
+		return nil, fmt.Errorf("%w: Conv2dBackwardInput: gradient %v, but the output of %v with kernel %v is %v", ErrShape, shapeString(gy.Shape()), shapeString(xshape), shapeString(w.Shape()), shapeString(g.outShape()))
+	}
+	dst, err = prepareDst("Conv2dBackwardInput", dst, gy.dt, xshape)
+	if err != nil {
+		return nil, err
+	}
+	if gy.dt == Float64 {
+		conv64BackwardInput(&g, dst.f64, gy.f64, w.f64)
+		return dst, nil
+	}
+	dst.Zero()
+	s := convPool.Get().(*convScratch)
+	defer convPool.Put(s)
+	impl := simd.Active()
+	if stride == 1 && pad <= g.KH-1 && pad <= g.KW-1 && g.KH == g.KW {
+		// dX = conv(dY, flip(W)^T) with padding KH-1-pad.
+		s.geom = ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW,
+			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
+		s.orig = g
+		s.fA = flippedA{g: &s.orig, w: w.f32}
+		s.im.g, s.im.x = &s.geom, gy.f32
+		gemmSources(impl, Threads(), g.Cin, g.N*g.H*g.W, g.Cout*g.KH*g.KW, 1, &s.fA, &s.im, dst.f32, g.H*g.W, g.H*g.W, g.Cin*g.H*g.W)
+		s.fA.w, s.im.x = nil, nil
+		return dst, nil
+	}
+	// General stride: dX~ = W^T dY for a group of images at a time, then
+	// col2im. The group keeps dX~ near 4 Mi floats.
+	s.geom = g
+	k := g.Cin * g.KH * g.KW
+	ohw := g.OH * g.OW
+	group := max(1, min(g.N, (4<<20)/max(1, k*ohw)))
+	s.dcol = grow(s.dcol, k*group*ohw)
+	s.da = denseA{impl: impl, a: w.f32, lda: k, trans: true}
+	for n0 := 0; n0 < g.N; n0 += group {
+		gn := min(group, g.N-n0)
+		dcol := s.dcol[:k*gn*ohw]
+		clear(dcol)
+		s.oB = outB{g: &s.geom, c: g.Cout, y: gy.f32[n0*g.Cout*ohw : (n0+gn)*g.Cout*ohw]}
+		gemmSources(impl, Threads(), k, gn*ohw, g.Cout, 1, &s.da, &s.oB, dcol, gn*ohw, 0, 0)
+		col2im(&g, dst.f32[n0*g.Cin*g.H*g.W:], dcol, gn)
+	}
+	s.oB.y, s.da.a = nil, nil
+	return dst, nil
+}
+
+// col2im adds the columns dcol [(ci,kh,kw), (n,oh,ow)] of gn images back
+// into dx [n, ci, h, w].
+func col2im(g *ConvGeom, dx, dcol []float32, gn int) {
+	ohw := g.OH * g.OW
+	cols := gn * ohw
+	for ci := 0; ci < g.Cin; ci++ {
+		for ki := 0; ki < g.KH; ki++ {
+			for kj := 0; kj < g.KW; kj++ {
+				row := dcol[((ci*g.KH+ki)*g.KW+kj)*cols:]
+				for n := 0; n < gn; n++ {
+					plane := dx[(n*g.Cin+ci)*g.H*g.W:]
+					for oh := 0; oh < g.OH; oh++ {
+						ih := oh*g.Stride - g.Pad + ki
+						if ih < 0 || ih >= g.H {
+							continue
+						}
+						src := row[n*ohw+oh*g.OW:]
+						dr := plane[ih*g.W:]
+						for ow := 0; ow < g.OW; ow++ {
+							if iw := ow*g.Stride - g.Pad + kj; iw >= 0 && iw < g.W {
+								dr[iw] += src[ow]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// The float64 convolutions are direct loops: they serve gradient checks
+// and small models, where clarity beats speed.
+
+func conv64Forward(g *ConvGeom, y, x, w []float64) {
+	for n := 0; n < g.N; n++ {
+		for co := 0; co < g.Cout; co++ {
+			out := y[(n*g.Cout+co)*g.OH*g.OW:]
+			for oh := 0; oh < g.OH; oh++ {
+				for ow := 0; ow < g.OW; ow++ {
+					var s float64
+					for ci := 0; ci < g.Cin; ci++ {
+						for ki := 0; ki < g.KH; ki++ {
+							ih := oh*g.Stride - g.Pad + ki
+							if ih < 0 || ih >= g.H {
+								continue
+							}
+							for kj := 0; kj < g.KW; kj++ {
+								iw := ow*g.Stride - g.Pad + kj
+								if iw < 0 || iw >= g.W {
+									continue
+								}
+								s += w[((co*g.Cin+ci)*g.KH+ki)*g.KW+kj] * x[((n*g.Cin+ci)*g.H+ih)*g.W+iw]
+							}
+						}
+					}
+					out[oh*g.OW+ow] = s
+				}
+			}
+		}
+	}
+}
+
+func conv64BackwardWeight(g *ConvGeom, dw, x, gy []float64) {
+	clear(dw)
+	for n := 0; n < g.N; n++ {
+		for co := 0; co < g.Cout; co++ {
+			for oh := 0; oh < g.OH; oh++ {
+				for ow := 0; ow < g.OW; ow++ {
+					d := gy[((n*g.Cout+co)*g.OH+oh)*g.OW+ow]
+					for ci := 0; ci < g.Cin; ci++ {
+						for ki := 0; ki < g.KH; ki++ {
+							ih := oh*g.Stride - g.Pad + ki
+							if ih < 0 || ih >= g.H {
+								continue
+							}
+							for kj := 0; kj < g.KW; kj++ {
+								iw := ow*g.Stride - g.Pad + kj
+								if iw < 0 || iw >= g.W {
+									continue
+								}
+								dw[((co*g.Cin+ci)*g.KH+ki)*g.KW+kj] += d * x[((n*g.Cin+ci)*g.H+ih)*g.W+iw]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func conv64BackwardInput(g *ConvGeom, dx, gy, w []float64) {
+	clear(dx)
+	for n := 0; n < g.N; n++ {
+		for co := 0; co < g.Cout; co++ {
+			for oh := 0; oh < g.OH; oh++ {
+				for ow := 0; ow < g.OW; ow++ {
+					d := gy[((n*g.Cout+co)*g.OH+oh)*g.OW+ow]
+					for ci := 0; ci < g.Cin; ci++ {
+						for ki := 0; ki < g.KH; ki++ {
+							ih := oh*g.Stride - g.Pad + ki
+							if ih < 0 || ih >= g.H {
+								continue
+							}
+							for kj := 0; kj < g.KW; kj++ {
+								iw := ow*g.Stride - g.Pad + kj
+								if iw < 0 || iw >= g.W {
+									continue
+								}
+								dx[((n*g.Cin+ci)*g.H+ih)*g.W+iw] += d * w[((co*g.Cin+ci)*g.KH+ki)*g.KW+kj]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

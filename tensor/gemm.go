@@ -1,0 +1,438 @@
+package tensor
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/flatfast/flatfast/simd"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// The float32 GEMM follows the GotoBLAS/BLIS design. For each block of
+// nc columns of C and each block of kc steps of the inner dimension, op(B)
+// is packed into nr-wide panels (kc x nc floats, shared by all workers);
+// then each work unit packs an mc x kc block of alpha*op(A) into mr-tall
+// panels (private to its worker) and sweeps the simd micro-kernel over the
+// block: nr panels outermost, so that one B micro-panel (kc x nr) stays in
+// L1 while the A micro-panels stream from L2. docs/gemm.md gives the block
+// sizes and the measurements behind them.
+//
+// Determinism: each element of C is the sum over kc-blocks in order, each
+// block's contribution computed by the micro-kernel in its own fixed order;
+// how rows and columns are cut into work units (which depends on the
+// thread count) never changes that, so results are bitwise the same for any
+// number of threads.
+
+// aSource packs rows [i0, i0+mb) x columns [p0, p0+kb) of op(A), times
+// alpha, into dst as ceil(mb/mr) panels of kb x mr floats, zero-padding the
+// last panel's missing rows.
+// w is the worker running the call, for sources that keep scratch per
+// worker.
+type aSource interface {
+	packA(w int, dst []float32, i0, mb, p0, kb, mr int, alpha float32)
+}
+
+// bSource packs rows [p0, p0+kb) x columns [j0, j0+nb) of op(B) into dst
+// as ceil(nb/nr) panels of kb x nr floats, zero-padding missing columns.
+// packB may be asked for any subrange of panels (first panel index and
+// count) so that packing can be split between workers.
+type bSource interface {
+	packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int)
+}
+
+// denseA is a row-major matrix A (or, transposed, A^T stored row-major).
+type denseA struct {
+	impl  *simd.Impl
+	a     []float32
+	lda   int
+	trans bool
+}
+
+func (s *denseA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
+	for ip := 0; ip*mr < mb; ip++ {
+		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
+		rows := min(mr, mb-ip*mr)
+		r0 := i0 + ip*mr
+		if s.trans {
+			// op(A)[i,p] = a[p*lda+i]: each step p is a contiguous run.
+			for p := 0; p < kb; p++ {
+				d := panel[p*mr : p*mr+mr]
+				copy(d, s.a[(p0+p)*s.lda+r0:(p0+p)*s.lda+r0+rows])
+				clear(d[rows:])
+			}
+		} else {
+			if rows < mr {
+				clear(panel)
+			}
+			s.impl.Transpose(panel, mr, s.a[r0*s.lda+p0:], s.lda, rows, kb)
+		}
+		if alpha != 1 {
+			s.impl.Scale(alpha, panel)
+		}
+	}
+}
+
+// denseB is a row-major matrix B (or, transposed, B^T stored row-major).
+type denseB struct {
+	impl  *simd.Impl
+	b     []float32
+	ldb   int
+	trans bool
+}
+
+func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	for jp := first; jp < first+count; jp++ {
+		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, nb-jp*nr)
+		c0 := j0 + jp*nr
+		if !s.trans {
+			for p := 0; p < kb; p++ {
+				d := panel[p*nr : p*nr+nr]
+				copy(d, s.b[(p0+p)*s.ldb+c0:(p0+p)*s.ldb+c0+cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p,j] = b[j*ldb+p]: a transpose of the stored rows.
+		if cols < nr {
+			clear(panel)
+		}
+		s.impl.Transpose(panel, nr, s.b[c0*s.ldb+p0:], s.ldb, cols, kb)
+	}
+}
+
+// blocking holds the cache block sizes for one micro-kernel tile.
+type blocking struct{ kc, mc, nc int }
+
+// blockSizes derives kc, mc, nc from the caches (docs/gemm.md): the
+// kc x nr B micro-panel takes about half of L1, the mc x kc A block about
+// half of L2, and the kc x nc B panel a quarter of L3.
+func blockSizes(mr, nr int) blocking {
+	l1, l2, l3 := simd.Caches()
+	kc := l1 / 2 / (4 * nr)
+	kc = min(max(kc/8*8, 64), 512)
+	mc := l2 / 2 / (4 * kc)
+	mc = max(mc/mr*mr, mr)
+	nc := l3 / 4 / (4 * kc)
+	nc = min(max(nc/nr*nr, nr), 4096/nr*nr)
+	return blocking{kc: kc, mc: mc, nc: nc}
+}
+
+var blockCache sync.Map // simd.Level -> blocking
+
+func blocksFor(impl *simd.Impl) blocking {
+	if b, ok := blockCache.Load(impl.Level()); ok {
+		return b.(blocking)
+	}
+	mr, nr := impl.GemmTile()
+	b := blockSizes(mr, nr)
+	blockCache.Store(impl.Level(), b)
+	return b
+}
+
+// gemmJob is one GEMM call's state and scratch, reused through jobPool.
+type gemmJob struct {
+	impl    *simd.Impl
+	mr, nr  int
+	m, n, k int
+	alpha   float32
+	A       aSource
+	B       bSource
+	c       []float32
+	ldc     int
+	// Column j of C is at colOff(j): j itself for a dense matrix; with
+	// img > 0, C is a batch of img-column matrices imgStride apart
+	// (convolution outputs in NCHW), and row i of image n starts at
+	// n*imgStride + i*ldc.
+	img, imgStride int
+	blk            blocking
+	threads        int
+
+	da denseA
+	db denseB
+
+	// current (jc, pc) block
+	jc, nb, pc, kb int
+	packing        bool
+	bPanels        int
+	bPer           int // B panels per packing unit
+
+	mcEff, nI, chunk, nJ int
+
+	bp   []float32
+	ap   [maxWorkers][]float32
+	edge [maxWorkers][simd.MaxTile]float32
+}
+
+func (j *gemmJob) colOff(col int) int {
+	if j.img == 0 {
+		return col
+	}
+	return col/j.img*j.imgStride + col%j.img
+}
+
+var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+func (j *gemmJob) run(w, i int) {
+	if j.packing {
+		first := i * j.bPer
+		j.B.packB(w, j.bp, j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
+		return
+	}
+	bi, ci := i/j.nJ, i%j.nJ
+	i0 := bi * j.mcEff
+	mb := min(j.mcEff, j.m-i0)
+	mr, nr, kb := j.mr, j.nr, j.kb
+	ap := grow(j.ap[w], ((mb+mr-1)/mr)*mr*kb)
+	j.ap[w] = ap
+	j.A.packA(w, ap, i0, mb, j.pc, kb, mr, j.alpha)
+	jp0 := ci * j.chunk
+	jp1 := min(jp0+j.chunk, j.bPanels)
+	for jp := jp0; jp < jp1; jp++ {
+		bpan := j.bp[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, j.nb-jp*nr)
+		col := j.jc + jp*nr
+		off0 := j.colOff(col)
+		// Can the tile's columns be written as one run?
+		run := j.img == 0 || off0+cols-1 == j.colOff(col+cols-1)
+		for ip := 0; ip*mr < mb; ip++ {
+			rows := min(mr, mb-ip*mr)
+			apan := ap[ip*mr*kb : (ip+1)*mr*kb]
+			off := (i0+ip*mr)*j.ldc + off0
+			switch {
+			case rows == mr && cols == nr && run:
+				j.impl.GemmKernel(kb, apan, bpan, j.c[off:], j.ldc)
+			case run:
+				j.impl.GemmKernelEdge(kb, apan, bpan, j.c[off:], j.ldc, rows, cols, j.edge[w][:])
+			default:
+				j.scatterTile(w, kb, apan, bpan, i0+ip*mr, col, rows, cols)
+			}
+		}
+	}
+}
+
+// scatterTile computes a tile whose columns straddle images into scratch
+// and adds it to C column by column.
+func (j *gemmJob) scatterTile(w, kb int, apan, bpan []float32, row, col, rows, cols int) {
+	t := j.edge[w][:j.mr*j.nr]
+	clear(t)
+	j.impl.GemmKernel(kb, apan, bpan, t, j.nr)
+	for jj := 0; jj < cols; jj++ {
+		off := row*j.ldc + j.colOff(col+jj)
+		for ii := 0; ii < rows; ii++ {
+			j.c[off+ii*j.ldc] += t[ii*j.nr+jj]
+		}
+	}
+}
+
+// parallelThreshold is the work (in flops) below which a GEMM runs on one
+// thread: waking a worker costs a few microseconds.
+const parallelThreshold = 1 << 21
+
+// drive runs the blocked loops of j; C must already hold beta*C.
+func (j *gemmJob) drive() {
+	mr, nr := j.impl.GemmTile()
+	j.mr, j.nr = mr, nr
+	j.blk = blocksFor(j.impl)
+	threads := j.threads
+	if 2*float64(j.m)*float64(j.n)*float64(j.k) < parallelThreshold {
+		threads = 1
+	}
+	target := 1
+	if threads > 1 {
+		target = 4 * threads
+	}
+	// Units along the rows: at least ceil(m/mc), more when threads need
+	// them, but not thinner than one mr panel.
+	nI := max((j.m+j.blk.mc-1)/j.blk.mc, min(target, (j.m+mr-1)/mr))
+	j.mcEff = ((j.m+nI-1)/nI + mr - 1) / mr * mr
+	j.nI = (j.m + j.mcEff - 1) / j.mcEff
+	for j.jc = 0; j.jc < j.n; j.jc += j.blk.nc {
+		j.nb = min(j.blk.nc, j.n-j.jc)
+		j.bPanels = (j.nb + nr - 1) / nr
+		j.nJ = 1
+		if j.nI < target {
+			j.nJ = min((target+j.nI-1)/j.nI, j.bPanels)
+		}
+		j.chunk = (j.bPanels + j.nJ - 1) / j.nJ
+		j.nJ = (j.bPanels + j.chunk - 1) / j.chunk
+		for j.pc = 0; j.pc < j.k; j.pc += j.blk.kc {
+			j.kb = min(j.blk.kc, j.k-j.pc)
+			j.bp = grow(j.bp, j.bPanels*nr*j.kb)
+			j.packing = true
+			nPack := min(j.bPanels, target)
+			j.bPer = (j.bPanels + nPack - 1) / nPack
+			parallelFor((j.bPanels+j.bPer-1)/j.bPer, threads, j)
+			j.packing = false
+			parallelFor(j.nI*j.nJ, threads, j)
+		}
+	}
+}
+
+// scaleC sets C = beta*C over m x n (BLAS semantics: beta = 0 overwrites,
+// so NaNs in C do not survive).
+func scaleC(beta float32, c []float32, m, n, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else {
+			simd.Scale(beta, row)
+		}
+	}
+}
+
+func checkGemmArgs(transA, transB bool, m, n, k, lda, ldb, ldc, la, lb, lc int) error {
+	if m < 0 || n < 0 || k < 0 {
+		return fmt.Errorf("%w: Gemm: negative size m=%d n=%d k=%d", ErrShape, m, n, k)
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	switch {
+	case lda < max(1, ac):
+		return fmt.Errorf("%w: Gemm: lda=%d < %d columns of A", ErrShape, lda, ac)
+	case ldb < max(1, bc):
+		return fmt.Errorf("%w: Gemm: ldb=%d < %d columns of B", ErrShape, ldb, bc)
+	case ldc < max(1, n):
+		return fmt.Errorf("%w: Gemm: ldc=%d < n=%d", ErrShape, ldc, n)
+	case ar > 0 && ac > 0 && la < (ar-1)*lda+ac:
+		return fmt.Errorf("%w: Gemm: A has %d elements, a %dx%d matrix with lda=%d needs %d", ErrShape, la, ar, ac, lda, (ar-1)*lda+ac)
+	case br > 0 && bc > 0 && lb < (br-1)*ldb+bc:
+		return fmt.Errorf("%w: Gemm: B has %d elements, a %dx%d matrix with ldb=%d needs %d", ErrShape, lb, br, bc, ldb, (br-1)*ldb+bc)
+	case m > 0 && n > 0 && lc < (m-1)*ldc+n:
+		return fmt.Errorf("%w: Gemm: C has %d elements, a %dx%d matrix with ldc=%d needs %d", ErrShape, lc, m, n, ldc, (m-1)*ldc+n)
+	}
+	return nil
+}
+
+// Gemm computes C = alpha*op(A)*op(B) + beta*C for row-major float32
+// matrices, where op(X) is X or its transpose, op(A) is m x k, op(B) is
+// k x n and C is m x n, with leading dimensions (row strides) lda, ldb,
+// ldc. As in BLAS, beta = 0 overwrites C without reading it. It uses the
+// active simd level and Threads() goroutines, allocates nothing in steady
+// state, and gives bitwise the same result for any thread count.
+func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) error {
+	if err := checkGemmArgs(transA, transB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c)); err != nil {
+		return err
+	}
+	gemm32(simd.Active(), Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	return nil
+}
+
+func gemm32(impl *simd.Impl, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	scaleC(beta, c, m, n, ldc)
+	if k == 0 || alpha == 0 {
+		return
+	}
+	j := jobPool.Get().(*gemmJob)
+	j.da = denseA{impl: impl, a: a, lda: lda, trans: transA}
+	j.db = denseB{impl: impl, b: b, ldb: ldb, trans: transB}
+	j.A, j.B = &j.da, &j.db
+	j.impl, j.threads = impl, threads
+	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
+	j.img, j.imgStride = 0, 0
+	j.drive()
+	j.da, j.db, j.A, j.B, j.c = denseA{}, denseB{}, nil, nil, nil
+	jobPool.Put(j)
+}
+
+// gemmSources runs C += alpha * A * B for packing sources A (m x k) and
+// B (k x n) into C addressed as described at gemmJob.img.
+func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc, img, imgStride int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	j := jobPool.Get().(*gemmJob)
+	j.A, j.B = A, B
+	j.impl, j.threads = impl, threads
+	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
+	j.img, j.imgStride = img, imgStride
+	j.drive()
+	j.A, j.B, j.c = nil, nil, nil
+	jobPool.Put(j)
+}
+
+// Gemm64 is Gemm for float64, computed by gonum's pure-Go BLAS (blocked and
+// parallel, deterministic for any GOMAXPROCS).
+func Gemm64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) error {
+	if err := checkGemmArgs(transA, transB, m, n, k, lda, ldb, ldc, len(a), len(b), len(c)); err != nil {
+		return err
+	}
+	if m == 0 || n == 0 {
+		return nil
+	}
+	if k == 0 || alpha == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				if beta == 0 {
+					row[j] = 0
+				} else {
+					row[j] *= beta
+				}
+			}
+		}
+		return nil
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	gonum.Implementation{}.Dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	return nil
+}
+
+// MatMul returns op(a) @ op(b) for 2-D tensors, where op transposes when
+// the flag is set, written into dst (new when nil).
+func MatMul(dst, a, b *Tensor, transA, transB bool) (*Tensor, error) {
+	if a.dt != b.dt {
+		return nil, fmt.Errorf("%w: MatMul of %v and %v", ErrDType, a.dt, b.dt)
+	}
+	if a.nd != 2 || b.nd != 2 {
+		return nil, fmt.Errorf("%w: MatMul of %v and %v: want 2-D tensors", ErrShape, shapeString(a.Shape()), shapeString(b.Shape()))
+	}
+	m, k := a.dims[0], a.dims[1]
+	if transA {
+		m, k = k, m
+	}
+	k2, n := b.dims[0], b.dims[1]
+	if transB {
+		k2, n = n, k2
+	}
+	if k != k2 {
+		return nil, fmt.Errorf("%w: MatMul of %v (trans=%v) and %v (trans=%v): inner sizes %d and %d differ",
+			ErrShape, shapeString(a.Shape()), transA, shapeString(b.Shape()), transB, k, k2)
+	}
+	dst, err := prepareDst("MatMul", dst, a.dt, []int{m, n})
+	if err != nil {
+		return nil, err
+	}
+	if a.dt == Float32 {
+		gemm32(simd.Active(), Threads(), transA, transB, m, n, k, 1, a.f32, a.dims[1], b.f32, b.dims[1], 0, dst.f32, n)
+		return dst, nil
+	}
+	return dst, Gemm64(transA, transB, m, n, k, 1, a.f64, max(1, a.dims[1]), b.f64, max(1, b.dims[1]), 0, dst.f64, max(1, n))
+}

@@ -1,0 +1,286 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/flatfast/flatfast/simd"
+)
+
+const u32 = 1.0 / (1 << 24)
+
+func randF32(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+type gemmCase struct {
+	m, n, k int
+}
+
+// gemmShapes hits every edge of the blocking for the tile (mr, nr) and the
+// block sizes b: sizes 1, primes, mr±1, nr±1, k = 1, and sizes just above
+// kc, mc and nc (each large in one dimension only, to keep the float64
+// reference quick).
+func gemmShapes(mr, nr int, b blocking) []gemmCase {
+	s := []gemmCase{
+		{1, 1, 1}, {1, 1, 7}, {2, 3, 1}, {7, 5, 3}, {13, 17, 19},
+		{mr - 1, nr - 1, 5}, {mr, nr, 8}, {mr + 1, nr + 1, 9},
+		{2*mr + 1, 3*nr - 1, 31}, {mr, 1, 64}, {1, nr, 64},
+		{37, 41, 1}, {64, 64, 64}, {100, 3, 250},
+		{5, 7, b.kc + 1}, {3, 2*nr + 3, 2*b.kc + 5},
+		{b.mc + 1, 3, 11}, {b.mc + mr + 1, nr + 2, 3},
+		{3, b.nc + 1, 4}, {mr + 2, b.nc + nr + 5, 2},
+	}
+	return s
+}
+
+// gemmRef computes alpha*op(A)op(B) + beta*C0 in float64 and the error
+// bound gamma_{k+3} * (|alpha| sum|a||b| + |beta||c0|): k fused or separate
+// multiply-adds, one rounding for alpha (applied while packing A), and the
+// final beta*C0 addition.
+func gemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c0 []float32, ldc int) (ref, bound []float64) {
+	ref = make([]float64, m*n)
+	bound = make([]float64, m*n)
+	g := float64(k+3) * u32 / (1 - float64(k+3)*u32)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, abs float64
+			for p := 0; p < k; p++ {
+				var av, bv float64
+				if transA {
+					av = float64(a[p*lda+i])
+				} else {
+					av = float64(a[i*lda+p])
+				}
+				if transB {
+					bv = float64(b[j*ldb+p])
+				} else {
+					bv = float64(b[p*ldb+j])
+				}
+				s += av * bv
+				abs += math.Abs(av * bv)
+			}
+			cv := 0.0
+			if beta != 0 {
+				cv = float64(beta) * float64(c0[i*ldc+j])
+			}
+			ref[i*n+j] = float64(alpha)*s + cv
+			bound[i*n+j] = g * (math.Abs(float64(alpha))*abs + math.Abs(cv))
+		}
+	}
+	return ref, bound
+}
+
+func TestGemmAgainstFloat64(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, impl := range simd.Implementations() {
+		mr, nr := impl.GemmTile()
+		blk := blocksFor(impl)
+		t.Run(impl.String(), func(t *testing.T) {
+			t.Logf("%s: tile %dx%d, kc=%d mc=%d nc=%d", impl, mr, nr, blk.kc, blk.mc, blk.nc)
+			for ci, sh := range gemmShapes(mr, nr, blk) {
+				for combo := 0; combo < 4; combo++ {
+					transA, transB := combo&1 != 0, combo&2 != 0
+					alphas := []float32{1, -0.5}
+					betas := []float32{0, 1, 0.25}
+					alpha, beta := alphas[(ci+combo)%2], betas[(ci+combo)%3]
+					m, n, k := sh.m, sh.n, sh.k
+					// Leading dimensions larger than needed, to catch
+					// stride bugs.
+					ar, ac := m, k
+					if transA {
+						ar, ac = k, m
+					}
+					br, bc := k, n
+					if transB {
+						br, bc = n, k
+					}
+					lda, ldb, ldc := ac+combo, bc+1, n+2
+					a := randF32(r, (ar-1)*lda+ac)
+					b := randF32(r, (br-1)*ldb+bc)
+					c := randF32(r, (m-1)*ldc+n)
+					if beta == 0 {
+						for i := range c {
+							c[i] = float32(math.NaN()) // must not survive beta = 0
+						}
+					}
+					c0 := append([]float32(nil), c...)
+					ref, bound := gemmRef(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c0, ldc)
+					var first []float32
+					for _, threads := range []int{1, 2, 3} {
+						copy(c, c0)
+						gemm32(impl, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+						for i := 0; i < m; i++ {
+							for j := 0; j < n; j++ {
+								got := float64(c[i*ldc+j])
+								if d := math.Abs(got - ref[i*n+j]); !(d <= bound[i*n+j]) {
+									t.Fatalf("m=%d n=%d k=%d tA=%v tB=%v alpha=%v beta=%v threads=%d: C[%d,%d]=%v want %v (bound %g)",
+										m, n, k, transA, transB, alpha, beta, threads, i, j, got, ref[i*n+j], bound[i*n+j])
+								}
+							}
+							// Padding between rows is untouched.
+							for j := n; j < ldc && i < m-1; j++ {
+								if c[i*ldc+j] != c0[i*ldc+j] && !(beta == 0 && c0[i*ldc+j] != c0[i*ldc+j]) {
+									t.Fatalf("wrote C padding at row %d col %d", i, j)
+								}
+							}
+						}
+						if first == nil {
+							first = append([]float32(nil), c...)
+						} else {
+							for i := range c {
+								if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
+									t.Fatalf("m=%d n=%d k=%d: result with %d threads differs from 1 thread at %d: %v vs %v", m, n, k, threads, i, c[i], first[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestGemmErrors(t *testing.T) {
+	a := make([]float32, 6)
+	c := make([]float32, 4)
+	cases := []struct {
+		name string
+		err  error
+	}{
+		{"negative m", Gemm(false, false, -1, 2, 3, 1, a, 3, a, 2, 0, c, 2)},
+		{"lda too small", Gemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, c, 2)},
+		{"A too short", Gemm(false, false, 3, 2, 3, 1, a, 3, a, 2, 0, c, 2)},
+		{"C too short", Gemm(false, false, 2, 3, 2, 1, a, 2, a, 3, 0, c, 3)},
+	}
+	for _, c := range cases {
+		if c.err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+	if err := Gemm(false, false, 2, 2, 3, 1, a, 3, a, 2, 0, c, 2); err != nil {
+		t.Errorf("valid call: %v", err)
+	}
+}
+
+func TestMatMul(t *testing.T) {
+	r := NewRNG(5)
+	for _, dt := range []DType{Float32, Float64} {
+		a := Must(New(dt, 4, 3))
+		b := Must(New(dt, 3, 5))
+		r.Normal(a, 0, 1)
+		r.Normal(b, 0, 1)
+		for _, tr := range []struct{ ta, tb bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			x, y := a, b
+			if tr.ta {
+				x = Must(Transpose(nil, a))
+			}
+			if tr.tb {
+				y = Must(Transpose(nil, b))
+			}
+			c, err := MatMul(nil, x, y, tr.ta, tr.tb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 4; i++ {
+				for j := 0; j < 5; j++ {
+					var s float64
+					for p := 0; p < 3; p++ {
+						av, _ := a.At(i, p)
+						bv, _ := b.At(p, j)
+						s += av * bv
+					}
+					got, _ := c.At(i, j)
+					if math.Abs(got-s) > 1e-5*(1+math.Abs(s)) {
+						t.Fatalf("%v %+v: C[%d,%d] = %v want %v", dt, tr, i, j, got, s)
+					}
+				}
+			}
+		}
+		if _, err := MatMul(nil, a, a, false, false); err == nil {
+			t.Errorf("%v: MatMul of [4 3] and [4 3] did not fail", dt)
+		}
+	}
+	if _, err := MatMul(nil, Must(New(Float32, 2, 2)), Must(New(Float64, 2, 2)), false, false); err == nil {
+		t.Error("mixed dtypes did not fail")
+	}
+}
+
+func TestGemm64Deterministic(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	m, n, k := 150, 170, 190
+	a := make([]float64, m*k)
+	b := make([]float64, k*n)
+	for i := range a {
+		a[i] = r.NormFloat64()
+	}
+	for i := range b {
+		b[i] = r.NormFloat64()
+	}
+	c1 := make([]float64, m*n)
+	c2 := make([]float64, m*n)
+	if err := Gemm64(false, false, m, n, k, 1, a, k, b, n, 0, c1, n); err != nil {
+		t.Fatal(err)
+	}
+	// gonum splits by GOMAXPROCS; compare against a naive product and
+	// against a second run.
+	if err := Gemm64(false, false, m, n, k, 1, a, k, b, n, 0, c2, n); err != nil {
+		t.Fatal(err)
+	}
+	for i := range c1 {
+		if c1[i] != c2[i] {
+			t.Fatalf("Gemm64 not repeatable at %d", i)
+		}
+	}
+	for i := 0; i < m; i += 17 {
+		for j := 0; j < n; j += 13 {
+			var s float64
+			for p := 0; p < k; p++ {
+				s += a[i*k+p] * b[p*n+j]
+			}
+			if math.Abs(s-c1[i*n+j]) > 1e-12*float64(k) {
+				t.Fatalf("Gemm64[%d,%d] = %v want %v", i, j, c1[i*n+j], s)
+			}
+		}
+	}
+}
+
+func TestGemmZeroAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	m, n, k := 200, 300, 250
+	a, b, c := randF32(r, m*k), randF32(r, k*n), make([]float32, m*n)
+	for _, threads := range []int{1, 2} {
+		SetThreads(threads)
+		allocs := testing.AllocsPerRun(5, func() {
+			_ = Gemm(false, true, m, n, k, 1, a, k, b, k, 0, c, n)
+		})
+		if allocs != 0 {
+			t.Errorf("threads=%d: %v allocations per Gemm", threads, allocs)
+		}
+	}
+	SetThreads(0)
+}
+
+func BenchmarkGemm(b *testing.B) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, s := range []gemmCase{{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {512, 512, 784}} {
+		a, bb, c := randF32(r, s.m*s.k), randF32(r, s.k*s.n), make([]float32, s.m*s.n)
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%dx%dx%d/threads=%d", s.m, s.n, s.k, threads), func(b *testing.B) {
+				SetThreads(threads)
+				defer SetThreads(0)
+				b.ReportAllocs()
+				for range b.N {
+					_ = Gemm(false, false, s.m, s.n, s.k, 1, a, s.k, bb, s.n, 0, c, s.n)
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package tensor
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// The worker pool behind GEMM and convolution. Work is cut into numbered
+// units by a partition that depends only on the problem's shape; which
+// goroutine runs which unit is decided at run time, but each unit writes
+// its own part of the output in a fixed order, so results are bitwise the
+// same for any number of threads.
+
+// task is a parallel loop body; run executes unit i on worker w (0 is the
+// calling goroutine). Workers own per-worker scratch indexed by w.
+type task interface {
+	run(w, i int)
+}
+
+type region struct {
+	t    task
+	n    int64
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+func (r *region) loop(w int) {
+	for {
+		i := r.next.Add(1) - 1
+		if i >= r.n {
+			return
+		}
+		r.t.run(w, int(i))
+	}
+}
+
+type wake struct {
+	r *region
+	w int
+}
+
+type workerPool struct {
+	mu      sync.Mutex // held by the goroutine running a parallel region
+	wake    chan wake
+	started int
+	r       region
+}
+
+var pool = workerPool{wake: make(chan wake, 256)}
+
+// threadLimit is the number of threads set by SetThreads (0: GOMAXPROCS).
+var threadLimit atomic.Int32
+
+// maxWorkers bounds the per-call scratch; far above any core count here.
+const maxWorkers = 64
+
+// SetThreads sets the number of threads GEMM and convolution use; n <= 0
+// restores the default, GOMAXPROCS. Results do not depend on it.
+func SetThreads(n int) {
+	if n < 0 {
+		n = 0
+	}
+	threadLimit.Store(int32(min(n, maxWorkers)))
+}
+
+// Threads returns the number of threads GEMM and convolution use.
+func Threads() int {
+	n := int(threadLimit.Load())
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	return min(n, maxWorkers)
+}
+
+// parallelFor runs t for units 0..n-1 on up to threads goroutines. When
+// another parallel region is running (tensor ops called from several
+// goroutines at once), it runs the units on the calling goroutine instead
+// of waiting.
+func parallelFor(n, threads int, t task) {
+	w := min(threads, n)
+	if w <= 1 || !pool.mu.TryLock() {
+		for i := 0; i < n; i++ {
+			t.run(0, i)
+		}
+		return
+	}
+	defer pool.mu.Unlock()
+	for pool.started < w-1 {
+		pool.started++
+		go poolWorker()
+	}
+	r := &pool.r
+	r.t, r.n = t, int64(n)
+	r.next.Store(0)
+	r.wg.Add(w - 1)
+	for i := 1; i < w; i++ {
+		pool.wake <- wake{r, i}
+	}
+	func() {
+		defer func() {
+			if e := recover(); e != nil {
+				r.next.Store(r.n) // stop the others taking new units
+				r.wg.Wait()
+				r.t = nil
+				panic(e)
+			}
+		}()
+		r.loop(0)
+	}()
+	r.wg.Wait()
+	r.t = nil
+}
+
+func poolWorker() {
+	for m := range pool.wake {
+		func() {
+			defer m.r.wg.Done()
+			defer func() {
+				if e := recover(); e != nil {
+					// A panic in a kernel is a bug in this package; report
+					// it with the unit that failed rather than hang.
+					panic(fmt.Sprintf("tensor: worker %d panicked: %v", m.w, e))
+				}
+			}()
+			m.r.loop(m.w)
+		}()
+	}
+}
