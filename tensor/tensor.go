@@ -86,6 +86,7 @@ func checkShape(shape []int) (int, error) {
 
 func (t *Tensor) setShape(shape []int) {
 	t.nd = copy(t.dims[:], shape)
+	clear(t.dims[t.nd:])
 }
 
 // New returns a zero-filled tensor of the given type and shape.
@@ -197,7 +198,7 @@ func (t *Tensor) Float64s() []float64 { return t.f64 }
 
 // SameShape reports whether t and u have the same shape.
 func (t *Tensor) SameShape(u *Tensor) bool {
-	return t.nd == u.nd && t.dims == u.dims
+	return t.nd == u.nd && t.dims == u.dims // dims beyond nd are kept zero
 }
 
 // Flat returns element i of the flattened tensor as a float64.

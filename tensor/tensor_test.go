@@ -522,3 +522,28 @@ func TestRNGDeterminism(t *testing.T) {
 		t.Error("Split is not deterministic")
 	}
 }
+
+func TestPoolReuseKeepsShapesClean(t *testing.T) {
+	p := NewPool()
+	a := Must(p.Get(Float32, 1, 16))
+	p.Release()
+	b := Must(p.Get(Float32, 16)) // same storage, fewer dimensions
+	if b != a {
+		t.Fatal("pool did not reuse the tensor")
+	}
+	if !b.SameShape(Must(New(Float32, 16))) {
+		t.Errorf("reused tensor of shape %v is not the same shape as a new [16]", b.Shape())
+	}
+	v := Must(p.View(b, 4, 4))
+	if v.Dim(0) != 4 || p.InUse() != 2 {
+		t.Errorf("view %v, in use %d", v.Shape(), p.InUse())
+	}
+	p.ReleaseTo(1)
+	if p.InUse() != 1 {
+		t.Errorf("ReleaseTo(1) left %d in use", p.InUse())
+	}
+	p.Release()
+	if p.InUse() != 0 {
+		t.Error("Release left tensors in use")
+	}
+}

@@ -1,0 +1,109 @@
+package optim
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/flatfast/flatfast/tensor"
+)
+
+// Momentum is heavy-ball SGD in the paper's form (eq. 1):
+//
+//	pi <- beta*pi - g
+//	w  <- w + eta*pi
+//
+// with pi = 0 at the start. It is the same trajectory as PyTorch's
+// torch.optim.SGD(params, lr=eta, momentum=beta, dampening=0) with its
+// momentum buffer v = -pi (v <- beta*v + g, w <- w - eta*v). Label noise
+// enters through the gradient (the loss is computed on noisy targets).
+type Momentum struct {
+	params []*tensor.Tensor
+	pi     []*tensor.Tensor
+	eta    float64
+	beta   float64
+}
+
+// NewMomentum returns the optimizer for params with learning rate eta > 0
+// and momentum 0 <= beta < 1.
+func NewMomentum(params []*tensor.Tensor, eta, beta float64) (*Momentum, error) {
+	if err := checkLR(eta); err != nil {
+		return nil, err
+	}
+	if !(beta >= 0 && beta < 1) {
+		return nil, fmt.Errorf("optim: momentum beta must be in [0, 1), got %v", beta)
+	}
+	m := &Momentum{params: params, eta: eta, beta: beta}
+	for i, p := range params {
+		if p == nil {
+			return nil, fmt.Errorf("optim: parameter %d is nil", i)
+		}
+		m.pi = append(m.pi, tensor.Must(tensor.New(p.DType(), p.Shape()...)))
+	}
+	return m, nil
+}
+
+func checkLR(eta float64) error {
+	if !(eta > 0) || math.IsInf(eta, 0) {
+		return fmt.Errorf("optim: learning rate must be positive and finite, got %v", eta)
+	}
+	return nil
+}
+
+// SetLR changes the learning rate (for schedules).
+func (m *Momentum) SetLR(eta float64) error {
+	if err := checkLR(eta); err != nil {
+		return err
+	}
+	m.eta = eta
+	return nil
+}
+
+// LR returns the learning rate.
+func (m *Momentum) LR() float64 { return m.eta }
+
+// Beta returns the momentum.
+func (m *Momentum) Beta() float64 { return m.beta }
+
+// Velocity returns the momentum buffers pi (the optimizer's state, for
+// checkpoints).
+func (m *Momentum) Velocity() []*tensor.Tensor { return m.pi }
+
+// Step applies one update from grads (one per parameter, same shapes).
+func (m *Momentum) Step(grads []*tensor.Tensor) error {
+	if err := checkGrads(m.params, grads); err != nil {
+		return err
+	}
+	for i, p := range m.params {
+		pi, g := m.pi[i], grads[i]
+		if f := pi.Float32s(); f != nil {
+			if _, err := tensor.Scale(pi, pi, m.beta); err != nil {
+				return err
+			}
+			if err := tensor.Axpy(-1, g, pi); err != nil {
+				return err
+			}
+			if err := tensor.Axpy(m.eta, pi, p); err != nil {
+				return err
+			}
+			continue
+		}
+		pf, gf, wf := pi.Float64s(), g.Float64s(), p.Float64s()
+		for j := range pf {
+			pf[j] = m.beta*pf[j] - gf[j]
+			wf[j] += m.eta * pf[j]
+		}
+	}
+	return nil
+}
+
+func checkGrads(params, grads []*tensor.Tensor) error {
+	if len(grads) != len(params) {
+		return fmt.Errorf("optim: %d gradients for %d parameters", len(grads), len(params))
+	}
+	for i, g := range grads {
+		if g == nil || !g.SameShape(params[i]) || g.DType() != params[i].DType() {
+			return fmt.Errorf("optim: gradient %d does not match parameter %d (%v %v): %w", i, i, params[i].DType(), params[i].Shape(), tensor.ErrShape)
+		}
+	}
+	return nil
+}
