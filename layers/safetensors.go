@@ -9,9 +9,9 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 
+	"github.com/flatfast/flatfast/internal/atomicfile"
 	"github.com/flatfast/flatfast/tensor"
 )
 
@@ -202,31 +202,7 @@ func Save(path string, m Module, meta map[string]string) error {
 	if err := WriteSafetensors(&buf, StateEntries(m), meta); err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, buf.Bytes())
-}
-
-// WriteFileAtomic writes data to a temporary file in path's directory,
-// syncs it and renames it over path.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
+	return atomicfile.Write(path, buf.Bytes())
 }
 
 // Load reads a safetensors file into m's parameters and buffers. Every

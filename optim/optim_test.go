@@ -318,3 +318,45 @@ func ExampleScaledBeta() {
 	fmt.Printf("beta = %.4f\n", beta)
 	// Output: beta = 0.9907
 }
+
+// TestRowMomentumMatchesMomentum: each row follows Momentum with its own
+// hyperparameters, bitwise (float64).
+func TestRowMomentumMatchesMomentum(t *testing.T) {
+	etas, betas := []float64{0.1, 0.01, 0.05}, []float64{0.9, 0.5, 0}
+	w := tensor.Must(tensor.New(tensor.Float64, 3, 4))
+	tensor.NewRNG(1).Normal(w, 0, 1)
+	rows, err := NewRowMomentum([]*tensor.Tensor{w}, etas, betas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := make([]*Momentum, 3)
+	ws := make([]*tensor.Tensor, 3)
+	for r := range single {
+		ws[r] = tensor.Must(tensor.FromFloat64(append([]float64(nil), w.Float64s()[4*r:4*r+4]...), 4))
+		single[r], _ = NewMomentum([]*tensor.Tensor{ws[r]}, etas[r], betas[r])
+	}
+	g := tensor.Must(tensor.New(tensor.Float64, 3, 4))
+	for step := 0; step < 20; step++ {
+		for i := 0; i < 12; i++ {
+			g.SetFlat(i, math.Sin(w.Flat(i)*3)) // some nonlinear gradient
+		}
+		for r := range single {
+			gr := tensor.Must(tensor.FromFloat64(append([]float64(nil), g.Float64s()[4*r:4*r+4]...), 4))
+			_ = single[r].Step([]*tensor.Tensor{gr})
+		}
+		_ = rows.Step([]*tensor.Tensor{g})
+		for r := range single {
+			for j := 0; j < 4; j++ {
+				if w.Flat(4*r+j) != ws[r].Flat(j) {
+					t.Fatalf("step %d run %d: rows %v, single %v", step, r, w.Flat(4*r+j), ws[r].Flat(j))
+				}
+			}
+		}
+	}
+	if _, err := NewRowMomentum([]*tensor.Tensor{w}, []float64{0.1}, []float64{0.9}); err == nil {
+		t.Error("parameter with 3 rows accepted for 1 run")
+	}
+	if _, err := NewRowMomentum([]*tensor.Tensor{w}, []float64{0.1, 0.1, 0.1}, []float64{0.9, 1, 0.9}); err == nil {
+		t.Error("beta = 1 accepted")
+	}
+}

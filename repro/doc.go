@@ -1,5 +1,5 @@
-// Package repro will hold the paper's experiments, one sub-package per
-// experiment, and the pieces they share: fits (timescales, power laws,
-// eq. 14), sweeps, data-set readers, reports and plots. Nothing imports it
-// but cmd/flatfast.
+// Package repro holds the pieces the paper's experiments share: progress
+// reporting, atomic output files, plotting helpers. The experiments are
+// its sub-packages (repro/uv, repro/sensing), the fits are in repro/fit.
+// Nothing imports repro but cmd/flatfast.
 package repro

@@ -129,14 +129,3 @@ func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs.SetOutput(out)
 	return fs
 }
-
-func runRepro(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: name an experiment: uv or sensing", errUsage)
-	}
-	switch args[0] {
-	case "uv", "sensing":
-		return fmt.Errorf("repro %s is not yet implemented", args[0])
-	}
-	return fmt.Errorf("%w: unknown experiment %q (want uv or sensing)", errUsage, args[0])
-}

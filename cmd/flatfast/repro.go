@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+
+	"github.com/flatfast/flatfast/repro/uv"
+)
+
+func runRepro(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("%w: name an experiment: uv or sensing", errUsage)
+	}
+	switch args[0] {
+	case "uv":
+		return reproUV(args[1:], stdout, stderr)
+	case "sensing":
+		return reproSensing(args[1:], stdout, stderr)
+	}
+	return fmt.Errorf("%w: unknown experiment %q (want uv or sensing)", errUsage, args[0])
+}
+
+// floatList is a flag of comma-separated numbers.
+type floatList []float64
+
+func (f *floatList) String() string {
+	var s []string
+	for _, v := range *f {
+		s = append(s, strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *floatList) Set(v string) error {
+	*f = nil
+	for _, p := range strings.Split(v, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", p)
+		}
+		*f = append(*f, x)
+	}
+	return nil
+}
+
+// interruptible returns a context cancelled by Ctrl-C: the experiment
+// stops, keeping its checkpoint, and resumes when run again.
+func interruptible() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt)
+}
+
+func reproUV(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("repro uv", stderr)
+	preset := fs.String("preset", "quick", "quick (minutes) or paper (hours)")
+	out := fs.String("out", "out/uv", "output directory")
+	quiet := fs.Bool("q", false, "no progress line")
+	fresh := fs.Bool("fresh", false, "ignore the checkpoint of an interrupted run in -out")
+	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS); results do not depend on it")
+	n := fs.Int("n", 0, "hidden width n (preset: 10)")
+	seeds := fs.Int("seeds", 0, "noise seeds per cell")
+	c := fs.Float64("C", -1, "C of the scaling rule (0: eq. 10)")
+	eps := fs.Float64("eps", 0, "label-noise strength")
+	start := fs.String("start", "", "valley or random start (see doc)")
+	normX := fs.String("normalize-x", "", "true or false: rescale x to mean(x^2) = 1")
+	acts := fs.String("activations", "", "comma-separated: identity,tanh,relu")
+	maxSteps := fs.Int("max-steps", 0, "step cap per run")
+	efolds := fs.Float64("fit-efolds", 0, "fit T_c over the last e-folds before the threshold")
+	var gammas, etas floatList
+	fs.Var(&gammas, "gammas", "comma-separated gammas")
+	fs.Var(&etas, "etas", "comma-separated learning rates")
+	dataSeed := fs.Uint64("data-seed", 0, "seed of x (preset: 1)")
+	initSeed := fs.Uint64("init-seed", 0, "seed of u, v (preset: 2)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cfg, ok := uv.Presets[*preset]
+	if !ok {
+		return fmt.Errorf("%w: unknown preset %q (want quick or paper)", errUsage, *preset)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["n"] {
+		cfg.N = *n
+	}
+	if set["seeds"] {
+		cfg.Seeds = *seeds
+	}
+	if set["C"] {
+		cfg.C = *c
+	}
+	if set["eps"] {
+		cfg.Eps = *eps
+	}
+	if set["start"] {
+		cfg.Start = *start
+	}
+	if set["normalize-x"] {
+		b, err := strconv.ParseBool(*normX)
+		if err != nil {
+			return fmt.Errorf("%w: -normalize-x %q", errUsage, *normX)
+		}
+		cfg.NormalizeX = b
+	}
+	if set["activations"] {
+		cfg.Activations = strings.Split(*acts, ",")
+	}
+	if set["max-steps"] {
+		cfg.MaxSteps = *maxSteps
+	}
+	if set["fit-efolds"] {
+		cfg.FitEFolds = *efolds
+	}
+	if set["gammas"] {
+		cfg.Gammas = gammas
+	}
+	if set["etas"] {
+		cfg.Etas = etas
+	}
+	if set["data-seed"] {
+		cfg.DataSeed = *dataSeed
+	}
+	if set["init-seed"] {
+		cfg.InitSeed = *initSeed
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	res, err := uv.Execute(ctx, cfg, uv.Options{Out: *out, Workers: *workers, Progress: stderr, Quiet: *quiet, Fresh: *fresh})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; finished runs are kept in %s and the next run resumes from them", *out)
+		}
+		return err
+	}
+	res.Summary(stdout)
+	fmt.Fprintf(stdout, "\nwrote %s/results.json, runs.csv, cells.csv, fig1a_alpha.png, fig1_tc_vs_eta.png\n", *out)
+	return nil
+}
+
+func reproSensing(args []string, stdout, stderr io.Writer) error {
+	return fmt.Errorf("repro sensing is not yet implemented")
+}

@@ -1,0 +1,148 @@
+package repro
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// SavePanels draws plots side by side (one row) into a PNG at path,
+// atomically.
+func SavePanels(path string, plots []*plot.Plot, panelW, panelH vg.Length) error {
+	if len(plots) == 0 {
+		return fmt.Errorf("no plots for %s", path)
+	}
+	img := vgimg.New(panelW*vg.Length(len(plots)), panelH)
+	dc := draw.New(img)
+	row := [][]*plot.Plot{plots}
+	canvases := plot.Align(row, draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Millimeter * 2}, dc)
+	for j, p := range plots {
+		p.Draw(canvases[0][j])
+	}
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, buf.Bytes())
+}
+
+// Color returns the i-th colour: plotutil's palette for the first seven,
+// then hues spaced by the golden angle, so a dozen series stay apart.
+func Color(i int) color.Color {
+	if i < len(plotutil.DefaultColors) {
+		return plotutil.Color(i)
+	}
+	h := math.Mod(float64(i)*137.508, 360) / 60
+	x := uint8(200 * (1 - math.Abs(math.Mod(h, 2)-1)))
+	switch int(h) {
+	case 0:
+		return color.RGBA{200, x, 0, 255}
+	case 1:
+		return color.RGBA{x, 200, 0, 255}
+	case 2:
+		return color.RGBA{0, 200, x, 255}
+	case 3:
+		return color.RGBA{0, x, 200, 255}
+	case 4:
+		return color.RGBA{x, 0, 200, 255}
+	}
+	return color.RGBA{200, 0, x, 255}
+}
+
+// Shape returns the i-th point shape.
+func Shape(i int) draw.GlyphDrawer { return plotutil.Shape(i) }
+
+// Series is a named curve of points with optional y error bars.
+type Series struct {
+	Name   string
+	X, Y   []float64
+	YErr   []float64 // symmetric; nil for none
+	Line   bool      // draw a line through the points
+	Points bool      // draw the points
+	Dashed bool
+}
+
+// AddSeries draws series on p, colour i. Non-finite or (on log axes)
+// non-positive points are skipped.
+func AddSeries(p *plot.Plot, s Series, i int, logX, logY bool) error {
+	var pts plotter.XYs
+	var errs plotter.YErrors
+	for k := range s.X {
+		x, y := s.X[k], s.Y[k]
+		if math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) || (logX && x <= 0) || (logY && y <= 0) {
+			continue
+		}
+		pts = append(pts, plotter.XY{X: x, Y: y})
+		e := 0.0
+		if s.YErr != nil && !math.IsNaN(s.YErr[k]) {
+			e = s.YErr[k]
+		}
+		errs = append(errs, struct{ Low, High float64 }{e, e})
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	c := Color(i)
+	if s.Line {
+		l, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		l.Color = c
+		l.Width = vg.Points(1.5)
+		if s.Dashed {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(l)
+		if !s.Points && s.Name != "" {
+			p.Legend.Add(s.Name, l)
+		}
+	}
+	if s.Points {
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return err
+		}
+		sc.Color = c
+		sc.Shape = Shape(i)
+		p.Add(sc)
+		if s.Name != "" {
+			p.Legend.Add(s.Name, sc)
+		}
+		if s.YErr != nil {
+			eb := &plotter.YErrorBars{XYs: pts, YErrors: errs, LineStyle: draw.LineStyle{Color: c, Width: vg.Points(1)}, CapWidth: vg.Points(4)}
+			p.Add(eb)
+		}
+	}
+	return nil
+}
+
+// NewPlot returns a plot with a title and axis labels, and log scales as
+// asked.
+func NewPlot(title, xlabel, ylabel string, logX, logY bool) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	if logX {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	if logY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.TextStyle.Font.Size = vg.Points(8)
+	p.Legend.ThumbnailWidth = vg.Points(12)
+	return p
+}

@@ -1,0 +1,176 @@
+// Package uv reproduces Figure 1 of the paper: the training timescale of
+// the vector UV model under momentum SGD with label noise, as a function
+// of the learning rate eta and the exponent gamma of the scaling rule
+// beta = 1 - C*eta^gamma (paper Sec. 3.4, 4.1 and App. A.1).
+//
+// The model is f(x) = sum_k u_k act(v_k x)/sqrt(n) on P = 5 fixed points
+// x ~ N(0, 1) with targets y = 0 plus label noise eps*xi, xi ~ N(0, 1)
+// fresh at every step; u and v start from one fixed N(0, 1) draw. Each run
+// trains (full batch, float64, through layers + autodiff + optim) until
+// |u|^2 + |v|^2 < 0.1 n, and its timescale T_c is -1/slope of a line fitted
+// to log(|u|^2 + |v|^2) against the step over the end of the trajectory.
+// For each gamma, T_c = T0 eta^-alpha(gamma) is fitted across eta; the
+// theory says alpha = max(gamma, 2 - 2 gamma), smallest at gamma = 2/3.
+//
+// Every (activation, eta, gamma) cell also runs a noise-free twin (eps = 0,
+// same start): a cell whose twin also crosses the threshold measured
+// deterministic momentum dynamics, not the noise-driven drift the theory
+// is about; such cells are reported and left out of the fits.
+//
+// The start. The paper draws u, v i.i.d. N(0, 1) and trains from there; its
+// theory assumes a start near the zero-loss valley. From a raw Gaussian
+// draw (u.v of order sqrt(n)), the momentum transient itself carries
+// |u|^2+|v|^2 below the threshold for gamma >= 0.5: on this package's
+// default draw every twin with gamma >= 0.5 crosses, within a few hundred
+// steps, so those cells measure the transient. The default start is
+// therefore on the valley: u, v ~ N(0, 1), then u replaced by its
+// projection orthogonal to the vectors act(v x_a), so that f(x_a) = 0 at
+// every data point (for the linear model: u orthogonal to v). The noise-free
+// twins then stay put, and the crossing is the noise-driven drift. The
+// flag -start random restores the raw draw.
+//
+// Runs are independent; many of them are stepped in lockstep as one
+// batched model (a leading run axis) to amortise the per-operation cost of
+// the framework, and batches are spread over the cores. A run's numbers do
+// not depend on its batch or on GOMAXPROCS.
+package uv
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/flatfast/flatfast/layers"
+)
+
+// Config is one experiment. Every choice the paper leaves open is a field
+// (and a flag of `flatfast repro uv`), recorded in results.json.
+type Config struct {
+	Preset string `json:"preset"`
+
+	N          int     `json:"n"`           // hidden width (paper: implied n = 10 by C = 0.17)
+	P          int     `json:"p"`           // data points (paper: 5)
+	Eps        float64 `json:"eps"`         // label-noise strength (paper: 1/2)
+	NormalizeX bool    `json:"normalize_x"` // rescale x so that mu2 = mean(x^2) = 1
+	DataSeed   uint64  `json:"data_seed"`   // draw of x
+	InitSeed   uint64  `json:"init_seed"`   // draw of u, v (fixed across runs, as in the paper)
+	// Start is "valley" (the default: u, v ~ N(0,1), then u projected so
+	// that f(x_a) = 0 on every data point, a zero-loss point) or "random"
+	// (u, v ~ N(0,1) as drawn). See the package documentation.
+	Start     string `json:"start"`
+	NoiseSeed uint64 `json:"noise_seed"` // base of the label-noise streams
+	Seeds     int    `json:"seeds"`      // noise seeds per cell
+
+	Activations []string  `json:"activations"` // identity, tanh, relu
+	Gammas      []float64 `json:"gammas"`
+	Etas        []float64 `json:"etas"`
+	// C of the scaling rule used for the runs; 0 means eq. 10's value
+	// (eps^2 mu2 / (P n))^(1/3) with the sample mu2.
+	C float64 `json:"c"`
+
+	Threshold float64 `json:"threshold"`  // stop when |u|^2+|v|^2 < Threshold*n (paper: 0.1)
+	MaxSteps  int     `json:"max_steps"`  // step cap; runs that reach it are censored
+	FitEFolds float64 `json:"fit_efolds"` // fit over the last FitEFolds e-folds of the norm before the crossing
+}
+
+// Presets are the named configurations.
+var Presets = map[string]Config{
+	// quick: the paper's learning-rate range on a coarser grid; a few
+	// minutes on 2 cores (the slowest cells, gamma = 0.2 at eta = 1e-3,
+	// need about a million steps).
+	"quick": {
+		Preset: "quick", N: 10, P: 5, Eps: 0.5, NormalizeX: true,
+		DataSeed: 1, InitSeed: 2, Start: "valley", NoiseSeed: 3, Seeds: 6,
+		Activations: []string{"identity", "tanh", "relu"},
+		Gammas:      []float64{0.2, 0.35, 0.5, 0.6, 2.0 / 3, 0.75, 0.85, 1},
+		Etas:        logspace(0.001, 0.1, 7),
+		Threshold:   0.1, MaxSteps: 3000000, FitEFolds: 2,
+	},
+	// paper: eta over the paper's [1e-3, 1e-1], a fine gamma grid, more
+	// seeds. Hours on 2 cores.
+	"paper": {
+		Preset: "paper", N: 10, P: 5, Eps: 0.5, NormalizeX: true,
+		DataSeed: 1, InitSeed: 2, Start: "valley", NoiseSeed: 3, Seeds: 16,
+		Activations: []string{"identity", "tanh", "relu"},
+		Gammas:      []float64{0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 2.0 / 3, 0.7, 0.75, 0.8, 0.9, 1},
+		Etas:        logspace(0.001, 0.1, 13),
+		Threshold:   0.1, MaxSteps: 20000000, FitEFolds: 2,
+	},
+}
+
+func logspace(lo, hi float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = lo * math.Pow(hi/lo, float64(i)/float64(n-1))
+	}
+	return out
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []string
+	add := func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) }
+	if c.N < 1 {
+		add("n = %d must be at least 1", c.N)
+	}
+	if c.P < 2 {
+		add("P = %d must be at least 2", c.P)
+	}
+	if !(c.Eps > 0) || math.IsInf(c.Eps, 0) {
+		add("eps = %v must be positive and finite", c.Eps)
+	}
+	if c.Seeds < 1 {
+		add("seeds = %d must be at least 1", c.Seeds)
+	}
+	if len(c.Activations) == 0 {
+		add("no activations")
+	}
+	for _, a := range c.Activations {
+		if _, err := layers.ParseActivation(a); err != nil {
+			add("%v", err)
+		}
+	}
+	if len(c.Gammas) == 0 || len(c.Etas) < 2 {
+		add("need at least one gamma and two learning rates (got %d and %d)", len(c.Gammas), len(c.Etas))
+	}
+	for _, g := range c.Gammas {
+		if !(g > 0) || g > 3 {
+			add("gamma %v outside (0, 3]", g)
+		}
+	}
+	for _, e := range c.Etas {
+		if !(e > 0 && e < 1) {
+			add("learning rate %v outside (0, 1)", e)
+		}
+	}
+	if c.Start != "valley" && c.Start != "random" {
+		add("start %q must be valley or random", c.Start)
+	}
+	if c.C < 0 || math.IsNaN(c.C) || math.IsInf(c.C, 0) {
+		add("C = %v must be >= 0 (0: eq. 10)", c.C)
+	}
+	if !(c.Threshold > 0) {
+		add("threshold %v must be positive", c.Threshold)
+	}
+	if c.MaxSteps < 100 {
+		add("max steps %d below 100", c.MaxSteps)
+	}
+	if !(c.FitEFolds > 0) {
+		add("fit window of %v e-folds must be positive", c.FitEFolds)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("uv: invalid configuration: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// Hash identifies the configuration (for resuming): two configurations
+// with the same hash give the same runs.
+func (c *Config) Hash() string {
+	b, _ := json.Marshal(c)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}

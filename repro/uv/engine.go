@@ -1,0 +1,526 @@
+package uv
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+
+	"github.com/flatfast/flatfast/autodiff"
+	"github.com/flatfast/flatfast/layers"
+	"github.com/flatfast/flatfast/optim"
+	"github.com/flatfast/flatfast/repro"
+	"github.com/flatfast/flatfast/repro/fit"
+	"github.com/flatfast/flatfast/tensor"
+)
+
+// Setup is what every run shares: the data and the starting point.
+type Setup struct {
+	X       []float64 `json:"x"`
+	Mu2     float64   `json:"mu2"` // mean(x^2) = Tr(Sigma) for d = 1
+	U0      []float64 `json:"u0"`
+	V0      []float64 `json:"v0"`
+	CTheory float64   `json:"c_theory"` // eq. 10 with this mu2
+	CRun    float64   `json:"c_run"`    // the C the runs use
+	// Valley holds the start u projected onto the valley, per activation
+	// (empty for the random start).
+	Valley map[string][]float64 `json:"u0_valley,omitempty"`
+}
+
+// NewSetup draws the data and the start from the configuration's seeds.
+func NewSetup(cfg *Config) (*Setup, error) {
+	s := &Setup{X: make([]float64, cfg.P), U0: make([]float64, cfg.N), V0: make([]float64, cfg.N)}
+	dr := tensor.NewRNG(cfg.DataSeed)
+	for i := range s.X {
+		s.X[i] = dr.NormFloat64()
+	}
+	for _, x := range s.X {
+		s.Mu2 += x * x
+	}
+	s.Mu2 /= float64(cfg.P)
+	if cfg.NormalizeX {
+		f := 1 / math.Sqrt(s.Mu2)
+		for i := range s.X {
+			s.X[i] *= f
+		}
+		s.Mu2 = 1
+	}
+	ir := tensor.NewRNG(cfg.InitSeed)
+	for k := 0; k < cfg.N; k++ {
+		s.U0[k] = ir.NormFloat64()
+	}
+	for k := 0; k < cfg.N; k++ {
+		s.V0[k] = ir.NormFloat64()
+	}
+	if cfg.Start == "valley" {
+		if err := s.projectOntoValley(cfg); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if s.CTheory, err = optim.UVOptimalC(cfg.Eps, s.Mu2, cfg.P, cfg.N); err != nil {
+		return nil, err
+	}
+	s.CRun = cfg.C
+	if s.CRun == 0 {
+		s.CRun = s.CTheory
+	}
+	return s, nil
+}
+
+// projectOntoValley replaces u by its component orthogonal to the vectors
+// h_a = act(v x_a), so that f(x_a) = u.h_a/sqrt(n) = 0 at every data point:
+// a point of the zero-loss valley (y = 0) close to the Gaussian draw. Each
+// activation gets its own start (see startFor).
+func (s *Setup) projectOntoValley(cfg *Config) error {
+	s.Valley = map[string][]float64{}
+	for _, name := range cfg.Activations {
+		act, err := layers.ParseActivation(name)
+		if err != nil {
+			return err
+		}
+		u := append([]float64(nil), s.U0...)
+		var basis [][]float64
+		for _, x := range s.X {
+			h := make([]float64, cfg.N)
+			for k, v := range s.V0 {
+				h[k] = applyAct(act, v*x)
+			}
+			// Gram-Schmidt against the basis so far (twice, for accuracy).
+			for pass := 0; pass < 2; pass++ {
+				for _, q := range basis {
+					d := dot(h, q)
+					for k := range h {
+						h[k] -= d * q[k]
+					}
+				}
+			}
+			if nrm := math.Sqrt(dot(h, h)); nrm > 1e-10 {
+				for k := range h {
+					h[k] /= nrm
+				}
+				basis = append(basis, h)
+			}
+		}
+		if len(basis) >= cfg.N {
+			return fmt.Errorf("uv: the valley at v0 leaves no freedom for u (n = %d, %d constraints)", cfg.N, len(basis))
+		}
+		for pass := 0; pass < 2; pass++ {
+			for _, q := range basis {
+				d := dot(u, q)
+				for k := range u {
+					u[k] -= d * q[k]
+				}
+			}
+		}
+		s.Valley[act.String()] = u
+	}
+	return nil
+}
+
+// startFor returns the starting u for an activation.
+func (s *Setup) startFor(act string) []float64 {
+	if u, ok := s.Valley[act]; ok {
+		return u
+	}
+	return s.U0
+}
+
+func applyAct(a layers.Activation, z float64) float64 {
+	switch a {
+	case layers.TanhAct:
+		return math.Tanh(z)
+	case layers.ReLUAct:
+		return math.Max(z, 0)
+	}
+	return z
+}
+
+func dot(a, b []float64) float64 {
+	var s float64
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// TheoryTime is the slower of the two theoretical timescales for one
+// cell: relaxation tau1 = 2/(C eta^gamma) and drift
+// tau2 = 2 n P C^2 / (eps^2 mu2 eta^(2-2 gamma)) (eq. 9).
+func (s *Setup) TheoryTime(cfg *Config, eta, gamma float64) float64 {
+	c := s.CRun
+	t1 := 2 / (c * math.Pow(eta, gamma))
+	t2 := 2 * float64(cfg.N*cfg.P) * c * c / (cfg.Eps * cfg.Eps * s.Mu2 * math.Pow(eta, 2-2*gamma))
+	return math.Max(t1, t2)
+}
+
+// Run is one training run.
+type Run struct {
+	ID    int     `json:"id"`
+	Act   string  `json:"activation"`
+	Eta   float64 `json:"eta"`
+	Gamma float64 `json:"gamma"`
+	Beta  float64 `json:"beta"`
+	Seed  int     `json:"seed"` // label-noise stream; -1 for the noise-free twin
+}
+
+// Twin reports whether the run is a cell's noise-free twin.
+func (r Run) Twin() bool { return r.Seed < 0 }
+
+// RunResult is what a run measured.
+type RunResult struct {
+	Run
+	Steps     int          `json:"steps"`      // steps taken
+	Crossed   bool         `json:"crossed"`    // reached |u|^2+|v|^2 < threshold*n
+	CrossStep int          `json:"cross_step"` // first step below the threshold
+	Censored  bool         `json:"censored"`   // a noisy run stopped by the step cap
+	Settled   bool         `json:"settled"`    // a twin stopped because it stopped moving
+	Diverged  bool         `json:"diverged"`   // |u|^2+|v|^2 became NaN or Inf (at step Steps)
+	FinalNorm repro.Finite `json:"final_norm"` // |u|^2+|v|^2 at the last step
+	Tc        repro.Finite `json:"tc"`         // fitted timescale (0 when not fitted)
+	TcSE      repro.Finite `json:"tc_se"`
+	FitFrom   int          `json:"fit_from"` // fitted steps [FitFrom, FitTo]
+	FitTo     int          `json:"fit_to"`
+	FitPoints int          `json:"fit_points"`
+	FitError  string       `json:"fit_error,omitempty"`
+}
+
+// Runs enumerates the runs of cfg in a fixed order (IDs are stable, which
+// resuming relies on): activation, gamma, eta, then the noise-free twin and
+// the noise seeds.
+func Runs(cfg *Config, s *Setup) ([]Run, error) {
+	var out []Run
+	for _, act := range cfg.Activations {
+		for _, gamma := range cfg.Gammas {
+			for _, eta := range cfg.Etas {
+				beta, err := optim.ScaledBeta(eta, s.CRun, gamma)
+				if err != nil {
+					return nil, fmt.Errorf("uv: eta %v, gamma %v: %w", eta, gamma, err)
+				}
+				for seed := -1; seed < cfg.Seeds; seed++ {
+					out = append(out, Run{ID: len(out), Act: act, Eta: eta, Gamma: gamma, Beta: beta, Seed: seed})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// noiseRNG is the label-noise stream of seed index s: the same for every
+// cell (common random numbers make cells comparable with fewer seeds).
+func noiseRNG(base uint64, s int) *tensor.RNG {
+	return tensor.NewRNG(base*0x9e3779b97f4a7c15 + uint64(s)*0xbf58476d1ce4e5b9 + 1)
+}
+
+// recorder keeps (step, norm) samples at a stride that doubles whenever
+// the buffer fills, so long runs keep a bounded, evenly spaced record.
+type recorder struct {
+	stride int
+	steps  []int
+	norms  []float64
+}
+
+const maxSamples = 4096
+
+func (r *recorder) add(step int, norm float64) {
+	if step%r.stride != 0 {
+		return
+	}
+	r.steps = append(r.steps, step)
+	r.norms = append(r.norms, norm)
+	if len(r.steps) == maxSamples {
+		j := 0
+		for i := 0; i < len(r.steps); i += 2 {
+			r.steps[j], r.norms[j] = r.steps[i], r.norms[i]
+			j++
+		}
+		r.steps, r.norms = r.steps[:j], r.norms[:j]
+		r.stride *= 2
+	}
+}
+
+// runState is a run inside a batch.
+type runState struct {
+	run      Run
+	eps      float64
+	rng      *tensor.RNG
+	rec      recorder
+	lastNorm float64 // norm at the last settling check (twins)
+	res      RunResult
+}
+
+// settleEvery is how often (in steps) a twin checks whether it has stopped
+// moving; settleTol the relative change of the norm that counts as still.
+const (
+	settleEvery = 2000
+	settleTol   = 1e-12
+)
+
+// stepBatch trains the runs of one activation in lockstep until each has
+// crossed, settled or reached the cap; finished runs leave the batch.
+// done receives each finished run; steps receives the number of run-steps
+// taken so far, for progress.
+func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation, runs []Run, done func(RunResult), steps func(int)) error {
+	states := make([]*runState, len(runs))
+	for i, r := range runs {
+		st := &runState{run: r, rec: recorder{stride: 1}}
+		if !r.Twin() {
+			st.eps = cfg.Eps
+			st.rng = noiseRNG(cfg.NoiseSeed, r.Seed)
+		}
+		states[i] = st
+	}
+	thr := cfg.Threshold * float64(cfg.N)
+	n, p := cfg.N, cfg.P
+	x := tensor.Must(tensor.FromFloat64(append([]float64(nil), s.X...), p))
+
+	var (
+		model *layers.VectorUV
+		opt   *optim.RowMomentum
+		y     *tensor.Tensor
+		g     = autodiff.NewGraph()
+	)
+	// build (re)creates the batched model for the active runs, carrying
+	// over weights and momentum from prev (nil at the start).
+	build := func(active []*runState, prevU, prevV, prevPi []*tensor.Tensor, rows []int) error {
+		var err error
+		model, err = layers.NewVectorUV(tensor.Float64, len(active), s.startFor(act.String()), s.V0, act)
+		if err != nil {
+			return err
+		}
+		etas, betas := make([]float64, len(active)), make([]float64, len(active))
+		for i, st := range active {
+			etas[i], betas[i] = st.run.Eta, st.run.Beta
+		}
+		opt, err = optim.NewRowMomentum(layers.ParamTensors(model), etas, betas)
+		if err != nil {
+			return err
+		}
+		if prevU != nil {
+			dst := []*tensor.Tensor{model.U.Tensor(), model.V.Tensor(), opt.Velocity()[0], opt.Velocity()[1]}
+			src := []*tensor.Tensor{prevU[0], prevV[0], prevPi[0], prevPi[1]}
+			for k := range dst {
+				d, sr := dst[k].Float64s(), src[k].Float64s()
+				for i, r := range rows {
+					copy(d[i*n:(i+1)*n], sr[r*n:(r+1)*n])
+				}
+			}
+		}
+		y = tensor.Must(tensor.New(tensor.Float64, len(active), p))
+		return nil
+	}
+	active := states
+	if err := build(active, nil, nil, nil, nil); err != nil {
+		return err
+	}
+	for _, st := range active {
+		st.rec.add(0, normOf(s.startFor(act.String()), s.V0))
+	}
+	params := layers.Parameters(model)
+	grads := make([]*autodiff.Value, len(params))
+	var gt []*tensor.Tensor
+	xc := g.Const(x)
+	finished := 0
+	for step := 1; step <= cfg.MaxSteps && len(active) > 0; step++ {
+		if step%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		// Fresh label noise: y = eps * xi for each run.
+		yf := y.Float64s()
+		for i, st := range active {
+			row := yf[i*p : (i+1)*p]
+			if st.rng == nil {
+				clear(row)
+				continue
+			}
+			for a := range row {
+				row[a] = st.eps * st.rng.NormFloat64()
+			}
+		}
+		f := model.Forward(g, xc)
+		loss := g.Scale(g.SumAll(g.Square(g.Sub(f, g.Const(y)))), 1/float64(2*p))
+		if err := g.GradInto(grads, loss, params...); err != nil {
+			return err
+		}
+		gt = autodiff.Tensors(gt, grads)
+		if err := opt.Step(gt); err != nil {
+			return err
+		}
+		g.Reset()
+		xc = g.Const(x)
+
+		uf, vf := model.U.Tensor().Float64s(), model.V.Tensor().Float64s()
+		for i, st := range active {
+			nrm := normOf(uf[i*n:(i+1)*n], vf[i*n:(i+1)*n])
+			if math.IsNaN(nrm) || math.IsInf(nrm, 0) || nrm > 1e100 {
+				// A diverged run is a result (reported, left out of the
+				// fits), not an error that stops the experiment.
+				st.res.Diverged, st.res.Steps, st.res.FinalNorm = true, step, repro.Finite(nrm)
+				continue
+			}
+			st.rec.add(step, nrm)
+			st.res.FinalNorm = repro.Finite(nrm)
+			switch {
+			case nrm < thr:
+				st.res.Crossed, st.res.CrossStep = true, step
+			case st.run.Twin() && step%settleEvery == 0:
+				if math.Abs(nrm-st.lastNorm) <= settleTol*nrm {
+					st.res.Settled = true
+				}
+				st.lastNorm = nrm
+			case step == cfg.MaxSteps && !st.run.Twin():
+				st.res.Censored = true
+			}
+			if st.res.Crossed || st.res.Settled || step == cfg.MaxSteps {
+				st.res.Steps = step
+				if st.rec.steps[len(st.rec.steps)-1] != step {
+					st.rec.steps = append(st.rec.steps, step)
+					st.rec.norms = append(st.rec.norms, nrm)
+				}
+			}
+		}
+		steps(len(active))
+		// Drop finished runs from the batch now and then.
+		var keep []*runState
+		var rows []int
+		for i, st := range active {
+			if st.res.Steps > 0 {
+				finalize(cfg, st)
+				done(st.res)
+				finished++
+				continue
+			}
+			keep = append(keep, st)
+			rows = append(rows, i)
+		}
+		if len(keep) < len(active) {
+			prevU, prevV := []*tensor.Tensor{model.U.Tensor()}, []*tensor.Tensor{model.V.Tensor()}
+			prevPi := opt.Velocity()
+			active = keep
+			if len(active) > 0 {
+				if err := build(active, prevU, prevV, prevPi, rows); err != nil {
+					return err
+				}
+				params = layers.Parameters(model)
+			}
+		}
+	}
+	return nil
+}
+
+func normOf(u, v []float64) float64 {
+	var s float64
+	for k := range u {
+		s += u[k]*u[k] + v[k]*v[k]
+	}
+	return s
+}
+
+// finalize fits the timescale of a finished run: a line through
+// log(|u|^2+|v|^2) against the step over the samples after the norm first
+// fell below threshold*e^FitEFolds (at least 8 samples), up to the crossing.
+func finalize(cfg *Config, st *runState) {
+	res := &st.res
+	res.Run = st.run
+	if !res.Crossed || res.Diverged {
+		return
+	}
+	thr := cfg.Threshold * float64(cfg.N) * math.Exp(cfg.FitEFolds)
+	steps, norms := st.rec.steps, st.rec.norms
+	from := 0
+	for from < len(norms) && norms[from] > thr {
+		from++
+	}
+	from = min(from, max(0, len(norms)-8))
+	ts := make([]float64, 0, len(norms)-from)
+	for _, s := range steps[from:] {
+		ts = append(ts, float64(s))
+	}
+	tc, err := fit.FitTimescale(ts, norms[from:])
+	if err != nil {
+		res.FitError = err.Error()
+		return
+	}
+	res.Tc, res.TcSE = repro.Finite(tc.T), repro.Finite(tc.SE)
+	res.FitFrom, res.FitTo, res.FitPoints = steps[from], steps[len(steps)-1], len(ts)
+}
+
+// executeRuns runs every run not in skip, batched by activation and spread
+// over workers goroutines; done is called (from one goroutine at a time)
+// with each finished run, and progress with the run-steps taken.
+func executeRuns(ctx context.Context, cfg *Config, s *Setup, runs []Run, skip map[int]bool, workers int, done func(RunResult), progress func(int)) error {
+	// Group by activation; within one, order by expected duration so that
+	// the runs of a batch finish at similar times; cut into batches.
+	type job struct {
+		act  layers.Activation
+		runs []Run
+		cost float64
+	}
+	var jobs []job
+	for _, name := range cfg.Activations {
+		act, err := layers.ParseActivation(name)
+		if err != nil {
+			return err
+		}
+		var rs []Run
+		for _, r := range runs {
+			if r.Act == name && !skip[r.ID] {
+				rs = append(rs, r)
+			}
+		}
+		sort.SliceStable(rs, func(i, j int) bool {
+			return s.TheoryTime(cfg, rs[i].Eta, rs[i].Gamma) > s.TheoryTime(cfg, rs[j].Eta, rs[j].Gamma)
+		})
+		const batchSize = 96
+		for lo := 0; lo < len(rs); lo += batchSize {
+			b := rs[lo:min(lo+batchSize, len(rs))]
+			jobs = append(jobs, job{act: act, runs: b, cost: s.TheoryTime(cfg, b[0].Eta, b[0].Gamma)})
+		}
+	}
+	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].cost > jobs[j].cost })
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var firstErr error
+	next := 0
+	var wg sync.WaitGroup
+	for w := 0; w < max(1, workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next >= len(jobs) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				j := jobs[next]
+				next++
+				mu.Unlock()
+				err := stepBatch(ctx, cfg, s, j.act, j.runs, func(r RunResult) {
+					mu.Lock()
+					defer mu.Unlock()
+					done(r)
+				}, func(n int) {
+					if progress != nil {
+						progress(n)
+					}
+				})
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}

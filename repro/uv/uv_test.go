@@ -1,0 +1,223 @@
+package uv
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/flatfast/flatfast/layers"
+	"github.com/flatfast/flatfast/repro"
+)
+
+// tiny is a grid small enough for go test: two activations, three
+// gammas, two learning rates, two seeds.
+func tiny() Config {
+	c := Presets["quick"]
+	c.Activations = []string{"identity", "tanh"}
+	c.Gammas = []float64{0.35, 2.0 / 3, 1}
+	c.Etas = []float64{0.05, 0.1}
+	c.Seeds = 2
+	c.MaxSteps = 20000
+	return c
+}
+
+func runTiny(t *testing.T, cfg Config, workers int) []RunResult {
+	t.Helper()
+	s, err := NewSetup(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := Runs(&cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res []RunResult
+	if err := executeRuns(context.Background(), &cfg, s, runs, nil, workers, func(r RunResult) { res = append(res, r) }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != len(runs) {
+		t.Fatalf("%d results for %d runs", len(res), len(runs))
+	}
+	byID := make([]RunResult, len(res))
+	for _, r := range res {
+		byID[r.ID] = r
+	}
+	return byID
+}
+
+// TestTinyGrid: runs finish, the valley start keeps the noise-free twins
+// on the valley, noisy runs cross, and each run's numbers are the same
+// whatever the number of workers (and hence of batches and their order).
+func TestTinyGrid(t *testing.T) {
+	cfg := tiny()
+	a := runTiny(t, cfg, 1)
+	b := runTiny(t, cfg, 3)
+	if !reflect.DeepEqual(a, b) {
+		for i := range a {
+			if !reflect.DeepEqual(a[i], b[i]) {
+				t.Fatalf("run %d differs between 1 and 3 workers:\n%+v\n%+v", i, a[i], b[i])
+			}
+		}
+	}
+	for _, r := range a {
+		if r.Twin() {
+			if r.Crossed {
+				t.Errorf("noise-free twin %+v crossed from the valley", r.Run)
+			}
+			continue
+		}
+		if !r.Crossed || !(r.Tc > 0) {
+			t.Errorf("noisy run %+v: crossed %v, T_c %v (%s)", r.Run, r.Crossed, r.Tc, r.FitError)
+		}
+	}
+	s, _ := NewSetup(&cfg)
+	acts := Analyze(&cfg, s, a)
+	if len(acts) != 2 || len(acts[0].Cells) != 6 {
+		t.Fatalf("analysis: %d activations, %d cells", len(acts), len(acts[0].Cells))
+	}
+}
+
+// TestValleyStart: f(x_a) = 0 at the start on every data point.
+func TestValleyStart(t *testing.T) {
+	cfg := Presets["quick"]
+	s, err := NewSetup(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, u := range s.Valley {
+		act, _ := layers.ParseActivation(name)
+		for _, x := range s.X {
+			var f float64
+			for k := range u {
+				f += u[k] * applyAct(act, s.V0[k]*x)
+			}
+			if math.Abs(f) > 1e-12 {
+				t.Errorf("%s: f(%v) = %v at the valley start", name, x, f)
+			}
+		}
+	}
+	if math.Abs(s.Mu2-1) > 1e-14 {
+		t.Errorf("normalised mu2 = %v", s.Mu2)
+	}
+}
+
+// TestAnalysisRecoversKnownExponents feeds the analysis synthetic
+// timescales T_c = T0(C) eta^-max(gamma, 2-2gamma), with the prefactors
+// the theory gives for a run at C_run: T0 ~ C^2 on the drift branch and
+// ~ 1/C on the relaxation branch, equal at C* = 0.2. The fits must return
+// the exponents, a corner at 2/3 and C_fit = C*.
+func TestAnalysisRecoversKnownExponents(t *testing.T) {
+	cfg := Presets["quick"]
+	cfg.Activations = []string{"identity"}
+	cfg.Gammas = []float64{0.2, 0.35, 0.5, 0.6, 0.75, 0.85, 1}
+	s, _ := NewSetup(&cfg)
+	s.CRun = 0.15
+	const cStar, k = 0.2, 50.0
+	var res []RunResult
+	id := 0
+	for _, g := range cfg.Gammas {
+		for _, eta := range cfg.Etas {
+			var t0 float64
+			if g < 2.0/3 {
+				t0 = k * (s.CRun / cStar) * (s.CRun / cStar)
+			} else {
+				t0 = k * cStar / s.CRun
+			}
+			tc := t0 * math.Pow(eta, -math.Max(g, 2-2*g))
+			res = append(res, RunResult{Run: Run{ID: id, Act: "identity", Eta: eta, Gamma: g, Seed: -1}, FinalNorm: 19})
+			id++
+			for seed := 0; seed < 2; seed++ {
+				// Multiplicative scatter between seeds, the same for all cells.
+				f := 1 + 0.02*float64(2*seed-1)
+				res = append(res, RunResult{Run: Run{ID: id, Act: "identity", Eta: eta, Gamma: g, Seed: seed},
+					Crossed: true, CrossStep: int(3 * tc), Tc: repro.Finite(tc * f)})
+				id++
+			}
+		}
+	}
+	a := Analyze(&cfg, s, res)[0]
+	for _, g := range cfg.Gammas {
+		af := a.Alpha[gammaKey(g)]
+		if math.Abs(float64(af.Value)-math.Max(g, 2-2*g)) > 1e-9 {
+			t.Errorf("gamma %v: alpha %v, want %v", g, af.Value, math.Max(g, 2-2*g))
+		}
+	}
+	if math.Abs(float64(a.GammaHinge)-2.0/3) > 1e-6 {
+		t.Errorf("hinge corner %v, want 2/3", a.GammaHinge)
+	}
+	if math.Abs(float64(a.CFit)-cStar) > 1e-9 {
+		t.Errorf("C_fit %v, want %v", a.CFit, cStar)
+	}
+}
+
+// TestResumeGivesSameResults interrupts an experiment, then runs it again
+// on the same directory: it resumes from the checkpoint and ends with the
+// runs of an uninterrupted experiment.
+func TestResumeGivesSameResults(t *testing.T) {
+	cfg := tiny()
+	cfg.Activations = []string{"identity"}
+	full := t.TempDir()
+	want, err := Execute(context.Background(), cfg, Options{Out: full, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// Leave a checkpoint holding only half the runs, as a killed
+	// experiment would.
+	half := want.Runs[:len(want.Runs)/2]
+	b, _ := json.Marshal(checkpoint{Hash: cfg.Hash(), Runs: half})
+	if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Resumed != len(half) {
+		t.Errorf("resumed %d runs, want %d", got.Resumed, len(half))
+	}
+	if !reflect.DeepEqual(got.Runs, want.Runs) {
+		t.Error("resumed experiment's runs differ from an uninterrupted one's")
+	}
+	for _, f := range []string{"results.json", "runs.csv", "cells.csv", "fig1a_alpha.png", "fig1_tc_vs_eta.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing output: %v", err)
+		}
+	}
+	// A checkpoint of another configuration is ignored.
+	other := cfg
+	other.Seeds = 1
+	got2, err := Execute(context.Background(), other, Options{Out: dir, Workers: 1})
+	if err != nil || got2.Resumed != 0 {
+		t.Errorf("other configuration resumed %d runs (%v)", got2.Resumed, err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	bad := []func(c *Config){
+		func(c *Config) { c.N = 0 },
+		func(c *Config) { c.Eps = -1 },
+		func(c *Config) { c.Etas = []float64{0.1} },
+		func(c *Config) { c.Etas = []float64{0.1, 1.5} },
+		func(c *Config) { c.Activations = []string{"sine"} },
+		func(c *Config) { c.Start = "middle" },
+		func(c *Config) { c.Seeds = 0 },
+		func(c *Config) { c.C = math.NaN() },
+	}
+	for i, f := range bad {
+		c := Presets["quick"]
+		f(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("case %d: invalid configuration accepted", i)
+		}
+	}
+	c := Presets["quick"]
+	c.C = 50 // beta = 1 - 50*eta^gamma < 0 for large eta
+	if _, err := Execute(context.Background(), c, Options{Out: t.TempDir()}); err == nil {
+		t.Error("C giving beta < 0 accepted")
+	}
+}
