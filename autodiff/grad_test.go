@@ -107,6 +107,18 @@ var gradCases = []gradCase{
 		v := tensor.Must(tensor.FromFloat64([]float64{1.5, 0.7}, 2))
 		return g.BatchNorm2dEval(x[0], x[1], x[2], m, v, 1e-5)
 	}},
+	{"BatchMatMul", [][]int{{2, 3, 4}, {2, 4, 2}}, nil, func(g *Graph, x []*Value) *Value { return g.BatchMatMul(x[0], x[1], false, false) }},
+	{"BatchMatMul/A^T", [][]int{{2, 4, 3}, {2, 4, 2}}, nil, func(g *Graph, x []*Value) *Value { return g.BatchMatMul(x[0], x[1], true, false) }},
+	{"BatchMatMul/B^T", [][]int{{2, 3, 4}, {2, 2, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.BatchMatMul(x[0], x[1], false, true) }},
+	{"BatchMatMul/A^T B^T", [][]int{{2, 4, 3}, {2, 2, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.BatchMatMul(x[0], x[1], true, true) }},
+	{"ApplyOperator", [][]int{{3, 4}}, nil, func(g *Graph, x []*Value) *Value {
+		m := tensor.Must(tensor.FromFloat64([]float64{1, 2, 0, -1, 0.5, 0, 3, 1, -2, 1, 1, 0.25, 0, 0, 1, 2, 4, -1, 0, 1}, 5, 4))
+		return g.ApplyOperator(MatrixOperator{m}, x[0])
+	}},
+	{"AdjointOperator", [][]int{{3, 5}}, nil, func(g *Graph, x []*Value) *Value {
+		m := tensor.Must(tensor.FromFloat64([]float64{1, 2, 0, -1, 0.5, 0, 3, 1, -2, 1, 1, 0.25, 0, 0, 1, 2, 4, -1, 0, 1}, 5, 4))
+		return g.AdjointOperator(MatrixOperator{m}, x[0])
+	}},
 	{"ReLUMask", [][]int{{3, 4}}, nil, func(g *Graph, x []*Value) *Value {
 		mask := tensor.Must(tensor.FromFloat64([]float64{1, -1, 2, -2, 3, -3, 0.5, -0.5, 1, 1, -1, -1}, 3, 4))
 		return g.ReLUMask(x[0], g.Const(mask))
@@ -318,7 +330,8 @@ func TestFloat32MatchesFloat64(t *testing.T) {
 				x32 = append(x32, x.As(tensor.Float32))
 			}
 			c32 := c
-			if c.name == "SoftCrossEntropy/const targets" || c.name == "BatchNorm2dEval" || c.name == "ReLUMask" {
+			if c.name == "SoftCrossEntropy/const targets" || c.name == "BatchNorm2dEval" || c.name == "ReLUMask" ||
+				c.name == "ApplyOperator" || c.name == "AdjointOperator" {
 				t.Skip("constants of the case are float64")
 			}
 			got := grads(t, c32, x32, r1.As(tensor.Float32), r2.As(tensor.Float32))
@@ -399,4 +412,40 @@ func ExampleGraph_Grad() {
 	}
 	fmt.Println(grads[0].Tensor())
 	// Output: tensor.float64[3]{2, -4, 6}
+}
+
+// TestPackedOperator: the prepacked operator gives MatrixOperator's
+// products, forward and adjoint, through a graph.
+func TestPackedOperator(t *testing.T) {
+	rng := tensor.NewRNG(9)
+	m := tensor.Must(tensor.New(tensor.Float32, 700, 300))
+	rng.Normal(m, 0, 1)
+	p, err := NewPackedOperator(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.In() != 300 || p.Out() != 700 {
+		t.Fatalf("packed operator %d -> %d", p.In(), p.Out())
+	}
+	x := tensor.Must(tensor.New(tensor.Float32, 5, 300))
+	rng.Normal(x, 0, 1)
+	g := NewGraph()
+	xp := NewParam(x)
+	for _, op := range []Operator{p, MatrixOperator{m}} {
+		y := g.ApplyOperator(op, xp)
+		gs, err := g.Grad(g.SumAll(g.Square(y)), xp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// d/dx |x M^T|^2 = 2 x M^T M
+		want := tensor.Must(tensor.MatMul(nil, tensor.Must(tensor.MatMul(nil, x, m, false, true)), m, false, false))
+		for i := 0; i < want.Len(); i++ {
+			if math.Abs(gs[0].Tensor().Flat(i)-2*want.Flat(i)) > 1e-3*(1+math.Abs(2*want.Flat(i))) {
+				t.Fatalf("%T: gradient %d = %v, want %v", op, i, gs[0].Tensor().Flat(i), 2*want.Flat(i))
+			}
+		}
+	}
+	if y := g.ApplyOperator(p, g.Zeros(tensor.Float32, 2, 299)); y.Err() == nil {
+		t.Error("rows of 299 accepted by an operator taking 300")
+	}
 }

@@ -34,7 +34,8 @@ type Value struct {
 	farg float64
 	aux  *tensor.Tensor // a saved constant (a mask, one-hot targets, ...)
 	aux2 *tensor.Tensor
-	idx  []int32 // saved indices (max pooling)
+	idx  []int32  // saved indices (max pooling)
+	lin  Operator // the operator of ApplyOperator / AdjointOperator
 
 	gacc *Value // gradient accumulated during a backward pass
 	at   int    // position on the tape

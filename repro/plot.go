@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -138,11 +139,38 @@ func NewPlot(title, xlabel, ylabel string, logX, logY bool) *plot.Plot {
 	}
 	if logY {
 		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.Y.Tick.Marker = ticks125{}
 	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.TextStyle.Font.Size = vg.Points(8)
 	p.Legend.ThumbnailWidth = vg.Points(12)
 	return p
+}
+
+// ticks125 labels a log axis at 1, 2 and 5 times powers of ten, so that a
+// range narrower than a decade still gets labels.
+type ticks125 struct{}
+
+// Ticks returns the ticks between lo and hi.
+func (ticks125) Ticks(lo, hi float64) []plot.Tick {
+	if !(lo > 0) || !(hi > lo) {
+		return nil
+	}
+	var t []plot.Tick
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		base := math.Pow(10, e)
+		for _, m := range []float64{1, 2, 5} {
+			v := m * base
+			if v >= lo && v <= hi {
+				t = append(t, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', 4, 64)})
+			}
+		}
+		for m := 1.0; m < 10; m++ {
+			if v := m * base; v >= lo && v <= hi && m != 1 && m != 2 && m != 5 {
+				t = append(t, plot.Tick{Value: v})
+			}
+		}
+	}
+	return t
 }

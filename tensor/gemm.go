@@ -146,6 +146,7 @@ type gemmJob struct {
 	// (convolution outputs in NCHW), and row i of image n starts at
 	// n*imgStride + i*ldc.
 	img, imgStride int
+	pre            *PackedMatrix // op(B) packed in advance, or nil
 	blk            blocking
 	threads        int
 
@@ -160,7 +161,8 @@ type gemmJob struct {
 
 	mcEff, nI, chunk, nJ int
 
-	bp   []float32
+	bp   []float32 // the packed B block in use: own, or a PackedMatrix's
+	own  []float32
 	ap   [maxWorkers][]float32
 	edge [maxWorkers][simd.MaxTile]float32
 }
@@ -266,12 +268,18 @@ func (j *gemmJob) drive() {
 		j.nJ = (j.bPanels + j.chunk - 1) / j.chunk
 		for j.pc = 0; j.pc < j.k; j.pc += j.blk.kc {
 			j.kb = min(j.blk.kc, j.k-j.pc)
-			j.bp = grow(j.bp, j.bPanels*nr*j.kb)
-			j.packing = true
-			nPack := min(j.bPanels, target)
-			j.bPer = (j.bPanels + nPack - 1) / nPack
-			parallelFor((j.bPanels+j.bPer-1)/j.bPer, threads, j)
-			j.packing = false
+			if j.pre != nil {
+				// op(B) was packed once in advance (PackedMatrix).
+				j.bp = j.pre.block(j.jc, j.pc)
+			} else {
+				j.own = grow(j.own, j.bPanels*nr*j.kb)
+				j.bp = j.own
+				j.packing = true
+				nPack := min(j.bPanels, target)
+				j.bPer = (j.bPanels + nPack - 1) / nPack
+				parallelFor((j.bPanels+j.bPer-1)/j.bPer, threads, j)
+				j.packing = false
+			}
 			parallelFor(j.nI*j.nJ, threads, j)
 		}
 	}
@@ -350,7 +358,7 @@ func gemm32(impl *simd.Impl, threads int, transA, transB bool, m, n, k int, alph
 	j.A, j.B = &j.da, &j.db
 	j.impl, j.threads = impl, threads
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
-	j.img, j.imgStride = 0, 0
+	j.img, j.imgStride, j.pre = 0, 0, nil
 	j.drive()
 	j.da, j.db, j.A, j.B, j.c = denseA{}, denseB{}, nil, nil, nil
 	jobPool.Put(j)
@@ -366,7 +374,7 @@ func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource
 	j.A, j.B = A, B
 	j.impl, j.threads = impl, threads
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
-	j.img, j.imgStride = img, imgStride
+	j.img, j.imgStride, j.pre = img, imgStride, nil
 	j.drive()
 	j.A, j.B, j.c = nil, nil, nil
 	jobPool.Put(j)
@@ -435,4 +443,45 @@ func MatMul(dst, a, b *Tensor, transA, transB bool) (*Tensor, error) {
 		return dst, nil
 	}
 	return dst, Gemm64(transA, transB, m, n, k, 1, a.f64, max(1, a.dims[1]), b.f64, max(1, b.dims[1]), 0, dst.f64, max(1, n))
+}
+
+// BatchMatMul returns op(a[i]) @ op(b[i]) for each i of 3-D tensors
+// a [B, m, k] and b [B, k, n] (or their transposes per flag): [B, m, n].
+// Each product is an independent GEMM, so results are as deterministic as
+// MatMul's.
+func BatchMatMul(dst, a, b *Tensor, transA, transB bool) (*Tensor, error) {
+	if a.dt != b.dt {
+		return nil, fmt.Errorf("%w: BatchMatMul of %v and %v", ErrDType, a.dt, b.dt)
+	}
+	if a.nd != 3 || b.nd != 3 || a.dims[0] != b.dims[0] {
+		return nil, fmt.Errorf("%w: BatchMatMul of %v and %v: want [B m k] and [B k n] with the same B", ErrShape, shapeString(a.Shape()), shapeString(b.Shape()))
+	}
+	bt, ar, ac, br, bc := a.dims[0], a.dims[1], a.dims[2], b.dims[1], b.dims[2]
+	m, k := ar, ac
+	if transA {
+		m, k = ac, ar
+	}
+	k2, n := br, bc
+	if transB {
+		k2, n = bc, br
+	}
+	if k != k2 {
+		return nil, fmt.Errorf("%w: BatchMatMul of %v (trans=%v) and %v (trans=%v): inner sizes %d and %d differ",
+			ErrShape, shapeString(a.Shape()), transA, shapeString(b.Shape()), transB, k, k2)
+	}
+	dst, err := prepareDst("BatchMatMul", dst, a.dt, []int{bt, m, n})
+	if err != nil {
+		return nil, err
+	}
+	sa, sb, sc := ar*ac, br*bc, m*n
+	for i := 0; i < bt; i++ {
+		if a.dt == Float32 {
+			gemm32(simd.Active(), Threads(), transA, transB, m, n, k, 1, a.f32[i*sa:(i+1)*sa], ac, b.f32[i*sb:(i+1)*sb], bc, 0, dst.f32[i*sc:(i+1)*sc], n)
+			continue
+		}
+		if err := Gemm64(transA, transB, m, n, k, 1, a.f64[i*sa:(i+1)*sa], max(1, ac), b.f64[i*sb:(i+1)*sb], max(1, bc), 0, dst.f64[i*sc:(i+1)*sc], max(1, n)); err != nil {
+			return nil, err
+		}
+	}
+	return dst, nil
 }

@@ -284,3 +284,90 @@ func BenchmarkGemm(b *testing.B) {
 		}
 	}
 }
+
+func TestPackedMatrix(t *testing.T) {
+	r := NewRNG(7)
+	for _, impl := range simd.Implementations() {
+		prev := simd.ActiveLevel()
+		if err := simd.Use(impl.Level()); err != nil {
+			t.Fatal(err)
+		}
+		for _, sh := range []gemmCase{{1, 1, 1}, {3, 70, 500}, {24, 2500, 700}, {5, 4100, 33}} {
+			for _, tb := range []bool{false, true} {
+				for _, ta := range []bool{false, true} {
+					bs := []int{sh.k, sh.n}
+					if tb {
+						bs = []int{sh.n, sh.k}
+					}
+					as := []int{sh.m, sh.k}
+					if ta {
+						as = []int{sh.k, sh.m}
+					}
+					b := randTensor(r, Float32, bs...)
+					a := randTensor(r, Float32, as...)
+					p, err := Pack(b, tb)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := p.MulInto(nil, a, ta)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := Must(MatMul(nil, a, b, ta, tb))
+					for i := 0; i < want.Len(); i++ {
+						if got.f32[i] != want.f32[i] {
+							t.Fatalf("%s %+v ta=%v tb=%v: element %d = %v, Gemm gives %v", impl, sh, ta, tb, i, got.f32[i], want.f32[i])
+						}
+					}
+					// A normal GEMM afterwards must not scribble on the
+					// packed data.
+					_ = Must(MatMul(nil, a, b, ta, tb))
+					again, _ := p.MulInto(nil, a, ta)
+					for i := range again.f32 {
+						if again.f32[i] != got.f32[i] {
+							t.Fatal("packed matrix changed by a later GEMM")
+						}
+					}
+				}
+			}
+		}
+		pm, _ := Pack(randTensor(r, Float32, 4, 5), false)
+		if _, err := pm.MulInto(nil, randTensor(r, Float32, 3, 6), false); err == nil {
+			t.Error("inner-size mismatch accepted")
+		}
+		_ = simd.Use(prev)
+	}
+}
+
+func TestBatchMatMul(t *testing.T) {
+	r := NewRNG(8)
+	for _, dt := range []DType{Float32, Float64} {
+		for _, tr := range []struct{ a, b bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			as, bs := []int{3, 4, 5}, []int{3, 5, 6}
+			if tr.a {
+				as = []int{3, 5, 4}
+			}
+			if tr.b {
+				bs = []int{3, 6, 5}
+			}
+			a, b := randTensor(r, dt, as...), randTensor(r, dt, bs...)
+			c, err := BatchMatMul(nil, a, b, tr.a, tr.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				ai := Must(Must(a.Rows(i, i+1)).Reshape(as[1], as[2]))
+				bi := Must(Must(b.Rows(i, i+1)).Reshape(bs[1], bs[2]))
+				want := Must(MatMul(nil, ai, bi, tr.a, tr.b))
+				for j := 0; j < want.Len(); j++ {
+					if got := c.Flat(i*24 + j); got != want.Flat(j) {
+						t.Fatalf("%v %+v batch %d element %d: %v want %v", dt, tr, i, j, got, want.Flat(j))
+					}
+				}
+			}
+		}
+		if _, err := BatchMatMul(nil, randTensor(r, dt, 2, 3, 4), randTensor(r, dt, 3, 4, 5), false, false); err == nil {
+			t.Error("batch mismatch accepted")
+		}
+	}
+}

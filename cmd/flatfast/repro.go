@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 
+	"github.com/flatfast/flatfast/repro/sensing"
 	"github.com/flatfast/flatfast/repro/uv"
 )
 
@@ -149,5 +151,66 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 }
 
 func reproSensing(args []string, stdout, stderr io.Writer) error {
-	return fmt.Errorf("repro sensing is not yet implemented")
+	fs := newFlagSet("repro sensing", stderr)
+	preset := fs.String("preset", "quick", "quick (minutes) or paper (hours)")
+	out := fs.String("out", "out/sensing", "output directory")
+	quiet := fs.Bool("q", false, "no progress line")
+	fresh := fs.Bool("fresh", false, "ignore the checkpoint of an interrupted sweep in -out")
+	steps := fs.Int("steps", 0, "steps per run")
+	seeds := fs.Int("seeds", 0, "noise seeds per beta")
+	every := fs.Int("every", 0, "record the curves every this many steps")
+	var betas floatList
+	fs.Var(&betas, "betas", "comma-separated momenta")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	cfg, ok := sensing.Presets[*preset]
+	if !ok {
+		return fmt.Errorf("%w: unknown preset %q (want quick or paper)", errUsage, *preset)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["seeds"] {
+		cfg.Seeds = *seeds
+	}
+	if set["every"] {
+		cfg.Every = *every
+	}
+	if set["steps"] {
+		cfg.Steps = *steps
+	}
+	if set["steps"] || set["every"] {
+		ev := max(1, cfg.Every)
+		cfg.HutchinsonSteps = []int{0, cfg.Steps / (2 * ev) * ev, cfg.Steps}
+	}
+	if set["betas"] {
+		cfg.Betas = betas
+		// Check the trace against autodiff on the beta nearest the
+		// paper's optimum.
+		best := betas[0]
+		for _, b := range betas {
+			if math.Abs(b-sensing.PaperBetaStar(cfg.P, cfg.Eta)) < math.Abs(best-sensing.PaperBetaStar(cfg.P, cfg.Eta)) {
+				best = b
+			}
+		}
+		cfg.HutchinsonBetas = []float64{best}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	ctx, stop := interruptible()
+	defer stop()
+	res, perf, err := sensing.Execute(ctx, cfg, sensing.Options{Out: *out, Progress: stderr, Quiet: *quiet, Fresh: *fresh})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted; the checkpoint in %s resumes the sweep", *out)
+		}
+		return err
+	}
+	res.Summary(stdout, perf)
+	fmt.Fprintf(stdout, "\nwrote %s/results.json, perf.json, curves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png\n", *out)
+	return nil
 }

@@ -1,0 +1,158 @@
+package sensing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/flatfast/flatfast/repro"
+)
+
+// Options control how a sweep runs (not what it computes).
+type Options struct {
+	Out      string
+	Progress io.Writer
+	Quiet    bool
+	Fresh    bool // ignore a checkpoint in Out
+	// CheckpointEvery is the wall-clock time between checkpoints.
+	CheckpointEvery time.Duration
+	// stopAfter, for tests, stops the sweep (as if killed) after this
+	// many steps; 0 runs to the end.
+	stopAfter int
+}
+
+// Results is what results.json holds. It holds no timings, so that a
+// resumed sweep writes the same file as an uninterrupted one; speed goes to
+// perf.json.
+type Results struct {
+	Config   Config   `json:"settings"`
+	Analysis Analysis `json:"analysis"`
+	Runs     []Run    `json:"runs"`
+	Curves   []Curve  `json:"curves"` // per run, every Config.Every steps
+	// SingularValues of X* (the first r are the target's).
+	SingularValues []float64 `json:"target_singular_values"`
+}
+
+// Perf is the sweep's speed.
+type Perf struct {
+	Runs         int     `json:"runs"`
+	Steps        int     `json:"steps_this_session"`
+	Seconds      float64 `json:"seconds"`
+	StepsPerS    float64 `json:"steps_per_second"`     // lockstep steps (all runs)
+	RunStepsPerS float64 `json:"run_steps_per_second"` // steps x runs
+	GFlops       float64 `json:"effective_gflops"`     // useful arithmetic per second
+	FlopsPerStep float64 `json:"flops_per_step"`
+	Resumed      int     `json:"resumed_from_step"`
+}
+
+// ErrStopped is returned when a sweep was stopped before its end (its
+// checkpoint is kept).
+var ErrStopped = errors.New("sensing: stopped before the end")
+
+const checkpointFile = "checkpoint.gob"
+
+// Execute runs (or resumes) the sweep and writes results.json, perf.json,
+// curves.csv, summary.csv and the plots into opt.Out.
+func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, nil, err
+	}
+	pr, err := NewProblem(cfg.D, cfg.R, cfg.P, cfg.DataSeed, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	runs := Runs(&cfg)
+	sw, err := newSweep(&cfg, pr, runs)
+	if err != nil {
+		return nil, nil, err
+	}
+	cp := filepath.Join(opt.Out, checkpointFile)
+	if !opt.Fresh {
+		if b, err := os.ReadFile(cp); err == nil {
+			if _, err := sw.restore(b); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w (remove it or pass -fresh)", cp, err)
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, nil, err
+		}
+	}
+	save := func() error {
+		b, err := sw.snapshot()
+		if err != nil {
+			return err
+		}
+		return repro.WriteFileAtomic(cp, b)
+	}
+	every := opt.CheckpointEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	perf := &Perf{Runs: len(runs), Resumed: sw.st.Step}
+	d, p, n := float64(cfg.D), float64(cfg.P), float64(len(runs))
+	// Per step: the operator forward and adjoint (2 GEMMs of 2 n P d^2),
+	// X = U V and its two gradients (3 batched GEMMs of 2 n d^3).
+	perf.FlopsPerStep = 4*n*p*d*d + 6*n*d*d*d
+	prog := repro.NewProgress(opt.Progress, opt.Quiet)
+	start, lastSave := time.Now(), time.Now()
+	first := sw.st.Step
+	for sw.st.Step <= cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			prog.Done()
+			if serr := save(); serr != nil {
+				return nil, nil, serr
+			}
+			return nil, nil, err
+		}
+		if opt.stopAfter > 0 && sw.st.Step-first >= opt.stopAfter {
+			prog.Done()
+			if err := save(); err != nil {
+				return nil, nil, err
+			}
+			return nil, nil, ErrStopped
+		}
+		last := sw.st.Step == cfg.Steps
+		if err := sw.step(ctx); err != nil {
+			prog.Done()
+			return nil, nil, err
+		}
+		if last {
+			break
+		}
+		if time.Since(lastSave) > every {
+			if err := save(); err != nil {
+				return nil, nil, err
+			}
+			lastSave = time.Now()
+		}
+		done := sw.st.Step - first
+		el := time.Since(start).Seconds()
+		prog.Update(float64(sw.st.Step)/float64(cfg.Steps), fmt.Sprintf("step %d/%d, %.1f steps/s, %.0f GFLOP/s", sw.st.Step, cfg.Steps, float64(done)/el, perf.FlopsPerStep*float64(done)/el/1e9))
+	}
+	prog.Done()
+	perf.Steps = cfg.Steps - first
+	perf.Seconds = time.Since(start).Seconds()
+	if perf.Seconds > 0 {
+		perf.StepsPerS = float64(perf.Steps) / perf.Seconds
+		perf.RunStepsPerS = perf.StepsPerS * n
+		perf.GFlops = perf.FlopsPerStep * perf.StepsPerS / 1e9
+	}
+	if err := save(); err != nil {
+		return nil, nil, err
+	}
+	res := &Results{Config: cfg, Runs: runs, Curves: sw.st.Curves, SingularValues: pr.SingVals,
+		Analysis: Analyze(&cfg, pr, runs, sw.st)}
+	if err := res.Write(opt.Out); err != nil {
+		return nil, nil, err
+	}
+	if err := repro.WriteJSON(filepath.Join(opt.Out, "perf.json"), perf); err != nil {
+		return nil, nil, err
+	}
+	return res, perf, nil
+}

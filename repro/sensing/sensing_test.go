@@ -1,0 +1,179 @@
+package sensing
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/flatfast/flatfast/autodiff"
+	"github.com/flatfast/flatfast/tensor"
+)
+
+// TestClosedFormTraceMatchesAutodiff: eq. 127 (with the paper's V^T
+// placed as our V) equals autodiff's exact Hessian trace of the noiseless
+// loss, at random U, V (off the zero-loss manifold too).
+func TestClosedFormTraceMatchesAutodiff(t *testing.T) {
+	pr, err := newProblem(4, 2, 12, 3, false, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := tensor.NewRNG(4)
+	for trial := 0; trial < 3; trial++ {
+		u := tensor.Must(tensor.New(tensor.Float64, 1, 4, 4))
+		v := tensor.Must(tensor.New(tensor.Float64, 1, 4, 4))
+		rng.Normal(u, 0, 1)
+		rng.Normal(v, 0, 1)
+		g := autodiff.NewGraph()
+		U, V := autodiff.NewParam(u), autodiff.NewParam(v)
+		y := tensor.Must(tensor.FromFloat64(append([]float64(nil), pr.Y...), 1, pr.P))
+		pred := g.ApplyOperator(pr.Op, g.Reshape(g.BatchMatMul(U, V, false, false), 1, 16))
+		loss := g.Scale(g.SumAll(g.Square(g.Sub(pred, g.Const(y)))), 1/float64(4*pr.P))
+		h, err := g.Hessian(loss, U, V)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exact, err := h.ExactTrace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := pr.HessianTrace(u.Float64s(), v.Float64s())
+		if math.Abs(exact-closed) > 1e-10*math.Abs(exact) {
+			t.Errorf("trial %d: exact trace %v, eq. 127 %v", trial, exact, closed)
+		}
+	}
+}
+
+func TestProblemData(t *testing.T) {
+	pr, err := newProblem(10, 3, 40, 5, false, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// X* has rank r.
+	var svd mat.SVD
+	if !svd.Factorize(mat.NewDense(10, 10, append([]float64(nil), pr.XStar...)), mat.SVDNone) {
+		t.Fatal("SVD failed")
+	}
+	sv := svd.Values(nil)
+	for k, s := range sv {
+		if k < 3 && !(s > 1e-6) || k >= 3 && s > 1e-9*sv[0] {
+			t.Errorf("singular value %d of X* = %v (want rank 3)", k, s)
+		}
+	}
+	// y_i = Tr(A_i X*) through the operator.
+	x := tensor.Must(tensor.FromFloat64(append([]float64(nil), pr.XStar...), 1, 100))
+	y := tensor.Must(tensor.New(tensor.Float64, 1, 40))
+	if err := pr.Op.Forward(y, x); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range pr.Y {
+		if math.Abs(y.Flat(i)-want) > 1e-10*(1+math.Abs(want)) {
+			t.Fatalf("y[%d] = %v through the operator, %v stored", i, y.Flat(i), want)
+		}
+	}
+	if pr.TestError(pr.XStar) != 0 {
+		t.Error("test error of X* itself is not 0")
+	}
+	// The float32 problem from the same seed has the same target.
+	p32, err := NewProblem(10, 3, 40, 5, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pr.XStar {
+		if p32.XStar[i] != pr.XStar[i] || (i < 40 && p32.Y[i] != pr.Y[i]) {
+			t.Fatal("float32 and float64 problems differ")
+		}
+	}
+	if _, err := NewProblem(3, 4, 10, 1, false); err == nil {
+		t.Error("r > d accepted")
+	}
+}
+
+func tinyConfig() Config {
+	c := Presets["quick"]
+	c.D, c.R, c.P = 8, 2, 80
+	c.Betas = []float64{0, 0.9, 0.97}
+	c.Seeds = 2
+	c.Steps, c.Every = 60, 5
+	c.HutchinsonSteps, c.HutchinsonBetas, c.HutchinsonProbes = []int{0, 60}, []float64{0.9}, 8
+	return c
+}
+
+// TestResumeGivesSameResults stops a tiny sweep midway (as a kill would,
+// leaving its checkpoint), runs it again on the same directory, and
+// compares results.json with an uninterrupted sweep's, byte for byte; it
+// also checks that the results do not depend on the thread count.
+func TestResumeGivesSameResults(t *testing.T) {
+	cfg := tinyConfig()
+	full := t.TempDir()
+	tensor.SetThreads(1)
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: full}); err != nil {
+		t.Fatal(err)
+	}
+	tensor.SetThreads(0)
+	dir := t.TempDir()
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, stopAfter: 27}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped sweep returned %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, checkpointFile)); err != nil {
+		t.Fatal("no checkpoint after the stop")
+	}
+	_, perf, err := Execute(context.Background(), cfg, Options{Out: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perf.Resumed != 27 {
+		t.Errorf("resumed at step %d, want 27", perf.Resumed)
+	}
+	a, _ := os.ReadFile(filepath.Join(full, "results.json"))
+	b, _ := os.ReadFile(filepath.Join(dir, "results.json"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("results.json of the resumed sweep differs from the uninterrupted one")
+	}
+	for _, f := range []string{"perf.json", "curves.csv", "summary.csv", "fig3_test_error.png", "fig3_hessian_trace.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing output: %v", err)
+		}
+	}
+}
+
+// TestHutchinsonAgreesOnTheSweep: the checks recorded during a tiny sweep
+// agree with the closed form within their standard error bounds.
+func TestHutchinsonAgreesOnTheSweep(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.HutchinsonProbes = 200
+	res, _, err := Execute(context.Background(), cfg, Options{Out: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Analysis.Hutchinson) != 2 {
+		t.Fatalf("%d Hutchinson checks, want 2", len(res.Analysis.Hutchinson))
+	}
+	for _, h := range res.Analysis.Hutchinson {
+		if !(h.Sigmas < 4) {
+			t.Errorf("step %d: Hutchinson %v ± %v vs closed form %v", h.Step, h.Estimate, h.StdErr, h.ClosedForm)
+		}
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for i, f := range []func(c *Config){
+		func(c *Config) { c.Betas = []float64{1} },
+		func(c *Config) { c.Eta = 0 },
+		func(c *Config) { c.R = 200 },
+		func(c *Config) { c.HutchinsonBetas = []float64{0.5} },
+		func(c *Config) { c.HutchinsonSteps = []int{7} },
+		func(c *Config) { c.Every = 0 },
+	} {
+		c := Presets["quick"]
+		f(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("case %d: invalid configuration accepted", i)
+		}
+	}
+}
