@@ -437,12 +437,13 @@ func expNEON(g *gen) {
 func gemmNEON(g *gen) {
 	const mr, nr, nv = 8, 12, 3
 	fn := "gemmNEON"
-	g.text(fn, "$0-88", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc int)\n%dx%d tile: accumulators V0-V23, A in V24-V25, B in V26-V28.", fn, mr, nr))
+	g.text(fn, "$0-96", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc, acc int)\n%dx%d tile: accumulators V0-V23, A in V24-V25, B in V26-V28. acc = 0 overwrites C.", fn, mr, nr))
 	g.p("MOVD k+0(FP), R0")
 	g.p("MOVD a_base+8(FP), R1")
 	g.p("MOVD b_base+32(FP), R2")
 	g.p("MOVD c_base+56(FP), R3")
 	g.p("MOVD ldc+80(FP), R4")
+	g.p("MOVD acc+88(FP), R5")
 	g.p("LSL $2, R4")
 	for i := 0; i < mr*nv; i++ {
 		g.p("VEOR %s, %s, %s", b16(i), b16(i), b16(i))
@@ -459,12 +460,22 @@ func gemmNEON(g *gen) {
 	g.p("SUBS $1, R0")
 	g.p("BNE %s_loop", fn)
 	g.lbl(fn + "_store")
+	g.p("CBZ R5, %s_set", fn)
 	for i := 0; i < mr; i++ {
 		g.p("VLD1 (R3), %s", vlist(26, nv))
 		for v := 0; v < nv; v++ {
 			g.w(fadd(26+v, 26+v, i*nv+v))
 		}
 		g.p("VST1 %s, (R3)", vlist(26, nv))
+		if i < mr-1 {
+			g.p("ADD R4, R3")
+		}
+	}
+	g.p("RET")
+	// Overwrite: C = A*B, without reading C.
+	g.lbl(fn + "_set")
+	for i := 0; i < mr; i++ {
+		g.p("VST1 %s, (R3)", vlist(i*nv, nv))
 		if i < mr-1 {
 			g.p("ADD R4, R3")
 		}

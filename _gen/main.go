@@ -253,6 +253,93 @@ func axpy(g *gen, s isa) {
 	g.ret()
 }
 
+// affine: z = a*x + b (batch-norm forward per channel).
+func affine(g *gen, s isa) {
+	fn := "affine" + s.suffix
+	g.text(fn, "$0-56", fmt.Sprintf("func %s(z, x []float32, a, b float32)", fn))
+	g.p("MOVQ z_base+0(FP), DI")
+	g.p("MOVQ z_len+8(FP), CX")
+	g.p("MOVQ x_base+24(FP), SI")
+	g.p("VBROADCASTSS a+48(FP), %s", s.r(8))
+	g.p("VBROADCASTSS b+52(FP), %s", s.r(9))
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"DI", true}, {"SI", false}},
+		unroll:  4,
+		tmpIn:   4,
+		body: func(g *gen, s isa, u int, in func(int) string, store func(string), tail bool) {
+			r := s.r(u)
+			g.p("VMOVAPS %s, %s", s.r(9), r)
+			g.p("VFMADD231PS %s, %s, %s", in(0), s.r(8), r)
+			store(r)
+		},
+	})
+	g.ret()
+}
+
+// affine2: z = a*x + b*y + c (batch-norm backward per channel).
+func affine2(g *gen, s isa) {
+	fn := "affine2" + s.suffix
+	g.text(fn, "$0-84", fmt.Sprintf("func %s(z, x, y []float32, a, b, c float32)", fn))
+	g.p("MOVQ z_base+0(FP), DI")
+	g.p("MOVQ z_len+8(FP), CX")
+	g.p("MOVQ x_base+24(FP), SI")
+	g.p("MOVQ y_base+48(FP), DX")
+	g.p("VBROADCASTSS a+72(FP), %s", s.r(8))
+	g.p("VBROADCASTSS b+76(FP), %s", s.r(9))
+	g.p("VBROADCASTSS c+80(FP), %s", s.r(10))
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"DI", true}, {"SI", false}, {"DX", false}},
+		unroll:  4,
+		tmpIn:   4,
+		body: func(g *gen, s isa, u int, in func(int) string, store func(string), tail bool) {
+			r := s.r(u)
+			g.p("VMOVAPS %s, %s", s.r(10), r)
+			g.p("VFMADD231PS %s, %s, %s", in(0), s.r(8), r)
+			g.p("VFMADD231PS %s, %s, %s", in(1), s.r(9), r)
+			store(r)
+		},
+	})
+	g.ret()
+}
+
+// sqdev: sum_i (x_i - c)^2, four accumulators as in sum. Masked-off tail
+// lanes must add 0, not c^2: the difference is zeroed under the mask.
+func sqdev(g *gen, s isa) {
+	fn := "sqdev" + s.suffix
+	g.text(fn, "$0-36", fmt.Sprintf("func %s(x []float32, c float32) float32", fn))
+	g.p("MOVQ x_base+0(FP), SI")
+	g.p("MOVQ x_len+8(FP), CX")
+	g.p("VBROADCASTSS c+24(FP), %s", s.r(12))
+	for i := 0; i < 4; i++ {
+		zero(g, s, s.r(i))
+	}
+	g.loop(s, loopSpec{
+		name:    fn,
+		streams: []stream{{"SI", false}},
+		unroll:  4,
+		tmpIn:   8,
+		body: func(g *gen, s isa, u int, in func(int) string, _ func(string), tail bool) {
+			t := s.r(4 + u)
+			switch {
+			case tail && s.is512():
+				g.p("VSUBPS.Z %s, %s, K1, %s", s.r(12), in(0), t)
+			case tail:
+				g.p("VSUBPS %s, %s, %s", s.r(12), in(0), t)
+				g.p("VANDPS Y15, %s, %s", t, t)
+			default:
+				g.p("VMOVUPS %s, %s", in(0), t)
+				g.p("VSUBPS %s, %s, %s", s.r(12), t, t)
+			}
+			g.p("VFMADD231PS %s, %s, %s", t, t, s.r(u))
+		},
+	})
+	hreduce(g, s, "ADD")
+	g.p("VMOVSS X0, ret+32(FP)")
+	g.ret()
+}
+
 // scale: x *= a.
 func scale(g *gen, s isa) {
 	fn := "scale" + s.suffix
@@ -610,17 +697,32 @@ func expKernel(g *gen, s isa) {
 // k steps, with Apanel packed as k columns of mr floats and Bpanel as k rows
 // of nr floats. The accumulators stay in registers for the whole k loop; A is
 // broadcast one element at a time, B is loaded nr/lanes vectors at a time.
-func gemmKernel(g *gen, s isa, mr int) {
+func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 	fn := "gemm" + s.suffix
 	nv := 2 // vectors of B per k step
 	nr := nv * s.lanes
-	g.text(fn, "$0-88", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc int)\n%dx%d tile: accumulators %s0-%s%d, B in %s%d-%s%d, A broadcasts alternate %s%d/%s%d.",
-		fn, mr, nr, s.reg, s.reg, mr*nv-1, s.reg, mr*nv, s.reg, mr*nv+nv-1, s.reg, mr*nv+nv, s.reg, mr*nv+nv+1))
-	g.p("MOVQ k+0(FP), CX")
-	g.p("MOVQ a_base+8(FP), SI")
-	g.p("MOVQ b_base+32(FP), DX")
-	g.p("MOVQ c_base+56(FP), DI")
-	g.p("MOVQ ldc+80(FP), R8")
+	if indirect {
+		fn = "gemmIndirect" + s.suffix
+		g.text(fn, "$0-120", fmt.Sprintf("func %s(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)\n"+
+			"The %dx%d kernel with B gathered: at k step p, vector v of B is loaded from base[offs[%d*p+v]:], so a\n"+
+			"convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.", fn, mr, nr, nv))
+		g.p("MOVQ k+0(FP), CX")
+		g.p("MOVQ a_base+8(FP), SI")
+		g.p("MOVQ base_base+32(FP), DX")
+		g.p("MOVQ offs_base+56(FP), BX")
+		g.p("MOVQ c_base+80(FP), DI")
+		g.p("MOVQ ldc+104(FP), R8")
+		g.p("MOVQ acc+112(FP), R10")
+	} else {
+		g.text(fn, "$0-96", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc, acc int)\n%dx%d tile: accumulators %s0-%s%d, B in %s%d-%s%d, A broadcasts alternate %s%d/%s%d.\nacc = 0 overwrites C instead of adding to it.",
+			fn, mr, nr, s.reg, s.reg, mr*nv-1, s.reg, mr*nv, s.reg, mr*nv+nv-1, s.reg, mr*nv+nv, s.reg, mr*nv+nv+1))
+		g.p("MOVQ k+0(FP), CX")
+		g.p("MOVQ a_base+8(FP), SI")
+		g.p("MOVQ b_base+32(FP), DX")
+		g.p("MOVQ c_base+56(FP), DI")
+		g.p("MOVQ ldc+80(FP), R8")
+		g.p("MOVQ acc+88(FP), R10")
+	}
 	g.p("SHLQ $2, R8")
 	// Prefetch the C tile: its rows are ldc apart, usually on different
 	// pages, and would otherwise be fetched only after the k loop.
@@ -641,7 +743,12 @@ func gemmKernel(g *gen, s isa, mr int) {
 	g.lbl(fn + "_loop")
 	bReg := mr * nv
 	for v := 0; v < nv; v++ {
-		g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
+		if indirect {
+			g.p("MOVLQSX %d(BX), R9", 4*v)
+			g.p("VMOVUPS (DX)(R9*4), %s", s.r(bReg+v))
+		} else {
+			g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
+		}
 	}
 	for i := 0; i < mr; i++ {
 		a := s.r(bReg + nv + i%2)
@@ -651,13 +758,30 @@ func gemmKernel(g *gen, s isa, mr int) {
 		}
 	}
 	g.p("ADDQ $%d, SI", 4*mr)
-	g.p("ADDQ $%d, DX", 4*nr)
+	if indirect {
+		g.p("ADDQ $%d, BX", 4*nv)
+	} else {
+		g.p("ADDQ $%d, DX", 4*nr)
+	}
 	g.p("DECQ CX")
 	g.p("JNE %s_loop", fn)
 	g.lbl(fn + "_store")
+	g.p("TESTQ R10, R10")
+	g.p("JEQ %s_set", fn)
 	for i := 0; i < mr; i++ {
 		for v := 0; v < nv; v++ {
 			g.p("VADDPS %s, %s, %s", s.mem("DI", v), s.r(i*nv+v), s.r(i*nv+v))
+			g.p("VMOVUPS %s, %s", s.r(i*nv+v), s.mem("DI", v))
+		}
+		if i < mr-1 {
+			g.p("ADDQ R8, DI")
+		}
+	}
+	g.ret()
+	// Overwrite: C = A*B, without reading C.
+	g.lbl(fn + "_set")
+	for i := 0; i < mr; i++ {
+		for v := 0; v < nv; v++ {
 			g.p("VMOVUPS %s, %s", s.r(i*nv+v), s.mem("DI", v))
 		}
 		if i < mr-1 {
@@ -787,6 +911,9 @@ func amd64() []byte {
 		reduceKernel(g, s, "sum")
 		axpy(g, s)
 		scale(g, s)
+		affine(g, s)
+		affine2(g, s)
+		sqdev(g, s)
 		binary(g, s, "add", "VADDPS")
 		binary(g, s, "sub", "VSUBPS")
 		binary(g, s, "mul", "VMULPS")
@@ -795,8 +922,10 @@ func amd64() []byte {
 		reluBackward(g, s)
 		expKernel(g, s)
 	}
-	gemmKernel(g, avx512, 12)
-	gemmKernel(g, avx2, 6)
+	gemmKernel(g, avx512, 12, false)
+	gemmKernel(g, avx2, 6, false)
+	gemmKernel(g, avx512, 12, true)
+	gemmKernel(g, avx2, 6, true)
 	transposeKernels(g)
 	return g.buf.Bytes()
 }

@@ -92,6 +92,8 @@ type Graph struct {
 
 	idxFree map[int][][]int32 // recycled index buffers by length
 	idxOut  [][]int32
+
+	bn bnJob // the batch-norm loops' parallel job, reused
 }
 
 const slabSize = 256

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/flatfast/flatfast/simd"
 	"github.com/flatfast/flatfast/tensor"
 )
 
@@ -46,20 +47,59 @@ func (g *Graph) BatchNorm2d(x, gamma, beta *Value, eps float64) (y *Value, mean,
 			return g.wrap("BatchNorm2d", e), nil, nil
 		}
 	}
-	n, hw := xs[0], xs[2]*xs[3]
-	for ch := 0; ch < c; ch++ {
-		m, v := channelStats(x.t, n, c, hw, ch)
-		inv := 1 / math.Sqrt(v+eps)
-		mt.SetFlat(ch, m)
-		vt.SetFlat(ch, v)
-		it.SetFlat(ch, inv)
-		a := inv * gamma.t.Flat(ch)
-		b := beta.t.Flat(ch) - m*a
-		affineChannel(out, x.t, n, c, hw, ch, a, b)
-	}
+	g.bn = bnJob{forward: true, x: x.t, out: out, gamma: gamma.t, beta: beta.t, mean: mt, vari: vt, inv: it,
+		n: xs[0], c: c, hw: xs[2] * xs[3], eps: eps}
+	tensor.ParallelFor(c, &g.bn)
+	g.bn = bnJob{}
 	r := g.result(batchNormOp{}, out, x, gamma, beta)
 	r.aux, r.aux2, r.farg = mt, it, eps
 	return r, mt, vt
+}
+
+// bnJob runs the fused batch-norm loops one channel per unit (channels
+// are independent, so the result does not depend on the thread count).
+type bnJob struct {
+	forward                              bool
+	x, out, gamma, beta, mean, vari, inv *tensor.Tensor
+	gy, gx, gg, gb                       *tensor.Tensor
+	n, c, hw                             int
+	eps                                  float64
+}
+
+// Run processes channel ch.
+func (j *bnJob) Run(_, ch int) {
+	n, c, hw := j.n, j.c, j.hw
+	if j.forward {
+		m, v := channelStats(j.x, n, c, hw, ch)
+		inv := 1 / math.Sqrt(v+j.eps)
+		j.mean.SetFlat(ch, m)
+		j.vari.SetFlat(ch, v)
+		j.inv.SetFlat(ch, inv)
+		a := inv * j.gamma.Flat(ch)
+		affineChannel(j.out, j.x, n, c, hw, ch, a, j.beta.Flat(ch)-m*a)
+		return
+	}
+	mean, inv := j.mean.Flat(ch), j.inv.Flat(ch)
+	m := float64(n * hw)
+	// dbeta = sum gy, dgamma = sum gy*xhat = inv*(sum gy*x - mean*sum gy)
+	sg, sgx := channelDots(j.gy, j.x, n, c, hw, ch)
+	dbeta := sg
+	dgamma := inv * (sgx - mean*sg)
+	if j.gg != nil {
+		j.gg.SetFlat(ch, dgamma)
+	}
+	if j.gb != nil {
+		j.gb.SetFlat(ch, dbeta)
+	}
+	if j.gx != nil {
+		// gx = gamma*inv/M * (M*gy - dbeta - xhat*dgamma), affine in gy
+		// and x: A*gy + B*x + C.
+		gm := j.gamma.Flat(ch)
+		a := gm * inv
+		b := -gm * inv * inv * dgamma / m
+		cc := -a*dbeta/m + gm*inv*inv*dgamma*mean/m
+		affine2Channel(j.gx, j.gy, j.x, n, c, hw, ch, a, b, cc)
+	}
 }
 
 // channelStats returns the mean and biased variance of channel ch of an
@@ -67,18 +107,15 @@ func (g *Graph) BatchNorm2d(x, gamma, beta *Value, eps float64) (y *Value, mean,
 func channelStats(x *tensor.Tensor, n, c, hw, ch int) (mean, variance float64) {
 	var s float64
 	if f := x.Float32s(); f != nil {
+		// Planes (at most a few thousand values) are summed in float32 by
+		// the SIMD kernels and the planes added in float64.
 		for i := 0; i < n; i++ {
-			for _, v := range f[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				s += float64(v)
-			}
+			s += float64(simd.Sum(f[(i*c+ch)*hw : (i*c+ch+1)*hw]))
 		}
 		mean = s / float64(n*hw)
 		var q float64
 		for i := 0; i < n; i++ {
-			for _, v := range f[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-				d := float64(v) - mean
-				q += d * d
-			}
+			q += float64(simd.SumSquaredDeviation(f[(i*c+ch)*hw:(i*c+ch+1)*hw], float32(mean)))
 		}
 		return mean, q / float64(n*hw)
 	}
@@ -103,13 +140,9 @@ func channelStats(x *tensor.Tensor, n, c, hw, ch int) (mean, variance float64) {
 func affineChannel(y, x *tensor.Tensor, n, c, hw, ch int, a, b float64) {
 	if f := x.Float32s(); f != nil {
 		o := y.Float32s()
-		a32, b32 := float32(a), float32(b)
 		for i := 0; i < n; i++ {
 			off := (i*c + ch) * hw
-			src, dst := f[off:off+hw], o[off:off+hw]
-			for j, v := range src {
-				dst[j] = v*a32 + b32
-			}
+			simd.Affine(o[off:off+hw], f[off:off+hw], float32(a), float32(b))
 		}
 		return
 	}
@@ -130,8 +163,6 @@ func (batchNormOp) backward(g *Graph, out, gy *Value) {
 		return
 	}
 	xs := x.Shape()
-	n, c, hw := xs[0], xs[1], xs[2]*xs[3]
-	m := float64(n * hw)
 	dt := x.t.DType()
 	var gx, gg, gb *tensor.Tensor
 	if x.requires {
@@ -143,28 +174,10 @@ func (batchNormOp) backward(g *Graph, out, gy *Value) {
 	if beta.requires {
 		gb, _ = g.alloc(dt, xs[1:2])
 	}
-	for ch := 0; ch < c; ch++ {
-		mean, inv := out.aux.Flat(ch), out.aux2.Flat(ch)
-		// dbeta = sum gy, dgamma = sum gy*xhat = inv*(sum gy*x - mean*sum gy)
-		sg, sgx := channelDots(gy.t, x.t, n, c, hw, ch)
-		dbeta := sg
-		dgamma := inv * (sgx - mean*sg)
-		if gg != nil {
-			gg.SetFlat(ch, dgamma)
-		}
-		if gb != nil {
-			gb.SetFlat(ch, dbeta)
-		}
-		if gx != nil {
-			// gx = gamma*inv/M * (M*gy - dbeta - xhat*dgamma), affine in gy
-			// and x: A*gy + B*x + C.
-			gm := gamma.t.Flat(ch)
-			a := gm * inv
-			b := -gm * inv * inv * dgamma / m
-			cc := -a*dbeta/m + gm*inv*inv*dgamma*mean/m
-			affine2Channel(gx, gy.t, x.t, n, c, hw, ch, a, b, cc)
-		}
-	}
+	g.bn = bnJob{x: x.t, gamma: gamma.t, mean: out.aux, inv: out.aux2, gy: gy.t, gx: gx, gg: gg, gb: gb,
+		n: xs[0], c: xs[1], hw: xs[2] * xs[3]}
+	tensor.ParallelFor(xs[1], &g.bn)
+	g.bn = bnJob{}
 	if gx != nil {
 		g.accum(x, g.Const(gx))
 	}
@@ -182,11 +195,8 @@ func channelDots(gy, x *tensor.Tensor, n, c, hw, ch int) (sg, sgx float64) {
 		gf := gy.Float32s()
 		for i := 0; i < n; i++ {
 			off := (i*c + ch) * hw
-			gr, xr := gf[off:off+hw], f[off:off+hw]
-			for j, v := range gr {
-				sg += float64(v)
-				sgx += float64(v) * float64(xr[j])
-			}
+			sg += float64(simd.Sum(gf[off : off+hw]))
+			sgx += float64(simd.Dot(gf[off:off+hw], f[off:off+hw]))
 		}
 		return sg, sgx
 	}
@@ -206,13 +216,9 @@ func channelDots(gy, x *tensor.Tensor, n, c, hw, ch int) (sg, sgx float64) {
 func affine2Channel(z, u, v *tensor.Tensor, n, ch0, hw, ch int, a, b, c float64) {
 	if zf := z.Float32s(); zf != nil {
 		uf, vf := u.Float32s(), v.Float32s()
-		a32, b32, c32 := float32(a), float32(b), float32(c)
 		for i := 0; i < n; i++ {
 			off := (i*ch0 + ch) * hw
-			zr, ur, vr := zf[off:off+hw], uf[off:off+hw], vf[off:off+hw]
-			for j := range zr {
-				zr[j] = a32*ur[j] + b32*vr[j] + c32
-			}
+			simd.Affine2(zf[off:off+hw], uf[off:off+hw], vf[off:off+hw], float32(a), float32(b), float32(c))
 		}
 		return
 	}

@@ -24,6 +24,11 @@ var genericImpl = &Impl{
 	exp:          expGeneric,
 	gemm:         gemmGeneric,
 	transpose:    transposeGeneric,
+	gemmIndirect: gemmIndirectGeneric,
+	nv:           1,
+	affine:       affineGeneric,
+	affine2:      affine2Generic,
+	sqdev:        sqdevGeneric,
 }
 
 func dotGeneric(x, y []float32) float32 {
@@ -173,7 +178,7 @@ func expGeneric(z, x []float32) {
 
 // gemmGeneric is the 4x4 micro-kernel in Go: sixteen accumulators, which is
 // what the amd64 register file holds without spilling much.
-func gemmGeneric(k int, a, b, c []float32, ldc int) {
+func gemmGeneric(k int, a, b, c []float32, ldc, acc int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	a, b = a[:4*k], b[:4*k]
@@ -197,14 +202,22 @@ func gemmGeneric(k int, a, b, c []float32, ldc int) {
 		c32 += a3 * b2
 		c33 += a3 * b3
 	}
-	r := c[0:4]
-	r[0], r[1], r[2], r[3] = r[0]+c00, r[1]+c01, r[2]+c02, r[3]+c03
-	r = c[ldc : ldc+4]
-	r[0], r[1], r[2], r[3] = r[0]+c10, r[1]+c11, r[2]+c12, r[3]+c13
-	r = c[2*ldc : 2*ldc+4]
-	r[0], r[1], r[2], r[3] = r[0]+c20, r[1]+c21, r[2]+c22, r[3]+c23
-	r = c[3*ldc : 3*ldc+4]
-	r[0], r[1], r[2], r[3] = r[0]+c30, r[1]+c31, r[2]+c32, r[3]+c33
+	sums := [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
+	storeTile4(c, ldc, &sums, acc)
+}
+
+// storeTile4 adds (acc != 0) or writes the 4x4 sums into C.
+func storeTile4(c []float32, ldc int, sums *[16]float32, acc int) {
+	for i := 0; i < 4; i++ {
+		r := c[i*ldc : i*ldc+4]
+		for j := range r {
+			if acc != 0 {
+				r[j] += sums[4*i+j]
+			} else {
+				r[j] = sums[4*i+j]
+			}
+		}
+	}
 }
 
 // transposeGeneric: dst[c*ldd+r] = src[r*lds+c]. The caller passes at most
@@ -216,4 +229,54 @@ func transposeGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols
 			dst[c*ldd+r] = v
 		}
 	}
+}
+
+// gemmIndirectGeneric is the 4x4 kernel with each B row gathered from base
+// (one piece of 4 floats per row).
+func gemmIndirectGeneric(k int, a, base []float32, offs []int32, c []float32, ldc, acc int) {
+	var b [4]float32
+	var sums [16]float32
+	a = a[:4*k]
+	for p := 0; p < k; p++ {
+		copy(b[:], base[offs[p]:offs[p]+4])
+		for i := 0; i < 4; i++ {
+			ai := a[4*p+i]
+			sums[4*i] += ai * b[0]
+			sums[4*i+1] += ai * b[1]
+			sums[4*i+2] += ai * b[2]
+			sums[4*i+3] += ai * b[3]
+		}
+	}
+	storeTile4(c, ldc, &sums, acc)
+}
+
+func affineGeneric(z, x []float32, a, b float32) {
+	x = x[:len(z)]
+	for i, v := range x {
+		z[i] = a*v + b
+	}
+}
+
+func affine2Generic(z, x, y []float32, a, b, c float32) {
+	x, y = x[:len(z)], y[:len(z)]
+	for i := range z {
+		z[i] = a*x[i] + b*y[i] + c
+	}
+}
+
+func sqdevGeneric(x []float32, c float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := x[i]-c, x[i+1]-c, x[i+2]-c, x[i+3]-c
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := x[i] - c
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
 }

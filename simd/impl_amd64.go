@@ -40,7 +40,7 @@ func reluBackwardAVX512(z, g, x []float32)
 func expAVX512(z, x []float32)
 
 //go:noescape
-func gemmAVX512(k int, a, b, c []float32, ldc int)
+func gemmAVX512(k int, a, b, c []float32, ldc, acc int)
 
 //go:noescape
 func dotAVX2(x, y []float32) float32
@@ -76,7 +76,31 @@ func reluBackwardAVX2(z, g, x []float32)
 func expAVX2(z, x []float32)
 
 //go:noescape
-func gemmAVX2(k int, a, b, c []float32, ldc int)
+func gemmAVX2(k int, a, b, c []float32, ldc, acc int)
+
+//go:noescape
+func affineAVX512(z, x []float32, a, b float32)
+
+//go:noescape
+func affine2AVX512(z, x, y []float32, a, b, c float32)
+
+//go:noescape
+func sqdevAVX512(x []float32, c float32) float32
+
+//go:noescape
+func affineAVX2(z, x []float32, a, b float32)
+
+//go:noescape
+func affine2AVX2(z, x, y []float32, a, b, c float32)
+
+//go:noescape
+func sqdevAVX2(x []float32, c float32) float32
+
+//go:noescape
+func gemmIndirectAVX512(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirectAVX2(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
 
 //go:noescape
 func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)
@@ -111,6 +135,8 @@ var avx2Impl = &Impl{
 	add: addAVX2, sub: subAVX2, mul: mulAVX2,
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
 	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
+	gemmIndirect: gemmIndirectAVX2, nv: 2,
+	affine: affineAVX2, affine2: affine2AVX2, sqdev: sqdevAVX2,
 }
 
 var avx512Impl = &Impl{
@@ -120,6 +146,8 @@ var avx512Impl = &Impl{
 	add: addAVX512, sub: subAVX512, mul: mulAVX512,
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
 	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
+	gemmIndirect: gemmIndirectAVX512, nv: 2,
+	affine: affineAVX512, affine2: affine2AVX512, sqdev: sqdevAVX512,
 }
 
 // archImpls gates each level on every ISA bit its instructions use: VEX

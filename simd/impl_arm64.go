@@ -40,7 +40,7 @@ func reluBackwardNEON(z, g, x []float32)
 func expNEON(z, x []float32)
 
 //go:noescape
-func gemmNEON(k int, a, b, c []float32, ldc int)
+func gemmNEON(k int, a, b, c []float32, ldc, acc int)
 
 var neonImpl = &Impl{
 	level: NEON, mr: 8, nr: 12,

@@ -656,14 +656,15 @@ expNEON_tail:
 expNEON_done:
 	RET
 
-// func gemmNEON(k int, a, b, c []float32, ldc int)
-// 8x12 tile: accumulators V0-V23, A in V24-V25, B in V26-V28.
-TEXT ·gemmNEON(SB), NOSPLIT, $0-88
+// func gemmNEON(k int, a, b, c []float32, ldc, acc int)
+// 8x12 tile: accumulators V0-V23, A in V24-V25, B in V26-V28. acc = 0 overwrites C.
+TEXT ·gemmNEON(SB), NOSPLIT, $0-96
 	MOVD k+0(FP), R0
 	MOVD a_base+8(FP), R1
 	MOVD b_base+32(FP), R2
 	MOVD c_base+56(FP), R3
 	MOVD ldc+80(FP), R4
+	MOVD acc+88(FP), R5
 	LSL $2, R4
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
@@ -720,6 +721,7 @@ gemmNEON_loop:
 	SUBS $1, R0
 	BNE gemmNEON_loop
 gemmNEON_store:
+	CBZ R5, gemmNEON_set
 	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
 	WORD $0x4e20d75a // fadd v26.4s, v26.4s, v0.4s
 	WORD $0x4e21d77b // fadd v27.4s, v27.4s, v1.4s
@@ -767,4 +769,21 @@ gemmNEON_store:
 	WORD $0x4e36d77b // fadd v27.4s, v27.4s, v22.4s
 	WORD $0x4e37d79c // fadd v28.4s, v28.4s, v23.4s
 	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	RET
+gemmNEON_set:
+	VST1 [V0.S4, V1.S4, V2.S4], (R3)
+	ADD R4, R3
+	VST1 [V3.S4, V4.S4, V5.S4], (R3)
+	ADD R4, R3
+	VST1 [V6.S4, V7.S4, V8.S4], (R3)
+	ADD R4, R3
+	VST1 [V9.S4, V10.S4, V11.S4], (R3)
+	ADD R4, R3
+	VST1 [V12.S4, V13.S4, V14.S4], (R3)
+	ADD R4, R3
+	VST1 [V15.S4, V16.S4, V17.S4], (R3)
+	ADD R4, R3
+	VST1 [V18.S4, V19.S4, V20.S4], (R3)
+	ADD R4, R3
+	VST1 [V21.S4, V22.S4, V23.S4], (R3)
 	RET

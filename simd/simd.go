@@ -67,8 +67,15 @@ type Impl struct {
 	relu         func(z, x []float32)
 	reluBackward func(z, g, x []float32)
 	exp          func(z, x []float32)
-	gemm         func(k int, a, b, c []float32, ldc int)
+	gemm         func(k int, a, b, c []float32, ldc, acc int)
 	transpose    func(dst []float32, ldd int, src []float32, lds int, rows, cols int)
+	// gemmIndirect is the micro-kernel with B gathered from base at
+	// offsets (pieces per B row: nv); nil where a level has none.
+	gemmIndirect func(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
+	nv           int
+	affine       func(z, x []float32, a, b float32)
+	affine2      func(z, x, y []float32, a, b, c float32)
+	sqdev        func(x []float32, c float32) float32
 
 	// band, when set, replaces the streaming kernels dot, sum and axpy for
 	// inputs whose footprint lies in (bandLo, bandHi] bytes: see
@@ -106,6 +113,9 @@ func init() {
 		// kernels behind it are all loads and stores).
 		if k.transpose == nil {
 			k.transpose = transposeGeneric
+		}
+		if k.affine == nil {
+			k.affine, k.affine2, k.sqdev = affineGeneric, affine2Generic, sqdevGeneric
 		}
 	}
 	active = preferred()
@@ -284,14 +294,122 @@ func (k *Impl) Exp(z, x []float32) { k.unary("Exp", k.exp, z, x) }
 func (k *Impl) GemmTile() (mr, nr int) { return k.mr, k.nr }
 
 // GemmKernel computes C[i*ldc+j] += sum_{p<kc} a[p*mr+i] * b[p*nr+j] for
-// i < mr, j < nr (see the package documentation for the packed layouts).
-func (k *Impl) GemmKernel(kc int, a, b, c []float32, ldc int) {
+// i < mr, j < nr (see the package documentation for the packed layouts);
+// with accumulate false it overwrites C with the sum instead, without
+// reading C (which saves clearing C before a product).
+func (k *Impl) GemmKernel(kc int, a, b, c []float32, ldc int, accumulate bool) {
 	k.checkGemm(kc, a, b, c, ldc, k.mr, k.nr)
-	for kc > 0 {
+	acc := b2i(accumulate)
+	for first := true; first || kc > 0; first = false {
 		n := min(kc, maxKC)
-		k.gemm(n, a, b, c, ldc)
+		k.gemm(n, a, b, c, ldc, acc)
 		a, b = a[n*k.mr:], b[n*k.nr:]
 		kc -= n
+		acc = 1
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// addOrSet adds (or copies) the top-left m x n corner of the tile t (row
+// length nr) into C.
+func addOrSet(c []float32, ldc int, t []float32, nr, m, n int, accumulate bool) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		src := t[i*nr : i*nr+n]
+		if !accumulate {
+			copy(row, src)
+			continue
+		}
+		for j, v := range src {
+			row[j] += v
+		}
+	}
+}
+
+// IndirectPieces returns how many pieces GemmIndirect reads each row of B
+// in (each nr/IndirectPieces floats long), or 0 if this level has no
+// indirect kernel.
+func (k *Impl) IndirectPieces() int {
+	if k.gemmIndirect == nil {
+		return 0
+	}
+	return k.nv
+}
+
+// IndirectTable is a table of offsets for GemmIndirect, checked once
+// against the length of the base it indexes: a kernel call then checks
+// only that the base is long enough, so a table built once per panel can
+// serve every tile of the panel at no extra cost.
+type IndirectTable struct {
+	offs  []int32
+	limit int // the smallest base length all pieces fit in
+}
+
+// NewIndirectTable checks offs for pieces of the given length and returns
+// the table; it panics on a negative offset.
+func NewIndirectTable(offs []int32, piece int) IndirectTable {
+	limit := 0
+	for i, o := range offs {
+		if o < 0 {
+			panic(fmt.Sprintf("simd.NewIndirectTable: negative offset %d at entry %d", o, i))
+		}
+		limit = max(limit, int(o)+piece)
+	}
+	return IndirectTable{offs: offs, limit: limit}
+}
+
+// GemmIndirect is GemmKernel with B not packed but gathered: row p of the
+// kc x nr panel is the concatenation of nv = IndirectPieces() pieces, piece
+// v being base[o : o+nr/nv] with o = t's entry p*nv+v. A convolution uses
+// it to read B straight from a zero-padded input image (each piece a run of
+// output pixels along one row, shifted by the kernel tap), with no im2col
+// copy. The table must have been made for pieces of nr/nv floats.
+func (k *Impl) GemmIndirect(kc int, a, base []float32, t IndirectTable, c []float32, ldc int, accumulate bool) {
+	k.checkIndirect(kc, a, base, t, c, ldc, k.mr, k.nr)
+	offs := t.offs
+	acc := b2i(accumulate)
+	for first := true; first || kc > 0; first = false {
+		n := min(kc, maxKC)
+		k.gemmIndirect(n, a, base, offs, c, ldc, acc)
+		a, offs = a[n*k.mr:], offs[n*k.nv:]
+		kc -= n
+		acc = 1
+	}
+}
+
+// GemmIndirectEdge is GemmIndirect updating only the top-left m x n corner
+// of C (see GemmKernelEdge; scratch holds at least mr*nr floats).
+func (k *Impl) GemmIndirectEdge(kc int, a, base []float32, t IndirectTable, c []float32, ldc, m, n int, scratch []float32, accumulate bool) {
+	if m <= 0 || n <= 0 || m > k.mr || n > k.nr || len(scratch) < k.mr*k.nr {
+		panic(fmt.Sprintf("simd.GemmIndirectEdge: corner %dx%d of a %dx%d tile, scratch %d", m, n, k.mr, k.nr, len(scratch)))
+	}
+	k.checkIndirect(kc, a, base, t, c, ldc, m, n)
+	s := scratch[:k.mr*k.nr]
+	offs := t.offs
+	acc := 0
+	for first := true; first || kc > 0; first = false {
+		b := min(kc, maxKC)
+		k.gemmIndirect(b, a, base, offs, s, k.nr, acc)
+		a, offs = a[b*k.mr:], offs[b*k.nv:]
+		kc -= b
+		acc = 1
+	}
+	addOrSet(c, ldc, s, k.nr, m, n, accumulate)
+}
+
+func (k *Impl) checkIndirect(kc int, a, base []float32, t IndirectTable, c []float32, ldc, m, n int) {
+	if k.gemmIndirect == nil {
+		panic("simd.GemmIndirect: level " + k.level.String() + " has no indirect kernel")
+	}
+	if kc < 0 || len(a) < kc*k.mr || len(t.offs) < kc*k.nv || ldc < n || len(c) < (m-1)*ldc+n || t.limit > len(base) {
+		panic(fmt.Sprintf("simd.GemmIndirect: kc=%d, tile %dx%d, corner %dx%d: len(a)=%d offsets=%d (need %d) len(c)=%d ldc=%d, base %d floats (table needs %d)",
+			kc, k.mr, k.nr, m, n, len(a), len(t.offs), kc*k.nv, len(c), ldc, len(base), t.limit))
 	}
 }
 
@@ -304,7 +422,7 @@ const MaxTile = 12 * 32
 // anything else), but only the top-left m x n corner of C is updated. The
 // full tile is computed into scratch (at least mr*nr floats, overwritten),
 // which the caller provides so that the call allocates nothing.
-func (k *Impl) GemmKernelEdge(kc int, a, b, c []float32, ldc, m, n int, scratch []float32) {
+func (k *Impl) GemmKernelEdge(kc int, a, b, c []float32, ldc, m, n int, scratch []float32, accumulate bool) {
 	if m <= 0 || n <= 0 || m > k.mr || n > k.nr {
 		panic(fmt.Sprintf("simd.GemmKernelEdge: corner %dx%d outside the %dx%d tile", m, n, k.mr, k.nr))
 	}
@@ -313,19 +431,15 @@ func (k *Impl) GemmKernelEdge(kc int, a, b, c []float32, ldc, m, n int, scratch 
 	}
 	k.checkGemm(kc, a, b, c, ldc, m, n)
 	t := scratch[:k.mr*k.nr]
-	clear(t)
-	for kc > 0 {
+	acc := 0
+	for first := true; first || kc > 0; first = false {
 		s := min(kc, maxKC)
-		k.gemm(s, a, b, t, k.nr)
+		k.gemm(s, a, b, t, k.nr, acc)
 		a, b = a[s*k.mr:], b[s*k.nr:]
 		kc -= s
+		acc = 1
 	}
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		for j, v := range t[i*k.nr : i*k.nr+n] {
-			row[j] += v
-		}
-	}
+	addOrSet(c, ldc, t, k.nr, m, n, accumulate)
 }
 
 func (k *Impl) checkGemm(kc int, a, b, c []float32, ldc, m, n int) {
@@ -337,6 +451,42 @@ func (k *Impl) checkGemm(kc int, a, b, c []float32, ldc, m, n int) {
 	case ldc < n || len(c) < (m-1)*ldc+n:
 		panic(fmt.Sprintf("simd.GemmKernel: C too short for a %dx%d tile with ldc=%d: len(c)=%d", m, n, ldc, len(c)))
 	}
+}
+
+// Affine computes z[i] = a*x[i] + b (fused where the level has FMA, so the
+// last bit may differ between levels, as for Axpy).
+func (k *Impl) Affine(z, x []float32, a, b float32) {
+	if len(z) != len(x) {
+		panic(mismatch("Affine", len(z), len(x)))
+	}
+	for len(z) > chunk {
+		k.affine(z[:chunk], x[:chunk], a, b)
+		z, x = z[chunk:], x[chunk:]
+	}
+	k.affine(z, x, a, b)
+}
+
+// Affine2 computes z[i] = a*x[i] + b*y[i] + c (see Affine).
+func (k *Impl) Affine2(z, x, y []float32, a, b, c float32) {
+	if len(z) != len(x) || len(z) != len(y) {
+		panic(mismatch("Affine2", len(z), len(x), len(y)))
+	}
+	for len(z) > chunk {
+		k.affine2(z[:chunk], x[:chunk], y[:chunk], a, b, c)
+		z, x, y = z[chunk:], x[chunk:], y[chunk:]
+	}
+	k.affine2(z, x, y, a, b, c)
+}
+
+// SumSquaredDeviation returns sum_i (x[i] - c)^2, the second pass of a
+// two-pass variance.
+func (k *Impl) SumSquaredDeviation(x []float32, c float32) float32 {
+	var s float32
+	for len(x) > chunk {
+		s += k.sqdev(x[:chunk], c)
+		x = x[chunk:]
+	}
+	return s + k.sqdev(x, c)
 }
 
 // Transpose writes dst[c*ldd+r] = src[r*lds+c] for r < rows, c < cols: the
@@ -393,6 +543,15 @@ func ReLUBackward(z, g, x []float32) { active.ReLUBackward(z, g, x) }
 
 // Exp computes z[i] = e^x[i].
 func Exp(z, x []float32) { active.Exp(z, x) }
+
+// Affine computes z[i] = a*x[i] + b.
+func Affine(z, x []float32, a, b float32) { active.Affine(z, x, a, b) }
+
+// Affine2 computes z[i] = a*x[i] + b*y[i] + c.
+func Affine2(z, x, y []float32, a, b, c float32) { active.Affine2(z, x, y, a, b, c) }
+
+// SumSquaredDeviation returns sum_i (x[i] - c)^2.
+func SumSquaredDeviation(x []float32, c float32) float32 { return active.SumSquaredDeviation(x, c) }
 
 // Transpose writes dst[c*ldd+r] = src[r*lds+c] for r < rows, c < cols.
 func Transpose(dst []float32, ldd int, src []float32, lds int, rows, cols int) {

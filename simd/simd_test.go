@@ -492,23 +492,25 @@ func TestGemmKernel(t *testing.T) {
 				a := randSlice(r, kc*mr, 0)
 				b := randSlice(r, kc*nr, 0)
 				for _, ldc := range []int{nr, nr + 3} {
-					// Full tile.
-					c0 := randSlice(r, (mr-1)*ldc+nr, 0)
-					c, cok := placed(t, c0, 1)
-					k.GemmKernel(kc, a, b, c, ldc)
-					cok()
-					checkTile(t, k, kc, a, b, c0, c, ldc, mr, nr)
-					// Every edge corner.
-					for m := 1; m <= mr; m++ {
-						for n := 1; n <= nr; n++ {
-							if kc > 64 && (m+n)%5 != 0 {
-								continue // keep the long panels quick
+					for _, acc := range []bool{true, false} {
+						// Full tile.
+						c0 := randSlice(r, (mr-1)*ldc+nr, 0)
+						c, cok := placed(t, c0, 1)
+						k.GemmKernel(kc, a, b, c, ldc, acc)
+						cok()
+						checkTile(t, k, kc, a, b, c0, c, ldc, mr, nr, acc)
+						// Every edge corner.
+						for m := 1; m <= mr; m++ {
+							for n := 1; n <= nr; n++ {
+								if kc > 64 && (m+n)%5 != 0 {
+									continue // keep the long panels quick
+								}
+								c0 := randSlice(r, (m-1)*ldc+n, 0)
+								c, cok := placed(t, c0, 3)
+								k.GemmKernelEdge(kc, a, b, c, ldc, m, n, make([]float32, mr*nr), acc)
+								cok()
+								checkTile(t, k, kc, a, b, c0, c, ldc, m, n, acc)
 							}
-							c0 := randSlice(r, (m-1)*ldc+n, 0)
-							c, cok := placed(t, c0, 3)
-							k.GemmKernelEdge(kc, a, b, c, ldc, m, n, make([]float32, mr*nr))
-							cok()
-							checkTile(t, k, kc, a, b, c0, c, ldc, m, n)
 						}
 					}
 				}
@@ -517,12 +519,15 @@ func TestGemmKernel(t *testing.T) {
 	}
 }
 
-func checkTile(t *testing.T, k *Impl, kc int, a, b, c0, c []float32, ldc, m, n int) {
+func checkTile(t *testing.T, k *Impl, kc int, a, b, c0, c []float32, ldc, m, n int, acc bool) {
 	t.Helper()
 	mr, nr := k.GemmTile()
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
-			exact := float64(c0[i*ldc+j])
+			exact := 0.0
+			if acc {
+				exact = float64(c0[i*ldc+j])
+			}
 			abs := math.Abs(exact)
 			for p := 0; p < kc; p++ {
 				v := float64(a[p*mr+i]) * float64(b[p*nr+j])
@@ -546,7 +551,7 @@ func TestLengthMismatchPanics(t *testing.T) {
 		func() { Dot(make([]float32, 3), make([]float32, 4)) },
 		func() { Add(make([]float32, 3), make([]float32, 3), make([]float32, 2)) },
 		func() { Axpy(1, make([]float32, 3), make([]float32, 2)) },
-		func() { Active().GemmKernel(4, make([]float32, 1), make([]float32, 1), make([]float32, 1), 1) },
+		func() { Active().GemmKernel(4, make([]float32, 1), make([]float32, 1), make([]float32, 1), 1, true) },
 	} {
 		func() {
 			defer func() {
@@ -643,6 +648,121 @@ func TestTranspose(t *testing.T) {
 							}
 						}
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestGemmIndirect: the gathered-B kernel equals GemmKernel on the panel
+// its offsets describe, for full tiles and every edge corner.
+func TestGemmIndirect(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	for _, k := range impls {
+		nv := k.IndirectPieces()
+		if nv == 0 {
+			continue
+		}
+		mr, nr := k.GemmTile()
+		piece := nr / nv
+		t.Run(k.String(), func(t *testing.T) {
+			for _, kc := range []int{0, 1, 5, 64, maxKC + 7} {
+				base := randSlice(r, 5000, 0)
+				offs := make([]int32, kc*nv)
+				b := make([]float32, kc*nr) // the same panel, packed
+				for p := 0; p < kc; p++ {
+					for v := 0; v < nv; v++ {
+						o := r.IntN(len(base) - piece + 1)
+						offs[p*nv+v] = int32(o)
+						copy(b[p*nr+v*piece:], base[o:o+piece])
+					}
+				}
+				a := randSlice(r, kc*mr, 0)
+				for _, ldc := range []int{nr, nr + 5} {
+					c0 := randSlice(r, (mr-1)*ldc+nr, 0)
+					want := append([]float32(nil), c0...)
+					got := append([]float32(nil), c0...)
+					acc := ldc == nr
+					k.GemmKernel(kc, a, b, want, ldc, acc)
+					k.GemmIndirect(kc, a, base, NewIndirectTable(offs, piece), got, ldc, acc)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("kc=%d ldc=%d: C[%d] = %v, packed kernel %v", kc, ldc, i, got[i], want[i])
+						}
+					}
+					for m := 1; m <= mr; m += max(1, mr/3) {
+						for n := 1; n <= nr; n += max(1, nr/5) {
+							want := append([]float32(nil), c0...)
+							got := append([]float32(nil), c0...)
+							sc := make([]float32, mr*nr)
+							k.GemmKernelEdge(kc, a, b, want, ldc, m, n, sc, acc)
+							k.GemmIndirectEdge(kc, a, base, NewIndirectTable(offs, piece), got, ldc, m, n, sc, acc)
+							for i := range want {
+								if got[i] != want[i] {
+									t.Fatalf("edge %dx%d kc=%d: C[%d] = %v, packed kernel %v", m, n, kc, i, got[i], want[i])
+								}
+							}
+						}
+					}
+				}
+			}
+			// An offset running past the base panics instead of reading
+			// out of bounds.
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Error("out-of-range offset accepted")
+					}
+				}()
+				k.GemmIndirect(1, make([]float32, mr), make([]float32, 10), NewIndirectTable([]int32{8, 0}, piece), make([]float32, (mr-1)*nr+nr), nr, true)
+			}()
+		})
+	}
+}
+
+// TestAffineAndSquaredDeviation: the batch-norm kernels against float64,
+// for every length and offset, with the error bounds of one or two fused
+// roundings (affine) and of recursive summation (the squared deviation).
+func TestAffineAndSquaredDeviation(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, k := range impls {
+		t.Run(k.String(), func(t *testing.T) {
+			for _, n := range lengths {
+				off := n % 5
+				x, y := randSlice(r, n, 4), randSlice(r, n, 4)
+				a, b, c := float32(r.NormFloat64()), float32(r.NormFloat64()), float32(r.NormFloat64())
+				xs, xok := placed(t, x, off)
+				ys, yok := placed(t, y, (off+2)%5)
+				z, zok := placed(t, make([]float32, n), (off+1)%5)
+				k.Affine(z, xs, a, b)
+				for i := range z {
+					e := float64(a)*float64(x[i]) + float64(b)
+					bound := 2*u*(math.Abs(float64(a)*float64(x[i]))+math.Abs(float64(b))) + math.SmallestNonzeroFloat32
+					if math.Abs(float64(z[i])-e) > bound {
+						t.Fatalf("Affine n=%d: z[%d] = %v, exact %v", n, i, z[i], e)
+					}
+				}
+				k.Affine2(z, xs, ys, a, b, c)
+				for i := range z {
+					ax, by := float64(a)*float64(x[i]), float64(b)*float64(y[i])
+					e := ax + by + float64(c)
+					bound := 3*u*(math.Abs(ax)+math.Abs(by)+math.Abs(float64(c))) + math.SmallestNonzeroFloat32
+					if math.Abs(float64(z[i])-e) > bound {
+						t.Fatalf("Affine2 n=%d: z[%d] = %v, exact %v", n, i, z[i], e)
+					}
+				}
+				zok()
+				xok()
+				yok()
+				var exact, abs float64
+				for _, v := range x {
+					d := float64(v - c) // the difference is exact-ish; bound below covers its rounding
+					exact += (float64(v) - float64(c)) * (float64(v) - float64(c))
+					abs += d * d
+				}
+				got := k.SumSquaredDeviation(xs, c)
+				if math.Abs(float64(got)-exact) > gamma(n+2)*abs+1e-30 {
+					t.Fatalf("SumSquaredDeviation n=%d: %v, exact %v", n, got, exact)
 				}
 			}
 		})

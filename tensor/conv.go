@@ -2,7 +2,7 @@ package tensor
 
 import (
 	"fmt"
-	"sync"
+	"math"
 
 	"github.com/flatfast/flatfast/simd"
 )
@@ -68,6 +68,44 @@ type im2colB struct {
 	g   *ConvGeom
 	x   []float32
 	tmp [maxWorkers][]float32
+	// maps[r][q] is the offset in an input plane of kernel position r at
+	// output pixel q, or -1 in the padding: for small images, where the
+	// copy-a-row-at-a-time path spends more on bookkeeping than on copying.
+	maps    []int32
+	useMaps bool
+	segs    [maxWorkers][]colRun // per-worker scratch of packB
+}
+
+// prepare sets the geometry and input and builds the offset maps when the
+// output rows are short.
+func (s *im2colB) prepare(g *ConvGeom, x []float32) {
+	s.g, s.x = g, x
+	s.useMaps = g.OW < 16 || g.Stride != 1
+	if !s.useMaps {
+		return
+	}
+	ohw := g.OH * g.OW
+	n := g.KH * g.KW * ohw
+	if cap(s.maps) < n {
+		s.maps = make([]int32, n)
+	}
+	s.maps = s.maps[:n]
+	for ki := 0; ki < g.KH; ki++ {
+		for kj := 0; kj < g.KW; kj++ {
+			m := s.maps[(ki*g.KW+kj)*ohw:]
+			for oh := 0; oh < g.OH; oh++ {
+				ih := oh*g.Stride - g.Pad + ki
+				for ow := 0; ow < g.OW; ow++ {
+					iw := ow*g.Stride - g.Pad + kj
+					if ih >= 0 && ih < g.H && iw >= 0 && iw < g.W {
+						m[oh*g.OW+ow] = int32(ih*g.W + iw)
+					} else {
+						m[oh*g.OW+ow] = -1
+					}
+				}
+			}
+		}
+	}
 }
 
 // row fills dst with X~[k, j0 : j0+len(dst)].
@@ -75,6 +113,28 @@ func (s *im2colB) row(dst []float32, k, j0 int) {
 	g := s.g
 	khw := g.KH * g.KW
 	ci, r := k/khw, k%khw
+	if s.useMaps {
+		ohw := g.OH * g.OW
+		plane := g.H * g.W
+		n, q := j0/ohw, j0%ohw
+		maps := s.maps[r*ohw : (r+1)*ohw]
+		for len(dst) > 0 {
+			run := min(len(dst), ohw-q)
+			src := s.x[(n*g.Cin+ci)*plane : (n*g.Cin+ci+1)*plane]
+			seg := dst[:run]
+			for t, idx := range maps[q : q+run] {
+				if idx >= 0 {
+					seg[t] = src[idx]
+				} else {
+					seg[t] = 0
+				}
+			}
+			dst = dst[run:]
+			q = 0
+			n++
+		}
+		return
+	}
 	ki, kj := r/g.KW, r%g.KW
 	ohw := g.OH * g.OW
 	n, q := j0/ohw, j0%ohw
@@ -122,14 +182,163 @@ func (s *im2colB) row(dst []float32, k, j0 int) {
 	}
 }
 
-func (s *im2colB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+// packB packs panels of X~ a panel at a time: the panel's columns (output
+// pixels) are described once, as runs along output rows (or, with the
+// offset maps, pixel by pixel), and then each of its kb rows (kernel
+// taps) is filled by copies or gathers without any division.
+func (s *im2colB) packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	g := s.g
+	ohw, plane := g.OH*g.OW, g.H*g.W
+	khw := g.KH * g.KW
 	for jp := first; jp < first+count; jp++ {
 		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
 		cols := min(nr, nb-jp*nr)
+		c0 := j0 + jp*nr
+		segs := s.segs[w][:0]
+		for c := 0; c < cols; {
+			n, q := (c0+c)/ohw, (c0+c)%ohw
+			run := ohw - q // the maps walk whole images
+			if !s.useMaps {
+				run = g.OW - q%g.OW // copies walk output rows
+			}
+			run = min(run, cols-c)
+			segs = append(segs, colRun{at: c, n: n, q: q, len: run})
+			c += run
+		}
+		s.segs[w] = segs
+		ci, r := p0/khw, p0%khw
+		ki, kj := r/g.KW, r%g.KW
 		for p := 0; p < kb; p++ {
 			d := panel[p*nr : p*nr+nr]
-			s.row(d[:cols], p0+p, j0+jp*nr)
+			for _, sg := range segs {
+				seg := d[sg.at : sg.at+sg.len]
+				src := s.x[(sg.n*g.Cin+ci)*plane : (sg.n*g.Cin+ci+1)*plane]
+				if s.useMaps {
+					m := s.maps[(ki*g.KW+kj)*ohw+sg.q:]
+					for t := range seg {
+						if idx := m[t]; idx >= 0 {
+							seg[t] = src[idx]
+						} else {
+							seg[t] = 0
+						}
+					}
+					continue
+				}
+				// Stride 1: one output row; zeros left of the image, a
+				// copy, zeros right of it.
+				oh, ow := sg.q/g.OW, sg.q%g.OW
+				ih := oh - g.Pad + ki
+				if ih < 0 || ih >= g.H {
+					clear(seg)
+					continue
+				}
+				iw0 := ow - g.Pad + kj
+				lo := min(max(-iw0, 0), len(seg))
+				hi := max(min(g.W-iw0, len(seg)), lo)
+				clear(seg[:lo])
+				if hi > lo {
+					copy(seg[lo:hi], src[ih*g.W+iw0+lo:ih*g.W+iw0+hi])
+				}
+				clear(seg[hi:])
+			}
 			clear(d[cols:])
+			if kj++; kj == g.KW {
+				kj = 0
+				if ki++; ki == g.KH {
+					ki = 0
+					ci++
+				}
+			}
+		}
+	}
+}
+
+// colRun is a run of panel columns inside one image (and, without maps,
+// one output row): panel column at, image n, first output pixel q.
+type colRun struct{ at, n, q, len int }
+
+// padded is the im2col matrix of a stride-1 convolution read in place from
+// a zero-padded copy of the input (bIndirect): tap (ci, ki, kj) at output
+// pixel (n, oh, ow) is padded[n, ci, oh+ki, ow+kj], so a run of output
+// pixels along a row is a contiguous run of the padded image and no im2col
+// panel is ever written. When the GEMM cannot read it in place it falls
+// back to packing through im.
+type padded struct {
+	im     *im2colB
+	buf    []float32
+	ph, pw int
+}
+
+// usePadded reports whether a stride-1 convolution of geometry g can read
+// its input in place at level impl: panels of nr output pixels must cover
+// whole runs of nr/nv pixels within output rows, and never two images.
+func usePadded(g *ConvGeom, impl *simd.Impl) bool {
+	nv := impl.IndirectPieces()
+	if nv == 0 || g.Stride != 1 {
+		return false
+	}
+	_, nr := impl.GemmTile()
+	piece := nr / nv
+	size := g.N * g.Cin * (g.H + 2*g.Pad) * (g.W + 2*g.Pad)
+	return (g.OH*g.OW)%nr == 0 && g.OW%piece == 0 && size < math.MaxInt32
+}
+
+// prepare builds the padded copy of x for geometry g.
+func (s *padded) prepare(im *im2colB, g *ConvGeom, x []float32) {
+	s.im = im
+	s.ph, s.pw = g.H+2*g.Pad, g.W+2*g.Pad
+	n := g.N * g.Cin * s.ph * s.pw
+	if cap(s.buf) < n {
+		s.buf = make([]float32, n)
+	}
+	s.buf = s.buf[:n]
+	for nc := 0; nc < g.N*g.Cin; nc++ {
+		dst := s.buf[nc*s.ph*s.pw : (nc+1)*s.ph*s.pw]
+		src := x[nc*g.H*g.W : (nc+1)*g.H*g.W]
+		clear(dst[:g.Pad*s.pw])
+		for h := 0; h < g.H; h++ {
+			row := dst[(h+g.Pad)*s.pw : (h+g.Pad+1)*s.pw]
+			clear(row[:g.Pad])
+			copy(row[g.Pad:], src[h*g.W:(h+1)*g.W])
+			clear(row[g.Pad+g.W:])
+		}
+		clear(dst[(g.H+g.Pad)*s.pw:])
+	}
+}
+
+func (s *padded) base() []float32 { return s.buf }
+
+func (s *padded) packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	s.im.packB(w, dst, p0, kb, j0, nb, nr, first, count)
+}
+
+func (s *padded) offsets(dst []int32, p0, kb, j0, nb, nr, nv, first, count int) {
+	g := s.im.g
+	ohw, plane := g.OH*g.OW, s.ph*s.pw
+	khw := g.KH * g.KW
+	piece := nr / nv
+	var pix [simd.MaxTile]int32
+	for jp := first; jp < first+count; jp++ {
+		tbl := dst[jp*kb*nv : (jp+1)*kb*nv]
+		for v := 0; v < nv; v++ {
+			col := j0 + jp*nr + v*piece
+			n, q := col/ohw, col%ohw
+			pix[v] = int32(n*g.Cin*plane + (q/g.OW)*s.pw + q%g.OW)
+		}
+		ci, r := p0/khw, p0%khw
+		ki, kj := r/g.KW, r%g.KW
+		for p := 0; p < kb; p++ {
+			tap := int32(ci*plane + ki*s.pw + kj)
+			for v := 0; v < nv; v++ {
+				tbl[p*nv+v] = pix[v] + tap
+			}
+			if kj++; kj == g.KW {
+				kj = 0
+				if ki++; ki == g.KH {
+					ki = 0
+					ci++
+				}
+			}
 		}
 	}
 }
@@ -255,9 +464,10 @@ type convScratch struct {
 	oB   outB
 	fA   flippedA
 	da   denseA
+	pad  padded
 }
 
-var convPool = sync.Pool{New: func() any { return new(convScratch) }}
+var convPool freeList[convScratch]
 
 // Conv2d returns the convolution of x [N, Cin, H, W] with the kernel w
 // [Cout, Cin, KH, KW] (cross-correlation, as in PyTorch), with the given
@@ -279,14 +489,18 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 		conv64Forward(&g, dst.f64, x.f64, w.f64)
 		return dst, nil
 	}
-	dst.Zero()
-	s := convPool.Get().(*convScratch)
-	defer convPool.Put(s)
+	s := convPool.get()
+	defer convPool.put(s)
 	s.geom = g
 	impl := simd.Active()
 	s.da = denseA{impl: impl, a: w.f32, lda: g.Cin * g.KH * g.KW}
-	s.im.g, s.im.x = &s.geom, x.f32
-	gemmSources(impl, Threads(), g.Cout, g.N*g.OH*g.OW, g.Cin*g.KH*g.KW, 1, &s.da, &s.im, dst.f32, g.OH*g.OW, g.OH*g.OW, g.Cout*g.OH*g.OW)
+	s.im.prepare(&s.geom, x.f32)
+	var b bSource = &s.im
+	if usePadded(&s.geom, impl) {
+		s.pad.prepare(&s.im, &s.geom, x.f32)
+		b = &s.pad
+	}
+	gemmSources(impl, Threads(), g.Cout, g.N*g.OH*g.OW, g.Cin*g.KH*g.KW, 1, &s.da, b, dst.f32, g.OH*g.OW, g.OH*g.OW, g.Cout*g.OH*g.OW, true)
 	s.im.x, s.da.a = nil, nil
 	return dst, nil
 }
@@ -319,16 +533,15 @@ func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor,
 		conv64BackwardWeight(&g, dst.f64, x.f64, gy.f64)
 		return dst, nil
 	}
-	dst.Zero()
-	s := convPool.Get().(*convScratch)
-	defer convPool.Put(s)
+	s := convPool.get()
+	defer convPool.put(s)
 	s.geom = g
 	impl := simd.Active()
 	s.oA = outA{g: &s.geom, c: g.Cout, y: gy.f32, impl: impl}
-	s.im.g, s.im.x = &s.geom, x.f32
+	s.im.prepare(&s.geom, x.f32)
 	s.imT = im2colT{im: &s.im, impl: impl}
 	k := g.Cin * g.KH * g.KW
-	gemmSources(impl, Threads(), g.Cout, k, g.N*g.OH*g.OW, 1, &s.oA, &s.imT, dst.f32, k, 0, 0)
+	gemmSources(impl, Threads(), g.Cout, k, g.N*g.OH*g.OW, 1, &s.oA, &s.imT, dst.f32, k, 0, 0, true)
 	s.oA.y, s.im.x = nil, nil
 	return dst, nil
 }
@@ -360,9 +573,8 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 		conv64BackwardInput(&g, dst.f64, gy.f64, w.f64)
 		return dst, nil
 	}
-	dst.Zero()
-	s := convPool.Get().(*convScratch)
-	defer convPool.Put(s)
+	s := convPool.get()
+	defer convPool.put(s)
 	impl := simd.Active()
 	if stride == 1 && pad <= g.KH-1 && pad <= g.KW-1 && g.KH == g.KW {
 		// dX = conv(dY, flip(W)^T) with padding KH-1-pad.
@@ -370,13 +582,19 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
 		s.orig = g
 		s.fA = flippedA{g: &s.orig, w: w.f32}
-		s.im.g, s.im.x = &s.geom, gy.f32
-		gemmSources(impl, Threads(), g.Cin, g.N*g.H*g.W, g.Cout*g.KH*g.KW, 1, &s.fA, &s.im, dst.f32, g.H*g.W, g.H*g.W, g.Cin*g.H*g.W)
+		s.im.prepare(&s.geom, gy.f32)
+		var b bSource = &s.im
+		if usePadded(&s.geom, impl) {
+			s.pad.prepare(&s.im, &s.geom, gy.f32)
+			b = &s.pad
+		}
+		gemmSources(impl, Threads(), g.Cin, g.N*g.H*g.W, g.Cout*g.KH*g.KW, 1, &s.fA, b, dst.f32, g.H*g.W, g.H*g.W, g.Cin*g.H*g.W, true)
 		s.fA.w, s.im.x = nil, nil
 		return dst, nil
 	}
 	// General stride: dX~ = W^T dY for a group of images at a time, then
 	// col2im. The group keeps dX~ near 4 Mi floats.
+	dst.Zero()
 	s.geom = g
 	k := g.Cin * g.KH * g.KW
 	ohw := g.OH * g.OW
@@ -386,9 +604,8 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 	for n0 := 0; n0 < g.N; n0 += group {
 		gn := min(group, g.N-n0)
 		dcol := s.dcol[:k*gn*ohw]
-		clear(dcol)
 		s.oB = outB{g: &s.geom, c: g.Cout, y: gy.f32[n0*g.Cout*ohw : (n0+gn)*g.Cout*ohw]}
-		gemmSources(impl, Threads(), k, gn*ohw, g.Cout, 1, &s.da, &s.oB, dcol, gn*ohw, 0, 0)
+		gemmSources(impl, Threads(), k, gn*ohw, g.Cout, 1, &s.da, &s.oB, dcol, gn*ohw, 0, 0, true)
 		col2im(&g, dst.f32[n0*g.Cin*g.H*g.W:], dcol, gn)
 	}
 	s.oB.y, s.da.a = nil, nil

@@ -59,6 +59,17 @@ var convCases = []convCase{
 	{2, 2, 5, 5, 3, 2, 1, 0}, // even kernel
 	{4, 8, 3, 3, 7, 3, 1, 2},
 	{2, 6, 33, 17, 14, 3, 1, 1},
+	{1, 40, 6, 6, 5, 3, 1, 1}, // inner size 360: several kc blocks
+}
+
+// nanTensor returns a tensor full of NaNs: outputs written into it must
+// be overwritten, never added to.
+func nanTensor(dt DType, shape ...int) *Tensor {
+	t := Must(New(dt, shape...))
+	for i := 0; i < t.Len(); i++ {
+		t.SetFlat(i, math.NaN())
+	}
+	return t
 }
 
 func randTensor(r *RNG, dt DType, shape ...int) *Tensor {
@@ -112,17 +123,17 @@ func TestConv2dForwardAndBackward(t *testing.T) {
 						tol = 2e-5 * math.Sqrt(float64(g.Cin*g.KH*g.KW+g.N*g.OH*g.OW+g.Cout*g.KH*g.KW))
 					}
 					x, w, gy := x64.As(dt), w64.As(dt), gy64.As(dt)
-					y, err := Conv2d(nil, x, w, c.stride, c.pad)
+					y, err := Conv2d(nanTensor(dt, g.outShape()...), x, w, c.stride, c.pad)
 					if err != nil {
 						t.Fatal(err)
 					}
 					checkClose(t, name+" forward "+dt.String(), y, want, tol)
-					dx, err := Conv2dBackwardInput(nil, gy, w, c.h, c.w, c.stride, c.pad)
+					dx, err := Conv2dBackwardInput(nanTensor(dt, g.inShape()...), gy, w, c.h, c.w, c.stride, c.pad)
 					if err != nil {
 						t.Fatal(err)
 					}
 					checkClose(t, name+" input grad "+dt.String(), dx, wantDX, tol)
-					dw, err := Conv2dBackwardWeight(nil, x, gy, c.k, c.k, c.stride, c.pad)
+					dw, err := Conv2dBackwardWeight(nanTensor(dt, g.wShape()...), x, gy, c.k, c.k, c.stride, c.pad)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -41,6 +41,17 @@ type bSource interface {
 	packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int)
 }
 
+// bIndirect is a B operand the micro-kernel reads in place: row p of panel
+// jp is nv pieces of nr/nv floats of base() at the offsets offsets()
+// writes (dst[jp*kb*nv + p*nv + v]), e.g. runs of a zero-padded input
+// image. Used only when the level has an indirect kernel and every panel
+// is full (see gemmSources).
+type bIndirect interface {
+	bSource
+	base() []float32
+	offsets(dst []int32, p0, kb, j0, nb, nr, nv, first, count int)
+}
+
 // denseA is a row-major matrix A (or, transposed, A^T stored row-major).
 type denseA struct {
 	impl  *simd.Impl
@@ -147,8 +158,15 @@ type gemmJob struct {
 	// n*imgStride + i*ldc.
 	img, imgStride int
 	pre            *PackedMatrix // op(B) packed in advance, or nil
+	bi             bIndirect     // B read in place through offsets, or nil
+	offs           []int32
+	tables         []simd.IndirectTable
+	nv             int
 	blk            blocking
 	threads        int
+	// overwrite: the first kc block stores into C instead of adding, so
+	// C need not be cleared (or even hold numbers) beforehand.
+	overwrite bool
 
 	da denseA
 	db denseB
@@ -161,10 +179,11 @@ type gemmJob struct {
 
 	mcEff, nI, chunk, nJ int
 
-	bp   []float32 // the packed B block in use: own, or a PackedMatrix's
-	own  []float32
-	ap   [maxWorkers][]float32
-	edge [maxWorkers][simd.MaxTile]float32
+	bp    []float32 // the packed B block in use: own, or a PackedMatrix's
+	own   []float32
+	dense []float32 // scratch C for outputs of small images
+	ap    [maxWorkers][]float32
+	edge  [maxWorkers][simd.MaxTile]float32
 }
 
 func (j *gemmJob) colOff(col int) int {
@@ -174,7 +193,7 @@ func (j *gemmJob) colOff(col int) int {
 	return col/j.img*j.imgStride + col%j.img
 }
 
-var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+var jobPool freeList[gemmJob]
 
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
@@ -186,6 +205,15 @@ func grow(s []float32, n int) []float32 {
 func (j *gemmJob) run(w, i int) {
 	if j.packing {
 		first := i * j.bPer
+		if j.bi != nil {
+			count := min(j.bPer, j.bPanels-first)
+			j.bi.offsets(j.offs, j.pc, j.kb, j.jc, j.nb, j.nr, j.nv, first, count)
+			per := j.kb * j.nv
+			for jp := first; jp < first+count; jp++ {
+				j.tables[jp] = simd.NewIndirectTable(j.offs[jp*per:(jp+1)*per], j.nr/j.nv)
+			}
+			return
+		}
 		j.B.packB(w, j.bp, j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
 		return
 	}
@@ -193,12 +221,17 @@ func (j *gemmJob) run(w, i int) {
 	i0 := bi * j.mcEff
 	mb := min(j.mcEff, j.m-i0)
 	mr, nr, kb := j.mr, j.nr, j.kb
+	acc := j.accumulate()
 	ap := grow(j.ap[w], ((mb+mr-1)/mr)*mr*kb)
 	j.ap[w] = ap
 	j.A.packA(w, ap, i0, mb, j.pc, kb, mr, j.alpha)
 	jp0 := ci * j.chunk
 	jp1 := min(jp0+j.chunk, j.bPanels)
 	for jp := jp0; jp < jp1; jp++ {
+		if j.bi != nil {
+			j.indirectPanel(w, jp, ap, i0, mb)
+			continue
+		}
 		bpan := j.bp[jp*nr*kb : (jp+1)*nr*kb]
 		cols := min(nr, j.nb-jp*nr)
 		col := j.jc + jp*nr
@@ -211,27 +244,59 @@ func (j *gemmJob) run(w, i int) {
 			off := (i0+ip*mr)*j.ldc + off0
 			switch {
 			case rows == mr && cols == nr && run:
-				j.impl.GemmKernel(kb, apan, bpan, j.c[off:], j.ldc)
+				j.impl.GemmKernel(kb, apan, bpan, j.c[off:], j.ldc, acc)
 			case run:
-				j.impl.GemmKernelEdge(kb, apan, bpan, j.c[off:], j.ldc, rows, cols, j.edge[w][:])
+				j.impl.GemmKernelEdge(kb, apan, bpan, j.c[off:], j.ldc, rows, cols, j.edge[w][:], acc)
 			default:
-				j.scatterTile(w, kb, apan, bpan, i0+ip*mr, col, rows, cols)
+				j.scatterTile(w, kb, apan, bpan, i0+ip*mr, col, rows, cols, acc)
 			}
 		}
 	}
 }
 
-// scatterTile computes a tile whose columns straddle images into scratch
-// and adds it to C column by column.
-func (j *gemmJob) scatterTile(w, kb int, apan, bpan []float32, row, col, rows, cols int) {
-	t := j.edge[w][:j.mr*j.nr]
-	clear(t)
-	j.impl.GemmKernel(kb, apan, bpan, t, j.nr)
-	for jj := 0; jj < cols; jj++ {
-		off := row*j.ldc + j.colOff(col+jj)
-		for ii := 0; ii < rows; ii++ {
-			j.c[off+ii*j.ldc] += t[ii*j.nr+jj]
+// accumulate reports whether the current kc block adds to C.
+func (j *gemmJob) accumulate() bool { return !j.overwrite || j.pc > 0 }
+
+// indirectPanel runs the rows of the A block against B panel jp read in
+// place (panels are full and never straddle images here).
+func (j *gemmJob) indirectPanel(w, jp int, ap []float32, i0, mb int) {
+	mr, nr, kb := j.mr, j.nr, j.kb
+	offs := j.tables[jp]
+	base := j.bi.base()
+	off0 := j.colOff(j.jc + jp*nr)
+	acc := j.accumulate()
+	for ip := 0; ip*mr < mb; ip++ {
+		rows := min(mr, mb-ip*mr)
+		apan := ap[ip*mr*kb : (ip+1)*mr*kb]
+		off := (i0+ip*mr)*j.ldc + off0
+		if rows == mr {
+			j.impl.GemmIndirect(kb, apan, base, offs, j.c[off:], j.ldc, acc)
+		} else {
+			j.impl.GemmIndirectEdge(kb, apan, base, offs, j.c[off:], j.ldc, rows, nr, j.edge[w][:], acc)
 		}
+	}
+}
+
+// scatterTile computes a tile whose columns straddle images into scratch
+// and adds it to (or, when !acc, stores it in) C one contiguous run (the
+// part in one image) at a time.
+func (j *gemmJob) scatterTile(w, kb int, apan, bpan []float32, row, col, rows, cols int, acc bool) {
+	t := j.edge[w][:j.mr*j.nr]
+	j.impl.GemmKernel(kb, apan, bpan, t, j.nr, false)
+	for jj := 0; jj < cols; {
+		c := col + jj
+		run := min(cols-jj, j.img-c%j.img)
+		off := row*j.ldc + j.colOff(c)
+		for ii := 0; ii < rows; ii++ {
+			dst := j.c[off+ii*j.ldc : off+ii*j.ldc+run]
+			src := t[ii*j.nr+jj : ii*j.nr+jj+run]
+			if acc {
+				j.impl.Add(dst, dst, src)
+			} else {
+				copy(dst, src)
+			}
+		}
+		jj += run
 	}
 }
 
@@ -239,7 +304,8 @@ func (j *gemmJob) scatterTile(w, kb int, apan, bpan []float32, row, col, rows, c
 // thread: waking a worker costs a few microseconds.
 const parallelThreshold = 1 << 21
 
-// drive runs the blocked loops of j; C must already hold beta*C.
+// drive runs the blocked loops of j; C must already hold beta*C unless
+// j.overwrite is set.
 func (j *gemmJob) drive() {
 	mr, nr := j.impl.GemmTile()
 	j.mr, j.nr = mr, nr
@@ -268,10 +334,27 @@ func (j *gemmJob) drive() {
 		j.nJ = (j.bPanels + j.chunk - 1) / j.chunk
 		for j.pc = 0; j.pc < j.k; j.pc += j.blk.kc {
 			j.kb = min(j.blk.kc, j.k-j.pc)
-			if j.pre != nil {
+			switch {
+			case j.pre != nil:
 				// op(B) was packed once in advance (PackedMatrix).
 				j.bp = j.pre.block(j.jc, j.pc)
-			} else {
+			case j.bi != nil:
+				// B is read in place: only the offset tables are built.
+				if n := j.bPanels * j.kb * j.nv; cap(j.offs) < n {
+					j.offs = make([]int32, n)
+				} else {
+					j.offs = j.offs[:n]
+				}
+				if cap(j.tables) < j.bPanels {
+					j.tables = make([]simd.IndirectTable, j.bPanels)
+				}
+				j.tables = j.tables[:j.bPanels]
+				j.packing = true
+				nPack := min(j.bPanels, target)
+				j.bPer = (j.bPanels + nPack - 1) / nPack
+				parallelFor((j.bPanels+j.bPer-1)/j.bPer, threads, j)
+				j.packing = false
+			default:
 				j.own = grow(j.own, j.bPanels*nr*j.kb)
 				j.bp = j.own
 				j.packing = true
@@ -348,36 +431,93 @@ func gemm32(impl *simd.Impl, threads int, transA, transB bool, m, n, k int, alph
 	if m == 0 || n == 0 {
 		return
 	}
-	scaleC(beta, c, m, n, ldc)
-	if k == 0 || alpha == 0 {
-		return
+	overwrite := beta == 0 && k > 0 && alpha != 0
+	if !overwrite {
+		scaleC(beta, c, m, n, ldc)
+		if k == 0 || alpha == 0 {
+			return
+		}
 	}
-	j := jobPool.Get().(*gemmJob)
+	j := jobPool.get()
+	j.overwrite = overwrite
 	j.da = denseA{impl: impl, a: a, lda: lda, trans: transA}
 	j.db = denseB{impl: impl, b: b, ldb: ldb, trans: transB}
 	j.A, j.B = &j.da, &j.db
 	j.impl, j.threads = impl, threads
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
-	j.img, j.imgStride, j.pre = 0, 0, nil
+	j.img, j.imgStride, j.pre, j.bi = 0, 0, nil, nil
 	j.drive()
 	j.da, j.db, j.A, j.B, j.c = denseA{}, denseB{}, nil, nil, nil
-	jobPool.Put(j)
+	jobPool.put(j)
 }
 
-// gemmSources runs C += alpha * A * B for packing sources A (m x k) and
-// B (k x n) into C addressed as described at gemmJob.img.
-func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc, img, imgStride int) {
-	if m == 0 || n == 0 || k == 0 {
+// gemmSources runs C = alpha * A * B (overwrite) or C += alpha * A * B
+// for packing sources A (m x k) and B (k x n) into C addressed as
+// described at gemmJob.img.
+func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc, img, imgStride int, overwrite bool) {
+	if m == 0 || n == 0 {
 		return
 	}
-	j := jobPool.Get().(*gemmJob)
+	if k == 0 {
+		if overwrite {
+			forRuns(m, n, ldc, img, imgStride, func(off, l int) { clear(c[off : off+l]) })
+		}
+		return
+	}
+	j := jobPool.get()
+	j.overwrite = true
 	j.A, j.B = A, B
 	j.impl, j.threads = impl, threads
+	_, nr := impl.GemmTile()
+	if img > 0 && img%nr != 0 {
+		// Small images: most tiles would straddle two images and need a
+		// scatter each. Compute into a dense scratch C instead and add it
+		// in one pass, an image-row run at a time.
+		j.dense = grow(j.dense, m*n)
+		j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, j.dense, n
+		j.img, j.imgStride, j.pre, j.bi = 0, 0, nil, nil
+		j.drive()
+		for i := 0; i < m; i++ {
+			src := j.dense[i*n : (i+1)*n]
+			for s := 0; s < n; s += img {
+				dst := c[(s/img)*imgStride+i*ldc:][:img]
+				if overwrite {
+					copy(dst, src[s:s+img])
+				} else {
+					impl.Add(dst, dst, src[s:s+img])
+				}
+			}
+		}
+		j.A, j.B, j.c = nil, nil, nil
+		jobPool.put(j)
+		return
+	}
+	j.overwrite = overwrite
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
-	j.img, j.imgStride, j.pre = img, imgStride, nil
+	j.img, j.imgStride, j.pre, j.bi = img, imgStride, nil, nil
+	// Read B in place when it can be and the level can: every panel full
+	// (n a multiple of nr) and none straddling two images.
+	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 {
+		if n%nr == 0 && (img == 0 || img%nr == 0) {
+			j.bi, j.nv = bi, impl.IndirectPieces()
+		}
+	}
 	j.drive()
-	j.A, j.B, j.c = nil, nil, nil
-	jobPool.Put(j)
+	j.A, j.B, j.c, j.bi = nil, nil, nil, nil
+	jobPool.put(j)
+}
+
+// forRuns calls f(offset, length) for each contiguous run of the m x n
+// C addressed as described at gemmJob.img.
+func forRuns(m, n, ldc, img, imgStride int, f func(off, l int)) {
+	if img == 0 {
+		img, imgStride = n, 0
+	}
+	for s := 0; s < n; s += img {
+		for i := 0; i < m; i++ {
+			f((s/img)*imgStride+i*ldc, img)
+		}
+	}
 }
 
 // Gemm64 is Gemm for float64, computed by gonum's pure-Go BLAS (blocked and

@@ -87,18 +87,19 @@ func (p *PackedMatrix) MulInto(dst, a *Tensor, transA bool) (*Tensor, error) {
 	if m == 0 || p.n == 0 {
 		return dst, nil
 	}
-	dst.Zero()
 	if p.k == 0 {
+		dst.Zero()
 		return dst, nil
 	}
-	j := jobPool.Get().(*gemmJob)
+	j := jobPool.get()
+	j.overwrite = true
 	j.da = denseA{impl: p.impl, a: a.f32, lda: a.dims[1], trans: transA}
 	j.A, j.B = &j.da, nil
 	j.impl, j.threads = p.impl, Threads()
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, p.n, p.k, 1, dst.f32, p.n
-	j.img, j.imgStride, j.pre = 0, 0, p
+	j.img, j.imgStride, j.pre, j.bi = 0, 0, p, nil
 	j.drive()
 	j.da, j.A, j.c, j.pre, j.bp = denseA{}, nil, nil, nil, nil
-	jobPool.Put(j)
+	jobPool.put(j)
 	return dst, nil
 }

@@ -19,6 +19,33 @@ type task interface {
 	run(w, i int)
 }
 
+// Task is a parallel loop body for ParallelFor: Run(w, i) executes unit i
+// on worker w (0 <= w < Threads()).
+type Task interface {
+	Run(w, i int)
+}
+
+type exported struct{ t Task }
+
+func (e *exported) run(w, i int) { e.t.Run(w, i) }
+
+var exportedPool freeList[exported]
+
+// ParallelFor runs t for units 0..n-1 on the GEMM worker pool, up to
+// Threads() at a time. Units must write disjoint outputs (then results do
+// not depend on the thread count). It allocates nothing in steady state
+// when t is a pointer.
+func ParallelFor(n int, t Task) {
+	if n <= 0 {
+		return
+	}
+	e := exportedPool.get()
+	e.t = t
+	parallelFor(n, Threads(), e)
+	e.t = nil
+	exportedPool.put(e)
+}
+
 type region struct {
 	t    task
 	n    int64
@@ -127,4 +154,29 @@ func poolWorker() {
 			m.r.loop(m.w)
 		}()
 	}
+}
+
+// freeList recycles scratch objects. Unlike sync.Pool it is never emptied
+// by the garbage collector, so a steady loop of GEMMs or convolutions
+// allocates nothing even when something else triggers a collection.
+type freeList[T any] struct {
+	mu    sync.Mutex
+	items []*T
+}
+
+func (f *freeList[T]) get() *T {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.items); n > 0 {
+		t := f.items[n-1]
+		f.items = f.items[:n-1]
+		return t
+	}
+	return new(T)
+}
+
+func (f *freeList[T]) put(t *T) {
+	f.mu.Lock()
+	f.items = append(f.items, t)
+	f.mu.Unlock()
 }

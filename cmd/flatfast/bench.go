@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +19,7 @@ import (
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: name what to measure: kernels, gemm or conv", errUsage)
+		return fmt.Errorf("%w: name what to measure: kernels, gemm, conv, train or autodiff", errUsage)
 	}
 	switch args[0] {
 	case "kernels":
@@ -25,8 +28,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return benchGemm(args[1:], stdout, stderr)
 	case "conv":
 		return benchConv(args[1:], stdout, stderr)
+	case "train":
+		return benchTrain(args[1:], stdout, stderr)
+	case "autodiff":
+		return benchAutodiff(args[1:], stdout, stderr)
 	}
-	return fmt.Errorf("%w: unknown benchmark %q (want kernels, gemm or conv)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown benchmark %q (want kernels, gemm, conv, train or autodiff)", errUsage, args[0])
 }
 
 // threadList parses --threads: a comma-separated list, by default 1 and
@@ -305,4 +312,124 @@ func parseInts(s string) ([]int, error) {
 		return nil, fmt.Errorf("no sizes given")
 	}
 	return out, nil
+}
+
+// trainRow is one line of `bench train`.
+type trainRow struct {
+	Kernel        string  `json:"kernel"`
+	Model         string  `json:"model"`
+	Batch         int     `json:"batch"`
+	Threads       int     `json:"threads"`
+	Level         string  `json:"level"`
+	MsPerStep     float64 `json:"ms"`
+	MinMs         float64 `json:"min_ms"`
+	AllocsPerStep float64 `json:"allocs_per_step"`
+	PeakRSSMiB    float64 `json:"peak_rss_mib_over_baseline"`
+	Loss          float64 `json:"last_loss"`
+}
+
+func benchTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench train", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	model := fs.String("model", "mlp", "mlp (the paper's FashionMNIST MLP) or resnet18 (CIFAR)")
+	batch := fs.Int("batch", 0, "batch size (default: 512 for mlp, 32 for resnet18)")
+	threads := fs.Int("threads", runtime.NumCPU(), "threads for GEMM and convolution")
+	steps := fs.Int("steps", 0, "timed steps, in 5 batches (default: 50 for mlp, 10 for resnet18)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *batch <= 0 {
+		*batch = map[string]int{"mlp": 512, "resnet18": 32}[*model]
+	}
+	if *steps <= 0 {
+		*steps = map[string]int{"mlp": 50, "resnet18": 10}[*model]
+	}
+	tensor.SetThreads(*threads)
+	defer tensor.SetThreads(0)
+	base := rssMiB("VmRSS")
+	tr, err := bench.NewTrainer(*model, *batch)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	// Two warm-up steps fill the graph's pools.
+	for range 2 {
+		if err := tr.Step(); err != nil {
+			return err
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mallocs := ms.Mallocs
+	per := make([]float64, 5)
+	for b := range per {
+		t0 := time.Now()
+		for range max(1, *steps/5) {
+			if err := tr.Step(); err != nil {
+				return err
+			}
+		}
+		per[b] = time.Since(t0).Seconds() / float64(max(1, *steps/5))
+	}
+	runtime.ReadMemStats(&ms)
+	sorted := append([]float64(nil), per...)
+	sort.Float64s(sorted)
+	row := trainRow{Kernel: "train_step", Model: *model, Batch: *batch, Threads: *threads, Level: simd.ActiveLevel().String(),
+		MsPerStep: sorted[2] * 1e3, MinMs: sorted[0] * 1e3, AllocsPerStep: float64(ms.Mallocs-mallocs) / float64(5*max(1, *steps/5)),
+		PeakRSSMiB: rssMiB("VmHWM") - base, Loss: tr.Loss}
+	return printRow(stdout, *asJSON, row, "%-9s batch %4d threads %d: %8.2f ms/step (min %.2f), %.1f allocs/step, peak RSS +%.0f MiB\n",
+		row.Model, row.Batch, row.Threads, row.MsPerStep, row.MinMs, row.AllocsPerStep, row.PeakRSSMiB)
+}
+
+// rssMiB reads a memory figure (VmRSS, VmHWM) of this process from
+// /proc/self/status, in MiB (NaN where there is no /proc).
+func rssMiB(field string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return math.NaN()
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field+":") {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, field+":")), "%f", &kb); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return math.NaN()
+}
+
+func benchAutodiff(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench autodiff", stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per line")
+	batch := fs.Int("batch", 512, "batch size of the paper's MLP")
+	threads := fs.String("threads", "", "comma-separated thread counts (default: 1 and the number of CPUs)")
+	budget := fs.Duration("time", 3*time.Second, "measuring time per case (5 batches; the median is reported)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ts, err := threadList(*threads)
+	if err != nil {
+		return fmt.Errorf("%w: -threads: %v", errUsage, err)
+	}
+	cases, err := bench.AutodiffCases(*batch)
+	if err != nil {
+		return err
+	}
+	defer tensor.SetThreads(0)
+	for _, t := range ts {
+		tensor.SetThreads(t)
+		var grad float64
+		for _, c := range cases {
+			tm := bench.Measure(c.Run, *budget, 5)
+			if c.Kernel == "mlp_grad" {
+				grad = tm.Median
+			}
+			row := map[string]any{"kernel": c.Kernel, "batch": *batch, "threads": t, "ms": tm.Median * 1e3, "min_ms": tm.Min * 1e3,
+				"ratio_to_grad": tm.Median / grad}
+			if err := printRow(stdout, *asJSON, row, "%-17s batch %d threads %d: %8.2f ms (%.2f gradients)\n", c.Kernel, *batch, t, tm.Median*1e3, tm.Median/grad); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -100,7 +100,7 @@ func KernelCases(k *simd.Impl, n int) []Case {
 		}},
 		{"gemm_kernel", n, 2 * float64(mr*nr) * f, 4 * (float64(mr+nr)*f + 2*float64(mr*nr)), func(it int) {
 			for range it {
-				k.GemmKernel(n, a, b, c, nr)
+				k.GemmKernel(n, a, b, c, nr, true)
 			}
 		}},
 	}
