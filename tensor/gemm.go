@@ -117,17 +117,26 @@ func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count in
 type blocking struct{ kc, mc, nc int }
 
 // blockSizes derives kc, mc, nc from the caches (docs/gemm.md): the
-// kc x nr B micro-panel takes about half of L1, the mc x kc A block about
-// half of L2, and the kc x nc B panel a quarter of L3.
+// kc x nr B micro-panel takes about 1.5x L1 (it is read from L2, which
+// feeds the kernel's 128 bytes per k step with room to spare, and a larger
+// kc means fewer passes over C), the mc x kc A block about half of L2, and
+// the kc x nc B panel a quarter of L3.
 func blockSizes(mr, nr int) blocking {
 	l1, l2, l3 := simd.Caches()
-	kc := l1 / 2 / (4 * nr)
-	kc = min(max(kc/8*8, 64), 512)
+	kc := 3 * l1 / 2 / (4 * nr)
+	kc = min(max(kc/8*8, 64), 1024)
 	mc := l2 / 2 / (4 * kc)
 	mc = max(mc/mr*mr, mr)
 	nc := l3 / 4 / (4 * kc)
 	nc = min(max(nc/nr*nr, nr), 4096/nr*nr)
 	return blocking{kc: kc, mc: mc, nc: nc}
+}
+
+// kcFor splits an inner dimension k into equal kc blocks (at most kc
+// each), so that no thin last block costs a whole pass over C.
+func (b blocking) kcFor(k int) int {
+	nk := max(1, (k+b.kc-1)/b.kc)
+	return (k + nk - 1) / nk
 }
 
 var blockCache sync.Map // simd.Level -> blocking
@@ -323,6 +332,7 @@ func (j *gemmJob) drive() {
 	nI := max((j.m+j.blk.mc-1)/j.blk.mc, min(target, (j.m+mr-1)/mr))
 	j.mcEff = ((j.m+nI-1)/nI + mr - 1) / mr * mr
 	j.nI = (j.m + j.mcEff - 1) / j.mcEff
+	kc := j.blk.kcFor(j.k)
 	for j.jc = 0; j.jc < j.n; j.jc += j.blk.nc {
 		j.nb = min(j.blk.nc, j.n-j.jc)
 		j.bPanels = (j.nb + nr - 1) / nr
@@ -332,8 +342,8 @@ func (j *gemmJob) drive() {
 		}
 		j.chunk = (j.bPanels + j.nJ - 1) / j.nJ
 		j.nJ = (j.bPanels + j.chunk - 1) / j.chunk
-		for j.pc = 0; j.pc < j.k; j.pc += j.blk.kc {
-			j.kb = min(j.blk.kc, j.k-j.pc)
+		for j.pc = 0; j.pc < j.k; j.pc += kc {
+			j.kb = min(kc, j.k-j.pc)
 			switch {
 			case j.pre != nil:
 				// op(B) was packed once in advance (PackedMatrix).

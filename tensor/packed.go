@@ -16,6 +16,7 @@ type PackedMatrix struct {
 	impl *simd.Impl
 	k, n int
 	blk  blocking
+	kc   int // the inner block, blk.kcFor(k), as the GEMM driver cuts it
 	nr   int
 	data []float32
 	offs []int // start of block (jc, pc) at offs[jcIndex*nPC+pcIndex]
@@ -35,13 +36,14 @@ func Pack(b *Tensor, trans bool) (*PackedMatrix, error) {
 	impl := simd.Active()
 	_, nr := impl.GemmTile()
 	p := &PackedMatrix{impl: impl, k: k, n: n, blk: blocksFor(impl), nr: nr}
-	p.nPC = (k + p.blk.kc - 1) / p.blk.kc
+	p.kc = p.blk.kcFor(k)
+	p.nPC = (k + p.kc - 1) / p.kc
 	src := &denseB{impl: impl, b: b.f32, ldb: b.dims[1], trans: trans}
 	for jc := 0; jc < n; jc += p.blk.nc {
 		nb := min(p.blk.nc, n-jc)
 		panels := (nb + nr - 1) / nr
-		for pc := 0; pc < k; pc += p.blk.kc {
-			kb := min(p.blk.kc, k-pc)
+		for pc := 0; pc < k; pc += p.kc {
+			kb := min(p.kc, k-pc)
 			off := len(p.data)
 			p.offs = append(p.offs, off)
 			p.data = append(p.data, make([]float32, panels*nr*kb)...)
@@ -58,7 +60,7 @@ func (p *PackedMatrix) Rows() int { return p.k }
 func (p *PackedMatrix) Cols() int { return p.n }
 
 func (p *PackedMatrix) block(jc, pc int) []float32 {
-	i := (jc/p.blk.nc)*p.nPC + pc/p.blk.kc
+	i := (jc/p.blk.nc)*p.nPC + pc/p.kc
 	end := len(p.data)
 	if i+1 < len(p.offs) {
 		end = p.offs[i+1]
