@@ -8,6 +8,8 @@ repository root:
 
     /usr/bin/python3 bench/compare.py gemm --rounds 5
     /usr/bin/python3 bench/compare.py conv --rounds 5
+    /usr/bin/python3 bench/compare.py autodiff --rounds 5
+    /usr/bin/python3 bench/compare.py train --rounds 5 [--models mlp:512,resnet18:32,resnet18:128]
 
 Each round runs every side once per thread count, alternating sides, so
 that a slow stretch of this shared machine hits both; the table gives the
@@ -44,7 +46,9 @@ def anchor_env(threads):
 
 def main():
     p = argparse.ArgumentParser(description="flatfast vs OpenBLAS and PyTorch")
-    p.add_argument("what", choices=["gemm", "conv"])
+    p.add_argument("what", choices=["gemm", "conv", "autodiff", "train"])
+    p.add_argument("--models", default="mlp:512,resnet18:32",
+                   help="train: comma-separated model:batch (mlp, resnet18)")
     p.add_argument("--threads", default="1,2")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--time", type=float, default=1.0, help="seconds per case per side per round")
@@ -58,6 +62,8 @@ def main():
         subprocess.run(["go", "build", "-o", exe, "./cmd/flatfast"], cwd=ROOT, check=True,
                        env=dict(os.environ, CGO_ENABLED="0"))
     threads = [int(t) for t in args.threads.split(",")]
+    if args.what in ("autodiff", "train"):
+        return compare_steps(args, exe, threads)
     key = (lambda r: (r["m"], r["n"], r["k"])) if args.what == "gemm" else (lambda r: (r["n"], r["c"], r["h"]))
     times = collections.defaultdict(list)   # (side, shape, threads) -> [ms per round]
     info = {}
@@ -100,6 +106,59 @@ def main():
             print(f"{name:24s} {t:3d} {ff:11.3f} " + " ".join(cells))
     print("ratio = anchor time / flatfast time (above 1: flatfast is faster); medians over "
           f"{args.rounds} interleaved rounds of medians of 5 batches")
+
+
+def compare_steps(args, exe, threads):
+    """autodiff and train: flatfast's `bench autodiff|train` against the torch
+    twins bench/autodiff_torch.py and bench/train_torch.py, each in a fresh
+    process per (case, thread count), interleaved over rounds."""
+    cases = [("mlp", 512)] if args.what == "autodiff" else \
+        [(m.split(":")[0], int(m.split(":")[1])) for m in args.models.split(",")]
+    ms = collections.defaultdict(list)      # (side, case, kernel, threads) -> [ms]
+    extra = collections.defaultdict(list)   # (side, case, field, threads) -> [value]
+    for rnd in range(args.rounds):
+        for model, batch in cases:
+            for t in threads:
+                if args.what == "autodiff":
+                    sides = [("flatfast", [exe, "bench", "autodiff", "-json", "-threads", str(t), "-batch", str(batch),
+                                           "-time", f"{3 * args.time}s"], None),
+                             ("torch", [sys.executable, os.path.join(HERE, "autodiff_torch.py"), "--threads", str(t),
+                                        "--batch", str(batch), "--time", str(3 * args.time)], anchor_env(t))]
+                else:
+                    sides = [("flatfast", [exe, "bench", "train", "-json", "-threads", str(t), "-model", model,
+                                           "-batch", str(batch)], None),
+                             ("torch", [sys.executable, os.path.join(HERE, "train_torch.py"), "--threads", str(t),
+                                        "--model", model, "--batch", str(batch)], anchor_env(t))]
+                if rnd % 2:
+                    sides.reverse()
+                for side, cmd, env in sides:
+                    for r in run_lines(cmd, env):
+                        kern = r["kernel"].removeprefix("torch_")
+                        ms[(side, (model, batch), kern, t)].append(r["ms"])
+                        for f in ("allocs_per_step", "peak_rss_mib_over_baseline", "ratio_to_grad"):
+                            if f in r:
+                                extra[(side, (model, batch), kern + ":" + f, t)].append(r[f])
+        print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
+    med = lambda v: statistics.median(v) if v else float("nan")
+    kernels = sorted({k for (_, _, k, _) in ms})
+    print(f"{'case':18s} {'kernel':18s} {'thr':>3s} {'flatfast ms':>11s} {'torch ms':>10s} {'ratio':>6s}  notes")
+    for c in cases:
+        for k in kernels:
+            for t in threads:
+                ff, tt = med(ms.get(("flatfast", c, k, t), [])), med(ms.get(("torch", c, k, t), []))
+                if ff != ff:
+                    continue
+                notes = []
+                if args.what == "autodiff":
+                    notes.append(f"gradients: flatfast {med(extra[('flatfast', c, k + ':ratio_to_grad', t)]):.2f}, "
+                                 f"torch {med(extra[('torch', c, k + ':ratio_to_grad', t)]):.2f}")
+                else:
+                    notes.append(f"allocs/step {med(extra[('flatfast', c, k + ':allocs_per_step', t)]):.1f}; "
+                                 f"peak RSS +MiB flatfast {med(extra[('flatfast', c, k + ':peak_rss_mib_over_baseline', t)]):.0f}, "
+                                 f"torch {med(extra[('torch', c, k + ':peak_rss_mib_over_baseline', t)]):.0f}")
+                print(f"{c[0] + ' b' + str(c[1]):18s} {k:18s} {t:3d} {ff:11.2f} {tt:10.2f} {tt / ff:5.2f}x  " + "; ".join(notes))
+    print("ratio = torch time / flatfast time (above 1: flatfast is faster); medians over "
+          f"{args.rounds} interleaved rounds, each a fresh process per side")
 
 
 if __name__ == "__main__":
