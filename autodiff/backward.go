@@ -3,6 +3,7 @@ package autodiff
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/flatfast/flatfast/tensor"
 )
@@ -28,10 +29,51 @@ func (g *Graph) accum(x, grad *Value) {
 	}
 	if x.gacc == nil {
 		x.gacc = grad
+		grad.holds++
 		g.touched = append(g.touched, x)
 		return
 	}
-	x.gacc = g.Add(x.gacc, grad)
+	old := x.gacc
+	x.gacc = g.Add(old, grad)
+	x.gacc.holds++
+	g.drop(old)
+}
+
+// An unrecorded backward pass frees gradients as it goes, so that its
+// peak memory is the gradients in flight rather than one per recorded
+// value: each value made during the pass counts the gradient slots (gacc)
+// and views holding it, and its tensor goes back to the pool when the
+// count falls to zero, or, for a temporary nobody took, when the backward
+// rule that made it returns. Values from before the pass (the forward
+// results) are never freed here; they live until Reset.
+
+// drop removes one hold on v and frees it when none remain.
+func (g *Graph) drop(v *Value) {
+	if !g.freeing || v == nil {
+		return
+	}
+	v.holds--
+	if v.holds <= 0 {
+		g.release(v)
+	}
+}
+
+// release frees the storage of a value made during the running unrecorded
+// backward pass.
+func (g *Graph) release(v *Value) {
+	if v.pass != g.pass || !g.freeing || v.freed {
+		return
+	}
+	v.freed = true
+	if v.view != nil {
+		src := v.view
+		v.view = nil
+		g.drop(src)
+		return
+	}
+	if v.own {
+		g.pool.Free(v.t)
+	}
 }
 
 // Grad returns the gradient of the one-element value y with respect to
@@ -100,12 +142,16 @@ func (g *Graph) backprop(out []*Value, y, seed *Value, xs []*Value, record bool)
 	prev := g.SetRecording(record)
 	defer g.SetRecording(prev)
 	defer g.clearGrads()
+	g.freeing = !record
+	g.pass++
+	defer func() { g.freeing = false }()
 
 	end := len(g.tape) - 1
 	if y.op != nil {
 		end = y.at
 	}
 	y.gacc = seed
+	seed.holds++
 	g.touched = append(g.touched, y)
 	for i := end; i >= 0; i-- {
 		v := g.tape[i]
@@ -115,7 +161,21 @@ func (g *Graph) backprop(out []*Value, y, seed *Value, xs []*Value, record bool)
 		if v.gacc.err != nil {
 			return v.gacc.err
 		}
+		n0 := g.nvals
 		v.op.backward(g, v, v.gacc)
+		if !g.freeing {
+			continue
+		}
+		// Temporaries of the rule that nothing holds, then v's own
+		// gradient unless the caller asked for it.
+		for k := n0; k < g.nvals; k++ {
+			if u := &g.slabs[k/slabSize][k%slabSize]; u.holds <= 0 {
+				g.release(u)
+			}
+		}
+		if !slices.Contains(xs, v) {
+			g.drop(v.gacc)
+		}
 	}
 	for i, x := range xs {
 		gx := x.gacc

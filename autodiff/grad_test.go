@@ -54,6 +54,14 @@ var gradCases = []gradCase{
 	{"Sqrt", [][]int{{2, 3}}, positive, func(g *Graph, x []*Value) *Value { return g.Sqrt(x[0]) }},
 	{"Square", [][]int{{2, 3}}, nil, func(g *Graph, x []*Value) *Value { return g.Square(x[0]) }},
 	{"ReLU", [][]int{{3, 4}}, away, func(g *Graph, x []*Value) *Value { return g.ReLU(x[0]) }},
+	{"ReLUInPlace/after Add", [][]int{{3, 4}, {3, 4}}, away, func(g *Graph, x []*Value) *Value { return g.ReLUInPlace(g.Add(x[0], x[1])) }},
+	{"AddInPlace/broadcast b", [][]int{{3, 4}, {3, 4}, {4}}, nil, func(g *Graph, x []*Value) *Value {
+		return g.Mul(g.AddInPlace(g.Mul(x[0], x[1]), x[2]), x[0])
+	}},
+	{"BatchNorm2d+AddInPlace+ReLUInPlace", [][]int{{2, 3, 2, 2}, {3}, {3}, {2, 3, 2, 2}}, away, func(g *Graph, x []*Value) *Value {
+		y, _, _ := g.BatchNorm2d(x[0], x[1], x[2], 1e-5)
+		return g.ReLUInPlace(g.AddInPlace(y, x[3]))
+	}},
 	{"Tanh", [][]int{{3, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.Tanh(x[0]) }},
 	{"Sigmoid", [][]int{{3, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.Sigmoid(x[0]) }},
 	{"Sum/axis0", [][]int{{3, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.Sum(x[0], 0, false) }},
@@ -447,5 +455,76 @@ func TestPackedOperator(t *testing.T) {
 	}
 	if y := g.ApplyOperator(p, g.Zeros(tensor.Float32, 2, 299)); y.Err() == nil {
 		t.Error("rows of 299 accepted by an operator taking 300")
+	}
+}
+
+// An unrecorded backward pass frees each gradient once consumed, so a deep
+// chain needs a few gradient buffers in flight, not one (or more) per
+// layer; the gradient itself must be unaffected.
+func TestBackwardFreesGradients(t *testing.T) {
+	const layers, n = 40, 128
+	rng := tensor.NewRNG(3)
+	xt := tensor.Must(tensor.New(tensor.Float32, n, n))
+	rng.Normal(xt, 0, 0.5)
+	x := NewParam(xt)
+	build := func(g *Graph) *Value {
+		h := x
+		for range layers {
+			h = g.Tanh(g.Reshape(h, n, n))
+		}
+		return g.SumAll(g.Mul(h, h))
+	}
+	g := NewGraph()
+	gx, err := g.Grad(build(g), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := gx[0].Tensor().Clone()
+	per := int64(4 * n * n)
+	if b := g.Bytes(); b > (layers+12)*per {
+		t.Errorf("graph holds %d tensors' worth of storage after the backward pass, want at most %d (forward values plus a few gradients)", b/per, layers+12)
+	}
+	// The same gradient with the backward pass recorded (nothing freed).
+	g2 := NewGraph()
+	gr, err := g2.GradGraph(build(g2), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < got.Len(); i++ {
+		if a, b := got.Flat(i), gr[0].Tensor().Flat(i); a != b {
+			t.Fatalf("element %d: %v with freeing, %v recorded", i, a, b)
+		}
+	}
+}
+
+// The in-place ops share their input's storage only when that is safe, and
+// otherwise leave the input untouched.
+func TestInPlaceOps(t *testing.T) {
+	g := NewGraph()
+	a := tensor.Must(tensor.FromFloat64([]float64{-1, 2, -3, 4}, 4))
+	p := NewParam(a)
+	// A leaf is never overwritten.
+	if r := g.ReLUInPlace(p); r.Tensor() == a || a.Flat(0) != -1 {
+		t.Fatal("ReLUInPlace wrote into a parameter")
+	}
+	s := g.Add(p, p)
+	if r := g.ReLUInPlace(s); r.Tensor() != s.Tensor() || r.Tensor().Flat(0) != 0 {
+		t.Fatal("ReLUInPlace on the newest sum did not work in place")
+	}
+	// Not the newest value: something may have read it.
+	s2 := g.Add(p, p)
+	_ = g.Neg(s2)
+	if r := g.AddInPlace(s2, p); r.Tensor() == s2.Tensor() || s2.Tensor().Flat(1) != 4 {
+		t.Fatal("AddInPlace overwrote a value that had been read")
+	}
+	// An op whose backward reads its output (Exp) is not overwritten.
+	e := g.Exp(p)
+	if r := g.ReLUInPlace(e); r.Tensor() == e.Tensor() {
+		t.Fatal("ReLUInPlace overwrote the output of Exp")
+	}
+	// a + b needing a to broadcast is computed out of place.
+	row := g.Add(NewParam(tensor.Must(tensor.FromFloat64([]float64{1, 2}, 1, 2))), g.Zeros(tensor.Float64, 1, 2))
+	if r := g.AddInPlace(row, NewParam(tensor.Must(tensor.New(tensor.Float64, 3, 2)))); r.Err() != nil || !equalShape(r.Shape(), []int{3, 2}) || r.Tensor() == row.Tensor() {
+		t.Fatalf("AddInPlace with a broadcasting first input: %v %v", r.Shape(), r.Err())
 	}
 }

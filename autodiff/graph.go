@@ -39,6 +39,15 @@ type Value struct {
 
 	gacc *Value // gradient accumulated during a backward pass
 	at   int    // position on the tape
+
+	// Bookkeeping of an unrecorded backward pass, which frees each
+	// gradient as soon as nothing needs it (see Graph.release).
+	own   bool   // t came from the pool for this value alone
+	taken bool   // t was taken over from an input by an in-place op
+	view  *Value // the value whose storage t shares (Reshape)
+	pass  uint32 // the unrecorded backward pass that made it (0: none)
+	holds int32  // gradient slots (and views) referring to this value
+	freed bool
 }
 
 // NewParam returns a leaf that requires a gradient: a model parameter. It
@@ -94,6 +103,9 @@ type Graph struct {
 	idxOut  [][]int32
 
 	bn bnJob // the batch-norm loops' parallel job, reused
+
+	freeing bool   // inside an unrecorded backward pass
+	pass    uint32 // its number
 }
 
 const slabSize = 256
@@ -130,6 +142,11 @@ func (g *Graph) Reset() {
 	g.gen++
 }
 
+// Bytes returns the storage the graph's tensor pool holds (in use or
+// free for reuse): the graph's memory footprint, constant from the second
+// identical step on.
+func (g *Graph) Bytes() int64 { return g.pool.Bytes() }
+
 // Recording reports whether new operations are recorded.
 func (g *Graph) Recording() bool { return g.record }
 
@@ -161,6 +178,9 @@ func (g *Graph) newValue() *Value {
 	g.nvals++
 	v := &g.slabs[s][i]
 	v.g, v.gen = g, g.gen
+	if g.freeing {
+		v.pass = g.pass
+	}
 	return v
 }
 
@@ -168,6 +188,13 @@ func (g *Graph) newValue() *Value {
 func (g *Graph) Const(t *tensor.Tensor) *Value {
 	v := g.newValue()
 	v.t = t
+	return v
+}
+
+// owned wraps a tensor fresh from g.alloc as a constant owning it.
+func (g *Graph) owned(t *tensor.Tensor) *Value {
+	v := g.Const(t)
+	v.own = true
 	return v
 }
 
@@ -235,7 +262,7 @@ func (g *Graph) check(op string, vs ...*Value) error {
 // remembered when recording and some input requires a gradient.
 func (g *Graph) result(o op, t *tensor.Tensor, in ...*Value) *Value {
 	v := g.newValue()
-	v.t = t
+	v.t, v.own = t, true
 	if !g.record {
 		return v
 	}

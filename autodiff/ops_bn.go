@@ -179,13 +179,13 @@ func (batchNormOp) backward(g *Graph, out, gy *Value) {
 	tensor.ParallelFor(xs[1], &g.bn)
 	g.bn = bnJob{}
 	if gx != nil {
-		g.accum(x, g.Const(gx))
+		g.accum(x, g.owned(gx))
 	}
 	if gg != nil {
-		g.accum(gamma, g.Const(gg))
+		g.accum(gamma, g.owned(gg))
 	}
 	if gb != nil {
-		g.accum(beta, g.Const(gb))
+		g.accum(beta, g.owned(gb))
 	}
 }
 

@@ -218,6 +218,85 @@ func (g *Graph) ReLU(a *Value) *Value { return g.unary(reluOp{}, a, tensor.ReLU)
 
 func (reluOp) backward(g *Graph, out, gy *Value) { g.accum(out.in[0], g.ReLUMask(gy, out.in[0])) }
 
+// The in-place variants below save memory in models (a ResNet keeps one
+// tensor less per batch norm and per residual sum). They overwrite their
+// first input's tensor, so that input must have no other use: it must be
+// the newest value of the graph (nothing has read it yet), nothing may read
+// it afterwards, and its own backward rule must not need its value (true
+// of batch norm, convolution and sums, checked). When a condition fails
+// they silently compute out of place, with the same result.
+
+// writable reports whether a's tensor may be overwritten by an in-place op.
+func (g *Graph) writable(a *Value) bool {
+	if a.g != g || a.gen != g.gen || !(a.own || a.taken) || g.nvals == 0 {
+		return false
+	}
+	if a != &g.slabs[(g.nvals-1)/slabSize][(g.nvals-1)%slabSize] {
+		return false
+	}
+	switch a.op.(type) {
+	case batchNormOp, conv2dOp, addOp, nil:
+		return true
+	}
+	return false
+}
+
+// takeOver makes the result of an in-place op on a: a value sharing a's
+// tensor.
+func (g *Graph) takeOver(o op, a *Value, in ...*Value) *Value {
+	v := g.result(o, a.t, in...)
+	v.own, v.taken = false, true
+	return v
+}
+
+type reluInPlaceOp struct{}
+
+func (reluInPlaceOp) name() string { return "ReLUInPlace" }
+
+// ReLUInPlace is ReLU writing into a's tensor when it can (see above).
+func (g *Graph) ReLUInPlace(a *Value) *Value {
+	if err := g.check("ReLUInPlace", a); err != nil {
+		return g.fail(err)
+	}
+	if !g.writable(a) {
+		return g.ReLU(a)
+	}
+	if _, err := tensor.ReLU(a.t, a.t); err != nil {
+		return g.wrap("ReLUInPlace", err)
+	}
+	return g.takeOver(reluInPlaceOp{}, a, a)
+}
+
+// The mask comes from the output: relu(a) > 0 exactly where a > 0.
+func (reluInPlaceOp) backward(g *Graph, out, gy *Value) {
+	g.accum(out.in[0], g.ReLUMask(gy, out))
+}
+
+// AddInPlace is Add writing a + b into a's tensor when it can (see above;
+// also, a must have the result's shape: only b may broadcast).
+func (g *Graph) AddInPlace(a, b *Value) *Value {
+	if err := g.check("AddInPlace", a, b); err != nil {
+		return g.fail(err)
+	}
+	if a == b || !g.writable(a) {
+		return g.Add(a, b)
+	}
+	if _, err := dtypeOf("AddInPlace", a, b); err != nil {
+		return g.fail(err)
+	}
+	dims, n, err := tensor.BroadcastDims(a.Shape(), b.Shape())
+	if err != nil {
+		return g.wrap("AddInPlace", err)
+	}
+	if !equalShape(dims[:n], a.Shape()) {
+		return g.Add(a, b)
+	}
+	if _, err := tensor.Add(a.t, a.t, b.t); err != nil {
+		return g.wrap("AddInPlace", err)
+	}
+	return g.takeOver(addOp{}, a, a, b)
+}
+
 type reluMaskOp struct{}
 
 func (reluMaskOp) name() string { return "ReLUMask" }
@@ -431,7 +510,13 @@ func (g *Graph) Reshape(a *Value, shape ...int) *Value {
 	if err != nil {
 		return g.wrap("Reshape", err)
 	}
-	return g.result(reshapeOp{}, t, a)
+	v := g.result(reshapeOp{}, t, a)
+	v.own = false
+	if g.freeing {
+		v.view = a
+		a.holds++
+	}
+	return v
 }
 
 func (reshapeOp) backward(g *Graph, out, gy *Value) {

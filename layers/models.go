@@ -83,14 +83,16 @@ func newBasicBlock(rng *tensor.RNG, dt tensor.DType, in, out, stride int) (*Basi
 }
 
 // Forward computes relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
+// The ReLUs and the sum work in place on the batch-norm outputs (nothing
+// else reads those), so a block keeps as many tensors as PyTorch's.
 func (b *BasicBlock) Forward(g *autodiff.Graph, x *autodiff.Value) *autodiff.Value {
-	h := g.ReLU(b.BN1.Forward(g, b.Conv1.Forward(g, x)))
-	h = b.BN2.Forward(g, b.Conv2.Forward(g, h))
 	s := x
 	if b.ShortConv != nil {
 		s = b.ShortBN.Forward(g, b.ShortConv.Forward(g, x))
 	}
-	return g.ReLU(g.Add(h, s))
+	h := g.ReLUInPlace(b.BN1.Forward(g, b.Conv1.Forward(g, x)))
+	h = b.BN2.Forward(g, b.Conv2.Forward(g, h))
+	return g.ReLUInPlace(g.AddInPlace(h, s))
 }
 
 func (b *BasicBlock) parts() ([]string, []Module) {
@@ -198,7 +200,7 @@ func NewResNet(rng *tensor.RNG, dt tensor.DType, cfg ResNetConfig) (*ResNet, err
 
 // Forward maps images [N, 3, H, W] to logits [N, Classes].
 func (r *ResNet) Forward(g *autodiff.Graph, x *autodiff.Value) *autodiff.Value {
-	h := g.ReLU(r.BN1.Forward(g, r.Conv1.Forward(g, x)))
+	h := g.ReLUInPlace(r.BN1.Forward(g, r.Conv1.Forward(g, x)))
 	for _, st := range r.Stages {
 		for _, b := range st {
 			h = b.Forward(g, h)

@@ -9,6 +9,7 @@ import "fmt"
 // before it must not be used after it. A Pool is not safe for concurrent
 // use.
 type Pool struct {
+	bytes   int64 // storage ever allocated by Get
 	free    map[poolKey][]*Tensor
 	headers []*Tensor // free headers (for views)
 	out     []poolItem
@@ -46,12 +47,15 @@ func (p *Pool) Get(dt DType, shape ...int) (*Tensor, error) {
 		t = &Tensor{dt: dt}
 		if dt == Float32 {
 			t.f32 = make([]float32, n)
+			p.bytes += 4 * int64(n)
 		} else {
 			t.f64 = make([]float64, n)
+			p.bytes += 8 * int64(n)
 		}
 	}
 	t.setShape(shape)
 	p.out = append(p.out, poolItem{t: t, owns: true})
+	t.slot = len(p.out)
 	return t, nil
 }
 
@@ -74,10 +78,36 @@ func (p *Pool) View(src *Tensor, shape ...int) (*Tensor, error) {
 	return t, nil
 }
 
+// Bytes returns the storage the pool owns, in use or free: its share of
+// a program's memory, which stays constant once a repeated step has warmed
+// the pool up.
+func (p *Pool) Bytes() int64 { return p.bytes }
+
+// Free takes back one tensor that Get handed out, before the next
+// Release, so that a later Get can reuse its storage (a backward pass
+// frees each gradient once it is consumed). t must not be used after.
+// Free reports whether t was one of the pool's tensors in use; anything
+// else (a view, a tensor from elsewhere, one already freed) is left alone.
+func (p *Pool) Free(t *Tensor) bool {
+	if t == nil {
+		return false
+	}
+	i := t.slot - 1
+	if i < 0 || i >= len(p.out) || p.out[i].t != t || !p.out[i].owns {
+		return false
+	}
+	p.out[i] = poolItem{}
+	t.slot = 0
+	k := poolKey{t.dt, t.Len()}
+	p.free[k] = append(p.free[k], t)
+	return true
+}
+
 // Release takes back every tensor handed out since the last Release.
 func (p *Pool) Release() { p.ReleaseTo(0) }
 
-// InUse returns the number of tensors handed out and not yet released.
+// InUse returns the number of tensors handed out since the last Release
+// (those given back early with Free included): a mark for ReleaseTo.
 func (p *Pool) InUse() int { return len(p.out) }
 
 // ReleaseTo takes back the tensors handed out after the first n (n is a
@@ -89,7 +119,11 @@ func (p *Pool) ReleaseTo(n int) {
 	}
 	rest := p.out[n:]
 	for i, it := range rest {
+		if it.t == nil {
+			continue // freed early
+		}
 		if it.owns {
+			it.t.slot = 0
 			k := poolKey{it.t.dt, it.t.Len()}
 			p.free[k] = append(p.free[k], it.t)
 		} else {

@@ -51,6 +51,7 @@ type Tensor struct {
 	dt   DType
 	f32  []float32
 	f64  []float64
+	slot int // 1 + index in the handing-out Pool's list, 0 when none
 }
 
 func shapeString(s []int) string {
