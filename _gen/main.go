@@ -703,16 +703,21 @@ func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 	nr := nv * s.lanes
 	if indirect {
 		fn = "gemmIndirect" + s.suffix
-		g.text(fn, "$0-120", fmt.Sprintf("func %s(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)\n"+
-			"The %dx%d kernel with B gathered: at k step p, vector v of B is loaded from base[offs[%d*p+v]:], so a\n"+
-			"convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.", fn, mr, nr, nv))
+		g.text(fn, "$0-144", fmt.Sprintf("func %s(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)\n"+
+			"The %dx%d kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],\n"+
+			"so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.", fn, mr, nr))
 		g.p("MOVQ k+0(FP), CX")
 		g.p("MOVQ a_base+8(FP), SI")
 		g.p("MOVQ base_base+32(FP), DX")
-		g.p("MOVQ offs_base+56(FP), BX")
-		g.p("MOVQ c_base+80(FP), DI")
-		g.p("MOVQ ldc+104(FP), R8")
-		g.p("MOVQ acc+112(FP), R10")
+		g.p("MOVQ koff_base+56(FP), BX")
+		g.p("MOVQ pieces_base+80(FP), R11")
+		for v := 0; v < nv; v++ {
+			g.p("MOVQ %d(R11), R%d", 8*v, 12+v)
+			g.p("LEAQ (DX)(R%d*4), R%d", 12+v, 12+v)
+		}
+		g.p("MOVQ c_base+104(FP), DI")
+		g.p("MOVQ ldc+128(FP), R8")
+		g.p("MOVQ acc+136(FP), R10")
 	} else {
 		g.text(fn, "$0-96", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc, acc int)\n%dx%d tile: accumulators %s0-%s%d, B in %s%d-%s%d, A broadcasts alternate %s%d/%s%d.\nacc = 0 overwrites C instead of adding to it.",
 			fn, mr, nr, s.reg, s.reg, mr*nv-1, s.reg, mr*nv, s.reg, mr*nv+nv-1, s.reg, mr*nv+nv, s.reg, mr*nv+nv+1))
@@ -744,8 +749,10 @@ func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 	bReg := mr * nv
 	for v := 0; v < nv; v++ {
 		if indirect {
-			g.p("MOVLQSX %d(BX), R9", 4*v)
-			g.p("VMOVUPS (DX)(R9*4), %s", s.r(bReg+v))
+			if v == 0 {
+				g.p("MOVLQSX (BX), R9")
+			}
+			g.p("VMOVUPS (R%d)(R9*4), %s", 12+v, s.r(bReg+v))
 		} else {
 			g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
 		}
@@ -759,7 +766,7 @@ func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 	}
 	g.p("ADDQ $%d, SI", 4*mr)
 	if indirect {
-		g.p("ADDQ $%d, BX", 4*nv)
+		g.p("ADDQ $4, BX")
 	} else {
 		g.p("ADDQ $%d, DX", 4*nr)
 	}

@@ -231,14 +231,16 @@ func transposeGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols
 	}
 }
 
-// gemmIndirectGeneric is the 4x4 kernel with each B row gathered from base
+// gemmIndirectGeneric is the 4x4 kernel with each B row read from base
 // (one piece of 4 floats per row).
-func gemmIndirectGeneric(k int, a, base []float32, offs []int32, c []float32, ldc, acc int) {
+func gemmIndirectGeneric(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int) {
 	var b [4]float32
 	var sums [16]float32
 	a = a[:4*k]
+	src := base[pieces[0]:]
 	for p := 0; p < k; p++ {
-		copy(b[:], base[offs[p]:offs[p]+4])
+		o := koff[p]
+		copy(b[:], src[o:o+4])
 		for i := 0; i < 4; i++ {
 			ai := a[4*p+i]
 			sums[4*i] += ai * b[0]

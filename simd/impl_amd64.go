@@ -97,10 +97,10 @@ func affine2AVX2(z, x, y []float32, a, b, c float32)
 func sqdevAVX2(x []float32, c float32) float32
 
 //go:noescape
-func gemmIndirectAVX512(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
+func gemmIndirectAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 
 //go:noescape
-func gemmIndirectAVX2(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
+func gemmIndirectAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 
 //go:noescape
 func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)

@@ -2171,17 +2171,22 @@ gemmAVX2_set:
 	VZEROUPPER
 	RET
 
-// func gemmIndirectAVX512(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
-// The 12x32 kernel with B gathered: at k step p, vector v of B is loaded from base[offs[2*p+v]:], so a
-// convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
-TEXT ·gemmIndirectAVX512(SB), NOSPLIT, $0-120
+// func gemmIndirectAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 12x32 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
+TEXT ·gemmIndirectAVX512(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
 	MOVQ a_base+8(FP), SI
 	MOVQ base_base+32(FP), DX
-	MOVQ offs_base+56(FP), BX
-	MOVQ c_base+80(FP), DI
-	MOVQ ldc+104(FP), R8
-	MOVQ acc+112(FP), R10
+	MOVQ koff_base+56(FP), BX
+	MOVQ pieces_base+80(FP), R11
+	MOVQ 0(R11), R12
+	LEAQ (DX)(R12*4), R12
+	MOVQ 8(R11), R13
+	LEAQ (DX)(R13*4), R13
+	MOVQ c_base+104(FP), DI
+	MOVQ ldc+128(FP), R8
+	MOVQ acc+136(FP), R10
 	SHLQ $2, R8
 	MOVQ DI, AX
 	PREFETCHT0 0(AX)
@@ -2246,10 +2251,9 @@ TEXT ·gemmIndirectAVX512(SB), NOSPLIT, $0-120
 	TESTQ CX, CX
 	JEQ gemmIndirectAVX512_store
 gemmIndirectAVX512_loop:
-	MOVLQSX 0(BX), R9
-	VMOVUPS (DX)(R9*4), Z24
-	MOVLQSX 4(BX), R9
-	VMOVUPS (DX)(R9*4), Z25
+	MOVLQSX (BX), R9
+	VMOVUPS (R12)(R9*4), Z24
+	VMOVUPS (R13)(R9*4), Z25
 	VBROADCASTSS 0(SI), Z26
 	VFMADD231PS Z24, Z26, Z0
 	VFMADD231PS Z25, Z26, Z1
@@ -2287,7 +2291,7 @@ gemmIndirectAVX512_loop:
 	VFMADD231PS Z24, Z27, Z22
 	VFMADD231PS Z25, Z27, Z23
 	ADDQ $48, SI
-	ADDQ $8, BX
+	ADDQ $4, BX
 	DECQ CX
 	JNE gemmIndirectAVX512_loop
 gemmIndirectAVX512_store:
@@ -2393,17 +2397,22 @@ gemmIndirectAVX512_set:
 	VZEROUPPER
 	RET
 
-// func gemmIndirectAVX2(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
-// The 6x16 kernel with B gathered: at k step p, vector v of B is loaded from base[offs[2*p+v]:], so a
-// convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
-TEXT ·gemmIndirectAVX2(SB), NOSPLIT, $0-120
+// func gemmIndirectAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 6x16 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
+TEXT ·gemmIndirectAVX2(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
 	MOVQ a_base+8(FP), SI
 	MOVQ base_base+32(FP), DX
-	MOVQ offs_base+56(FP), BX
-	MOVQ c_base+80(FP), DI
-	MOVQ ldc+104(FP), R8
-	MOVQ acc+112(FP), R10
+	MOVQ koff_base+56(FP), BX
+	MOVQ pieces_base+80(FP), R11
+	MOVQ 0(R11), R12
+	LEAQ (DX)(R12*4), R12
+	MOVQ 8(R11), R13
+	LEAQ (DX)(R13*4), R13
+	MOVQ c_base+104(FP), DI
+	MOVQ ldc+128(FP), R8
+	MOVQ acc+136(FP), R10
 	SHLQ $2, R8
 	MOVQ DI, AX
 	PREFETCHT0 0(AX)
@@ -2432,10 +2441,9 @@ TEXT ·gemmIndirectAVX2(SB), NOSPLIT, $0-120
 	TESTQ CX, CX
 	JEQ gemmIndirectAVX2_store
 gemmIndirectAVX2_loop:
-	MOVLQSX 0(BX), R9
-	VMOVUPS (DX)(R9*4), Y12
-	MOVLQSX 4(BX), R9
-	VMOVUPS (DX)(R9*4), Y13
+	MOVLQSX (BX), R9
+	VMOVUPS (R12)(R9*4), Y12
+	VMOVUPS (R13)(R9*4), Y13
 	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
@@ -2455,7 +2463,7 @@ gemmIndirectAVX2_loop:
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
 	ADDQ $24, SI
-	ADDQ $8, BX
+	ADDQ $4, BX
 	DECQ CX
 	JNE gemmIndirectAVX2_loop
 gemmIndirectAVX2_store:

@@ -69,9 +69,9 @@ type Impl struct {
 	exp          func(z, x []float32)
 	gemm         func(k int, a, b, c []float32, ldc, acc int)
 	transpose    func(dst []float32, ldd int, src []float32, lds int, rows, cols int)
-	// gemmIndirect is the micro-kernel with B gathered from base at
-	// offsets (pieces per B row: nv); nil where a level has none.
-	gemmIndirect func(k int, a, base []float32, offs []int32, c []float32, ldc, acc int)
+	// gemmIndirect is the micro-kernel with B read from base at
+	// pieces[v]+koff[p] (nv pieces per B row); nil where a level has none.
+	gemmIndirect func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 	nv           int
 	affine       func(z, x []float32, a, b float32)
 	affine2      func(z, x, y []float32, a, b, c float32)
@@ -342,42 +342,43 @@ func (k *Impl) IndirectPieces() int {
 	return k.nv
 }
 
-// IndirectTable is a table of offsets for GemmIndirect, checked once
-// against the length of the base it indexes: a kernel call then checks
-// only that the base is long enough, so a table built once per panel can
-// serve every tile of the panel at no extra cost.
+// IndirectTable holds the per-k-step offsets of GemmIndirect, checked
+// once: a kernel call then checks only its piece starts, so one table
+// built per block of k steps serves every panel and tile of the block.
 type IndirectTable struct {
-	offs  []int32
-	limit int // the smallest base length all pieces fit in
+	koff []int32
+	max  int // the largest offset
 }
 
-// NewIndirectTable checks offs for pieces of the given length and returns
-// the table; it panics on a negative offset.
-func NewIndirectTable(offs []int32, piece int) IndirectTable {
-	limit := 0
-	for i, o := range offs {
+// NewIndirectTable returns the table of the k-step offsets koff; it panics
+// on a negative offset.
+func NewIndirectTable(koff []int32) IndirectTable {
+	m := 0
+	for i, o := range koff {
 		if o < 0 {
-			panic(fmt.Sprintf("simd.NewIndirectTable: negative offset %d at entry %d", o, i))
+			panic(fmt.Sprintf("simd.NewIndirectTable: negative offset %d at step %d", o, i))
 		}
-		limit = max(limit, int(o)+piece)
+		m = max(m, int(o))
 	}
-	return IndirectTable{offs: offs, limit: limit}
+	return IndirectTable{koff: koff, max: m}
 }
 
-// GemmIndirect is GemmKernel with B not packed but gathered: row p of the
-// kc x nr panel is the concatenation of nv = IndirectPieces() pieces, piece
-// v being base[o : o+nr/nv] with o = t's entry p*nv+v. A convolution uses
-// it to read B straight from a zero-padded input image (each piece a run of
-// output pixels along one row, shifted by the kernel tap), with no im2col
-// copy. The table must have been made for pieces of nr/nv floats.
-func (k *Impl) GemmIndirect(kc int, a, base []float32, t IndirectTable, c []float32, ldc int, accumulate bool) {
-	k.checkIndirect(kc, a, base, t, c, ldc, k.mr, k.nr)
-	offs := t.offs
+// GemmIndirect is GemmKernel with B not packed but read in place: row p of
+// the kc x nr panel is the concatenation of nv = IndirectPieces() pieces
+// of nr/nv floats, piece v being base[pieces[v]+koff[p]:] with koff the
+// table's offsets. The offsets separate because a convolution's im2col
+// entry is (where the output pixel starts) + (where the kernel tap is): a
+// convolution reads B straight from a zero-padded input image, each piece
+// a run of output pixels (or of images, in a batch-innermost layout), with
+// no im2col copy.
+func (k *Impl) GemmIndirect(kc int, a, base []float32, t IndirectTable, pieces []int, c []float32, ldc int, accumulate bool) {
+	k.checkIndirect(kc, a, base, t, pieces, c, ldc, k.mr, k.nr)
+	koff := t.koff
 	acc := b2i(accumulate)
 	for first := true; first || kc > 0; first = false {
 		n := min(kc, maxKC)
-		k.gemmIndirect(n, a, base, offs, c, ldc, acc)
-		a, offs = a[n*k.mr:], offs[n*k.nv:]
+		k.gemmIndirect(n, a, base, koff, pieces, c, ldc, acc)
+		a, koff = a[n*k.mr:], koff[n:]
 		kc -= n
 		acc = 1
 	}
@@ -385,31 +386,40 @@ func (k *Impl) GemmIndirect(kc int, a, base []float32, t IndirectTable, c []floa
 
 // GemmIndirectEdge is GemmIndirect updating only the top-left m x n corner
 // of C (see GemmKernelEdge; scratch holds at least mr*nr floats).
-func (k *Impl) GemmIndirectEdge(kc int, a, base []float32, t IndirectTable, c []float32, ldc, m, n int, scratch []float32, accumulate bool) {
+func (k *Impl) GemmIndirectEdge(kc int, a, base []float32, t IndirectTable, pieces []int, c []float32, ldc, m, n int, scratch []float32, accumulate bool) {
 	if m <= 0 || n <= 0 || m > k.mr || n > k.nr || len(scratch) < k.mr*k.nr {
 		panic(fmt.Sprintf("simd.GemmIndirectEdge: corner %dx%d of a %dx%d tile, scratch %d", m, n, k.mr, k.nr, len(scratch)))
 	}
-	k.checkIndirect(kc, a, base, t, c, ldc, m, n)
+	k.checkIndirect(kc, a, base, t, pieces, c, ldc, m, n)
 	s := scratch[:k.mr*k.nr]
-	offs := t.offs
+	koff := t.koff
 	acc := 0
 	for first := true; first || kc > 0; first = false {
 		b := min(kc, maxKC)
-		k.gemmIndirect(b, a, base, offs, s, k.nr, acc)
-		a, offs = a[b*k.mr:], offs[b*k.nv:]
+		k.gemmIndirect(b, a, base, koff, pieces, s, k.nr, acc)
+		a, koff = a[b*k.mr:], koff[b:]
 		kc -= b
 		acc = 1
 	}
 	addOrSet(c, ldc, s, k.nr, m, n, accumulate)
 }
 
-func (k *Impl) checkIndirect(kc int, a, base []float32, t IndirectTable, c []float32, ldc, m, n int) {
+func (k *Impl) checkIndirect(kc int, a, base []float32, t IndirectTable, pieces []int, c []float32, ldc, m, n int) {
 	if k.gemmIndirect == nil {
 		panic("simd.GemmIndirect: level " + k.level.String() + " has no indirect kernel")
 	}
-	if kc < 0 || len(a) < kc*k.mr || len(t.offs) < kc*k.nv || ldc < n || len(c) < (m-1)*ldc+n || t.limit > len(base) {
-		panic(fmt.Sprintf("simd.GemmIndirect: kc=%d, tile %dx%d, corner %dx%d: len(a)=%d offsets=%d (need %d) len(c)=%d ldc=%d, base %d floats (table needs %d)",
-			kc, k.mr, k.nr, m, n, len(a), len(t.offs), kc*k.nv, len(c), ldc, len(base), t.limit))
+	ok := kc >= 0 && len(a) >= kc*k.mr && len(t.koff) >= kc && ldc >= n && len(c) >= (m-1)*ldc+n && len(pieces) >= k.nv
+	if ok {
+		piece := k.nr / k.nv
+		for _, p := range pieces[:k.nv] {
+			if p < 0 || p+t.max+piece > len(base) {
+				ok = false
+			}
+		}
+	}
+	if !ok {
+		panic(fmt.Sprintf("simd.GemmIndirect: kc=%d, tile %dx%d, corner %dx%d: len(a)=%d, %d offsets, pieces %v (largest offset %d), base %d floats, len(c)=%d ldc=%d",
+			kc, k.mr, k.nr, m, n, len(a), len(t.koff), pieces, t.max, len(base), len(c), ldc))
 	}
 }
 

@@ -654,7 +654,7 @@ func TestTranspose(t *testing.T) {
 	}
 }
 
-// TestGemmIndirect: the gathered-B kernel equals GemmKernel on the panel
+// TestGemmIndirect: the in-place-B kernel equals GemmKernel on the panel
 // its offsets describe, for full tiles and every edge corner.
 func TestGemmIndirect(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
@@ -668,15 +668,20 @@ func TestGemmIndirect(t *testing.T) {
 		t.Run(k.String(), func(t *testing.T) {
 			for _, kc := range []int{0, 1, 5, 64, maxKC + 7} {
 				base := randSlice(r, 5000, 0)
-				offs := make([]int32, kc*nv)
+				koff := make([]int32, kc)
+				pieces := make([]int, nv)
+				for v := range pieces {
+					pieces[v] = r.IntN(1000)
+				}
 				b := make([]float32, kc*nr) // the same panel, packed
 				for p := 0; p < kc; p++ {
+					koff[p] = int32(r.IntN(len(base) - 1000 - piece + 1))
 					for v := 0; v < nv; v++ {
-						o := r.IntN(len(base) - piece + 1)
-						offs[p*nv+v] = int32(o)
+						o := pieces[v] + int(koff[p])
 						copy(b[p*nr+v*piece:], base[o:o+piece])
 					}
 				}
+				tab := NewIndirectTable(koff)
 				a := randSlice(r, kc*mr, 0)
 				for _, ldc := range []int{nr, nr + 5} {
 					c0 := randSlice(r, (mr-1)*ldc+nr, 0)
@@ -684,7 +689,7 @@ func TestGemmIndirect(t *testing.T) {
 					got := append([]float32(nil), c0...)
 					acc := ldc == nr
 					k.GemmKernel(kc, a, b, want, ldc, acc)
-					k.GemmIndirect(kc, a, base, NewIndirectTable(offs, piece), got, ldc, acc)
+					k.GemmIndirect(kc, a, base, tab, pieces, got, ldc, acc)
 					for i := range want {
 						if got[i] != want[i] {
 							t.Fatalf("kc=%d ldc=%d: C[%d] = %v, packed kernel %v", kc, ldc, i, got[i], want[i])
@@ -696,7 +701,7 @@ func TestGemmIndirect(t *testing.T) {
 							got := append([]float32(nil), c0...)
 							sc := make([]float32, mr*nr)
 							k.GemmKernelEdge(kc, a, b, want, ldc, m, n, sc, acc)
-							k.GemmIndirectEdge(kc, a, base, NewIndirectTable(offs, piece), got, ldc, m, n, sc, acc)
+							k.GemmIndirectEdge(kc, a, base, tab, pieces, got, ldc, m, n, sc, acc)
 							for i := range want {
 								if got[i] != want[i] {
 									t.Fatalf("edge %dx%d kc=%d: C[%d] = %v, packed kernel %v", m, n, kc, i, got[i], want[i])
@@ -706,16 +711,21 @@ func TestGemmIndirect(t *testing.T) {
 					}
 				}
 			}
-			// An offset running past the base panics instead of reading
-			// out of bounds.
-			func() {
-				defer func() {
-					if recover() == nil {
-						t.Error("out-of-range offset accepted")
+			// A piece running past the base panics instead of reading
+			// out of bounds, as does a missing piece start.
+			for _, pieces := range [][]int{make([]int, nv), {}} {
+				func() {
+					defer func() {
+						if recover() == nil {
+							t.Errorf("pieces %v: out-of-range read accepted", pieces)
+						}
+					}()
+					if len(pieces) > 0 {
+						pieces[nv-1] = 10 - piece + 1
 					}
+					k.GemmIndirect(1, make([]float32, mr), make([]float32, 10), NewIndirectTable([]int32{0}), pieces, make([]float32, (mr-1)*nr+nr), nr, true)
 				}()
-				k.GemmIndirect(1, make([]float32, mr), make([]float32, 10), NewIndirectTable([]int32{8, 0}, piece), make([]float32, (mr-1)*nr+nr), nr, true)
-			}()
+			}
 		})
 	}
 }

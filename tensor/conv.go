@@ -312,34 +312,34 @@ func (s *padded) packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count in
 	s.im.packB(w, dst, p0, kb, j0, nb, nr, first, count)
 }
 
-func (s *padded) offsets(dst []int32, p0, kb, j0, nb, nr, nv, first, count int) {
+// koffs: tap (ci, ki, kj) sits at ci*plane + ki*pw + kj from the top-left
+// input pixel of its output pixel.
+func (s *padded) koffs(dst []int32, p0 int) {
+	g := s.im.g
+	plane, khw := s.ph*s.pw, g.KH*g.KW
+	ci, r := p0/khw, p0%khw
+	ki, kj := r/g.KW, r%g.KW
+	for p := range dst {
+		dst[p] = int32(ci*plane + ki*s.pw + kj)
+		if kj++; kj == g.KW {
+			kj = 0
+			if ki++; ki == g.KH {
+				ki = 0
+				ci++
+			}
+		}
+	}
+}
+
+// pieces: the padded-image position of each piece's first output pixel.
+func (s *padded) pieces(dst []int, col, nr int) {
 	g := s.im.g
 	ohw, plane := g.OH*g.OW, s.ph*s.pw
-	khw := g.KH * g.KW
-	piece := nr / nv
-	var pix [simd.MaxTile]int32
-	for jp := first; jp < first+count; jp++ {
-		tbl := dst[jp*kb*nv : (jp+1)*kb*nv]
-		for v := 0; v < nv; v++ {
-			col := j0 + jp*nr + v*piece
-			n, q := col/ohw, col%ohw
-			pix[v] = int32(n*g.Cin*plane + (q/g.OW)*s.pw + q%g.OW)
-		}
-		ci, r := p0/khw, p0%khw
-		ki, kj := r/g.KW, r%g.KW
-		for p := 0; p < kb; p++ {
-			tap := int32(ci*plane + ki*s.pw + kj)
-			for v := 0; v < nv; v++ {
-				tbl[p*nv+v] = pix[v] + tap
-			}
-			if kj++; kj == g.KW {
-				kj = 0
-				if ki++; ki == g.KH {
-					ki = 0
-					ci++
-				}
-			}
-		}
+	piece := nr / len(dst)
+	for v := range dst {
+		c := col + v*piece
+		n, q := c/ohw, c%ohw
+		dst[v] = n*g.Cin*plane + (q/g.OW)*s.pw + q%g.OW
 	}
 }
 

@@ -60,6 +60,31 @@ var convCases = []convCase{
 	{4, 8, 3, 3, 7, 3, 1, 2},
 	{2, 6, 33, 17, 14, 3, 1, 1},
 	{1, 40, 6, 6, 5, 3, 1, 1}, // inner size 360: several kc blocks
+	// Output rows of 16 and 32 pixels: B read in place from the padded
+	// input (usePadded) at the AVX2 and AVX-512 levels.
+	{2, 3, 16, 16, 13, 3, 1, 1},
+	{1, 70, 32, 32, 4, 3, 1, 1}, // and several kc blocks
+	{3, 8, 16, 16, 7, 1, 1, 0},
+	{2, 5, 18, 16, 3, 3, 1, 0}, // output 16x14: rows of 14 pixels
+}
+
+// Every level with an indirect kernel meets a case that reads B in place.
+func TestConvCasesCoverIndirect(t *testing.T) {
+	for _, impl := range simd.Implementations() {
+		if impl.IndirectPieces() == 0 {
+			continue
+		}
+		hit := false
+		for _, c := range convCases {
+			g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
+			if err == nil && usePadded(&g, impl) {
+				hit = true
+			}
+		}
+		if !hit {
+			t.Errorf("%s: no convolution case reads its input in place", impl)
+		}
+	}
 }
 
 // nanTensor returns a tensor full of NaNs: outputs written into it must

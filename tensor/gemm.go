@@ -41,15 +41,18 @@ type bSource interface {
 	packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int)
 }
 
-// bIndirect is a B operand the micro-kernel reads in place: row p of panel
-// jp is nv pieces of nr/nv floats of base() at the offsets offsets()
-// writes (dst[jp*kb*nv + p*nv + v]), e.g. runs of a zero-padded input
+// bIndirect is a B operand the micro-kernel reads in place: row p of the
+// panel whose first column is col is nv pieces of nr/nv floats of base(),
+// piece v at pieces(col)[v] + koff[p], e.g. runs of a zero-padded input
 // image. Used only when the level has an indirect kernel and every panel
 // is full (see gemmSources).
 type bIndirect interface {
 	bSource
 	base() []float32
-	offsets(dst []int32, p0, kb, j0, nb, nr, nv, first, count int)
+	// koffs writes the offsets of k steps p0 .. p0+len(dst)-1.
+	koffs(dst []int32, p0 int)
+	// pieces writes the nv piece starts of the panel starting at col.
+	pieces(dst []int, col, nr int)
 }
 
 // denseA is a row-major matrix A (or, transposed, A^T stored row-major).
@@ -168,8 +171,8 @@ type gemmJob struct {
 	img, imgStride int
 	pre            *PackedMatrix // op(B) packed in advance, or nil
 	bi             bIndirect     // B read in place through offsets, or nil
-	offs           []int32
-	tables         []simd.IndirectTable
+	koff           []int32       // bi's k-step offsets for the current block
+	table          simd.IndirectTable
 	nv             int
 	blk            blocking
 	threads        int
@@ -191,8 +194,9 @@ type gemmJob struct {
 	bp    []float32 // the packed B block in use: own, or a PackedMatrix's
 	own   []float32
 	dense []float32 // scratch C for outputs of small images
-	ap    [maxWorkers][]float32
-	edge  [maxWorkers][simd.MaxTile]float32
+	ap     [maxWorkers][]float32
+	edge   [maxWorkers][simd.MaxTile]float32
+	pieces [maxWorkers][4]int
 }
 
 func (j *gemmJob) colOff(col int) int {
@@ -214,15 +218,6 @@ func grow(s []float32, n int) []float32 {
 func (j *gemmJob) run(w, i int) {
 	if j.packing {
 		first := i * j.bPer
-		if j.bi != nil {
-			count := min(j.bPer, j.bPanels-first)
-			j.bi.offsets(j.offs, j.pc, j.kb, j.jc, j.nb, j.nr, j.nv, first, count)
-			per := j.kb * j.nv
-			for jp := first; jp < first+count; jp++ {
-				j.tables[jp] = simd.NewIndirectTable(j.offs[jp*per:(jp+1)*per], j.nr/j.nv)
-			}
-			return
-		}
 		j.B.packB(w, j.bp, j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
 		return
 	}
@@ -270,18 +265,20 @@ func (j *gemmJob) accumulate() bool { return !j.overwrite || j.pc > 0 }
 // place (panels are full and never straddle images here).
 func (j *gemmJob) indirectPanel(w, jp int, ap []float32, i0, mb int) {
 	mr, nr, kb := j.mr, j.nr, j.kb
-	offs := j.tables[jp]
 	base := j.bi.base()
-	off0 := j.colOff(j.jc + jp*nr)
+	col := j.jc + jp*nr
+	off0 := j.colOff(col)
 	acc := j.accumulate()
+	pieces := j.pieces[w][:j.nv]
+	j.bi.pieces(pieces, col, nr)
 	for ip := 0; ip*mr < mb; ip++ {
 		rows := min(mr, mb-ip*mr)
 		apan := ap[ip*mr*kb : (ip+1)*mr*kb]
 		off := (i0+ip*mr)*j.ldc + off0
 		if rows == mr {
-			j.impl.GemmIndirect(kb, apan, base, offs, j.c[off:], j.ldc, acc)
+			j.impl.GemmIndirect(kb, apan, base, j.table, pieces, j.c[off:], j.ldc, acc)
 		} else {
-			j.impl.GemmIndirectEdge(kb, apan, base, offs, j.c[off:], j.ldc, rows, nr, j.edge[w][:], acc)
+			j.impl.GemmIndirectEdge(kb, apan, base, j.table, pieces, j.c[off:], j.ldc, rows, nr, j.edge[w][:], acc)
 		}
 	}
 }
@@ -349,21 +346,13 @@ func (j *gemmJob) drive() {
 				// op(B) was packed once in advance (PackedMatrix).
 				j.bp = j.pre.block(j.jc, j.pc)
 			case j.bi != nil:
-				// B is read in place: only the offset tables are built.
-				if n := j.bPanels * j.kb * j.nv; cap(j.offs) < n {
-					j.offs = make([]int32, n)
-				} else {
-					j.offs = j.offs[:n]
+				// B is read in place: only the k-step offsets are made.
+				if cap(j.koff) < j.kb {
+					j.koff = make([]int32, j.kb)
 				}
-				if cap(j.tables) < j.bPanels {
-					j.tables = make([]simd.IndirectTable, j.bPanels)
-				}
-				j.tables = j.tables[:j.bPanels]
-				j.packing = true
-				nPack := min(j.bPanels, target)
-				j.bPer = (j.bPanels + nPack - 1) / nPack
-				parallelFor((j.bPanels+j.bPer-1)/j.bPer, threads, j)
-				j.packing = false
+				j.koff = j.koff[:j.kb]
+				j.bi.koffs(j.koff, j.pc)
+				j.table = simd.NewIndirectTable(j.koff)
 			default:
 				j.own = grow(j.own, j.bPanels*nr*j.kb)
 				j.bp = j.own
