@@ -191,9 +191,9 @@ type gemmJob struct {
 
 	mcEff, nI, chunk, nJ int
 
-	bp    []float32 // the packed B block in use: own, or a PackedMatrix's
-	own   []float32
-	dense []float32 // scratch C for outputs of small images
+	bp     []float32 // the packed B block in use: own, or a PackedMatrix's
+	own    []float32
+	dense  []float32 // scratch C for outputs of small images
 	ap     [maxWorkers][]float32
 	edge   [maxWorkers][simd.MaxTile]float32
 	pieces [maxWorkers][4]int

@@ -51,3 +51,20 @@ func BenchmarkZZGemmEq(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkZZBatch(b *testing.B) {
+	r := NewRNG(4)
+	for _, s := range []struct{ n, c, hw int }{{1, 128, 16}, {4, 128, 16}, {32, 128, 16}, {2, 64, 32}, {32, 64, 32}} {
+		x := randTensor(r, Float32, s.n, s.c, s.hw, s.hw)
+		w := randTensor(r, Float32, s.c, s.c, 3, 3)
+		y := Must(Conv2d(nil, x, w, 1, 1))
+		SetThreads(1)
+		fl := 2 * float64(s.n*s.c*s.c*9*s.hw*s.hw)
+		b.Run(fmt.Sprintf("n%d/c%d", s.n, s.c), func(b *testing.B) {
+			for range b.N {
+				_, _ = Conv2d(y, x, w, 1, 1)
+			}
+			b.ReportMetric(fl*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
