@@ -343,6 +343,138 @@ func (s *padded) pieces(dst []int, col, nr int) {
 	}
 }
 
+// batchInner is the im2col matrix of a stride-1 convolution read in place
+// from a zero-padded, batch-innermost copy of the input,
+// buf[ci][ih][iw][n] with n padded to npad (a multiple of the piece
+// length), for images whose output rows are too short for padded's runs
+// (ResNet's 8x8 and 4x4 stages). Column j = q*npad + n for output pixel q
+// and image n, so a piece is a run of images at one pixel and tap
+// (ci, ki, kj) of column j is buf[pixel(q)*npad + n + tap(ci,ki,kj)*npad].
+// The GEMM writes C in the same column order (cols columns, rounded up to
+// whole panels); scatter moves it to NCHW.
+type batchInner struct {
+	g                  *ConvGeom
+	impl               *simd.Impl
+	x, y, c            []float32
+	buf                []float32
+	ph, pw, npad, cols int
+	scattering         bool
+}
+
+// useBatchInner reports whether a stride-1 convolution can read its input
+// in place in the batch-innermost layout at level impl.
+func useBatchInner(g *ConvGeom, impl *simd.Impl) bool {
+	nv := impl.IndirectPieces()
+	if nv == 0 || g.Stride != 1 {
+		return false
+	}
+	_, nr := impl.GemmTile()
+	piece := nr / nv
+	npad := (g.N + piece - 1) / piece * piece
+	size := g.Cin * (g.H + 2*g.Pad) * (g.W + 2*g.Pad) * npad
+	return size < math.MaxInt32 && g.OH*g.OW*npad < math.MaxInt32
+}
+
+// prepare builds the batch-innermost padded copy of x.
+func (s *batchInner) prepare(g *ConvGeom, impl *simd.Impl, x []float32) {
+	s.g, s.impl, s.x = g, impl, x
+	_, nr := impl.GemmTile()
+	piece := nr / impl.IndirectPieces()
+	s.npad = (g.N + piece - 1) / piece * piece
+	s.ph, s.pw = g.H+2*g.Pad, g.W+2*g.Pad
+	s.cols = (g.OH*g.OW*s.npad + nr - 1) / nr * nr
+	s.buf = grow(s.buf, g.Cin*s.ph*s.pw*s.npad)
+	s.scattering = false
+	parallelFor(g.Cin, Threads(), s)
+	s.x = nil
+}
+
+// scatter moves the GEMM's output c (Cout rows of cols columns) into y in
+// NCHW.
+func (s *batchInner) scatter(y, c []float32) {
+	s.y, s.c, s.scattering = y, c, true
+	parallelFor(s.g.Cout, Threads(), s)
+	s.y, s.c = nil, nil
+}
+
+func (s *batchInner) run(_, i int) {
+	g := s.g
+	if s.scattering {
+		// y[n, co, q] = c[co, q*npad + n]
+		ohw := g.OH * g.OW
+		s.impl.Transpose(s.y[i*ohw:], g.Cout*ohw, s.c[i*s.cols:], s.npad, ohw, g.N)
+		return
+	}
+	// Channel i: zero rows above and below, zero columns left and right,
+	// and each input row transposed into place (the padded image slots
+	// n >= N feed only discarded columns and are left as they are).
+	rowLen := s.pw * s.npad
+	plane := s.buf[i*s.ph*rowLen : (i+1)*s.ph*rowLen]
+	clear(plane[:g.Pad*rowLen])
+	clear(plane[(g.Pad+g.H)*rowLen:])
+	for h := 0; h < g.H; h++ {
+		row := plane[(h+g.Pad)*rowLen : (h+g.Pad+1)*rowLen]
+		clear(row[:g.Pad*s.npad])
+		clear(row[(g.Pad+g.W)*s.npad:])
+		src := s.x[(i*g.H+h)*g.W:]
+		s.impl.Transpose(row[g.Pad*s.npad:], s.npad, src, g.Cin*g.H*g.W, g.N, g.W)
+	}
+}
+
+func (s *batchInner) base() []float32 { return s.buf }
+
+func (s *batchInner) koffs(dst []int32, p0 int) {
+	g := s.g
+	khw := g.KH * g.KW
+	ci, r := p0/khw, p0%khw
+	ki, kj := r/g.KW, r%g.KW
+	for p := range dst {
+		dst[p] = int32(((ci*s.ph+ki)*s.pw + kj) * s.npad)
+		if kj++; kj == g.KW {
+			kj = 0
+			if ki++; ki == g.KH {
+				ki = 0
+				ci++
+			}
+		}
+	}
+}
+
+func (s *batchInner) pieces(dst []int, col, nr int) {
+	g := s.g
+	piece := nr / len(dst)
+	real := g.OH * g.OW * s.npad
+	for v := range dst {
+		c := col + v*piece
+		if c >= real {
+			dst[v] = 0 // a column past the end: any valid address
+			continue
+		}
+		q, n0 := c/s.npad, c%s.npad
+		dst[v] = ((q/g.OW)*s.pw+q%g.OW)*s.npad + n0
+	}
+}
+
+// packB packs panels from the same layout (a fallback the GEMM uses only
+// where the level cannot read B in place).
+func (s *batchInner) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	nv := max(1, s.impl.IndirectPieces())
+	piece := nr / nv
+	var koff [1]int32
+	var pc [4]int
+	for jp := first; jp < first+count; jp++ {
+		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
+		s.pieces(pc[:nv], j0+jp*nr, nr)
+		for p := 0; p < kb; p++ {
+			s.koffs(koff[:], p0+p)
+			for v := 0; v < nv; v++ {
+				o := pc[v] + int(koff[0])
+				copy(panel[p*nr+v*piece:p*nr+(v+1)*piece], s.buf[o:o+piece])
+			}
+		}
+	}
+}
+
 // im2colT is the transpose of the im2col matrix as a B operand: rows
 // j = (n, oh, ow), columns k = (ci, kh, kw). Each panel is built as rows of
 // X~ in per-worker scratch and transposed into place.
@@ -465,6 +597,8 @@ type convScratch struct {
 	fA   flippedA
 	da   denseA
 	pad  padded
+	bin  batchInner
+	cbuf []float32 // output in batchInner's column order
 }
 
 var convPool freeList[convScratch]
@@ -494,15 +628,34 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 	s.geom = g
 	impl := simd.Active()
 	s.da = denseA{impl: impl, a: w.f32, lda: g.Cin * g.KH * g.KW}
-	s.im.prepare(&s.geom, x.f32)
-	var b bSource = &s.im
-	if usePadded(&s.geom, impl) {
-		s.pad.prepare(&s.im, &s.geom, x.f32)
-		b = &s.pad
-	}
-	gemmSources(impl, Threads(), g.Cout, g.N*g.OH*g.OW, g.Cin*g.KH*g.KW, 1, &s.da, b, dst.f32, g.OH*g.OW, g.OH*g.OW, g.Cout*g.OH*g.OW, true)
-	s.im.x, s.da.a = nil, nil
+	s.forward(impl, &s.da, x.f32, dst.f32)
+	s.da.a = nil
 	return dst, nil
+}
+
+// forward computes the convolution of geometry s.geom of input x into y
+// with kernel operand A, choosing how B is read: in place from a padded
+// copy of x (NCHW when output rows are whole pieces, else batch-innermost),
+// or packed through im2col.
+func (s *convScratch) forward(impl *simd.Impl, A aSource, x, y []float32) {
+	g := &s.geom
+	s.im.prepare(g, x)
+	defer func() { s.im.x = nil }()
+	k := g.Cin * g.KH * g.KW
+	ohw := g.OH * g.OW
+	switch {
+	case usePadded(g, impl):
+		s.pad.prepare(&s.im, g, x)
+		gemmSources(impl, Threads(), g.Cout, g.N*ohw, k, 1, A, &s.pad, y, ohw, ohw, g.Cout*ohw, true)
+	case useBatchInner(g, impl):
+		b := &s.bin
+		b.prepare(g, impl, x)
+		s.cbuf = grow(s.cbuf, g.Cout*b.cols)
+		gemmSources(impl, Threads(), g.Cout, b.cols, k, 1, A, b, s.cbuf, b.cols, 0, 0, true)
+		b.scatter(y, s.cbuf)
+	default:
+		gemmSources(impl, Threads(), g.Cout, g.N*ohw, k, 1, A, &s.im, y, ohw, ohw, g.Cout*ohw, true)
+	}
 }
 
 // Conv2dBackwardWeight returns the gradient of the kernel of Conv2d(x, w)
@@ -582,14 +735,8 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
 		s.orig = g
 		s.fA = flippedA{g: &s.orig, w: w.f32}
-		s.im.prepare(&s.geom, gy.f32)
-		var b bSource = &s.im
-		if usePadded(&s.geom, impl) {
-			s.pad.prepare(&s.im, &s.geom, gy.f32)
-			b = &s.pad
-		}
-		gemmSources(impl, Threads(), g.Cin, g.N*g.H*g.W, g.Cout*g.KH*g.KW, 1, &s.fA, b, dst.f32, g.H*g.W, g.H*g.W, g.Cin*g.H*g.W, true)
-		s.fA.w, s.im.x = nil, nil
+		s.forward(impl, &s.fA, gy.f32, dst.f32)
+		s.fA.w = nil
 		return dst, nil
 	}
 	// General stride: dX~ = W^T dY for a group of images at a time, then
