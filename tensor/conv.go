@@ -455,13 +455,121 @@ func (s *batchInner) pieces(dst []int, col, nr int) {
 	}
 }
 
-// packB packs panels from the same layout (a fallback the GEMM uses only
-// where the level cannot read B in place).
-func (s *batchInner) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
-	nv := max(1, s.impl.IndirectPieces())
+// nhwcB is X~^T, the B operand of the weight gradient, read in place from
+// a zero-padded channels-last copy of the input, buf[n][ih][iw][ci]: with
+// the columns ordered (kh, kw, ci), a piece is a run of channels at one
+// input pixel, and row p (output pixel (n, oh, ow)) of column
+// (kh, kw, ci) is buf[pixel(p) + (kh*pw + kw)*Cin + ci]. Any stride works.
+// Columns are rounded up to whole panels (the extra ones are discarded).
+type nhwcB struct {
+	g          *ConvGeom
+	impl       *simd.Impl
+	x          []float32
+	buf        []float32
+	ph, pw     int
+	cols       int
+	dw, c      []float32
+	unpermutes bool
+}
+
+// useNHWC reports whether the weight gradient of geometry g can read X~
+// in place at level impl: channel runs must be whole pieces.
+func useNHWC(g *ConvGeom, impl *simd.Impl) bool {
+	nv := impl.IndirectPieces()
+	if nv == 0 {
+		return false
+	}
+	_, nr := impl.GemmTile()
+	size := g.N * (g.H + 2*g.Pad) * (g.W + 2*g.Pad) * g.Cin
+	return g.Cin%(nr/nv) == 0 && size < math.MaxInt32
+}
+
+func (s *nhwcB) prepare(g *ConvGeom, impl *simd.Impl, x []float32) {
+	s.g, s.impl, s.x = g, impl, x
+	_, nr := impl.GemmTile()
+	s.ph, s.pw = g.H+2*g.Pad, g.W+2*g.Pad
+	s.cols = (g.KH*g.KW*g.Cin + nr - 1) / nr * nr
+	s.buf = grow(s.buf, g.N*s.ph*s.pw*g.Cin)
+	s.unpermutes = false
+	parallelFor(g.N, Threads(), s)
+	s.x = nil
+}
+
+// unpermute writes dw[co, ci, kh, kw] from c[co, (kh, kw, ci)].
+func (s *nhwcB) unpermute(dw, c []float32) {
+	s.dw, s.c, s.unpermutes = dw, c, true
+	parallelFor(s.g.Cout, Threads(), s)
+	s.dw, s.c = nil, nil
+}
+
+func (s *nhwcB) run(_, i int) {
+	g := s.g
+	khw := g.KH * g.KW
+	if s.unpermutes {
+		// Row co: a khw x Cin matrix to transpose into Cin x khw.
+		s.impl.Transpose(s.dw[i*g.Cin*khw:], khw, s.c[i*s.cols:], g.Cin, khw, g.Cin)
+		return
+	}
+	// Image i: zero borders, each input row transposed into place.
+	rowLen := s.pw * g.Cin
+	img := s.buf[i*s.ph*rowLen : (i+1)*s.ph*rowLen]
+	clear(img[:g.Pad*rowLen])
+	clear(img[(g.Pad+g.H)*rowLen:])
+	for h := 0; h < g.H; h++ {
+		row := img[(h+g.Pad)*rowLen : (h+g.Pad+1)*rowLen]
+		clear(row[:g.Pad*g.Cin])
+		clear(row[(g.Pad+g.W)*g.Cin:])
+		s.impl.Transpose(row[g.Pad*g.Cin:], g.Cin, s.x[(i*g.Cin*g.H+h)*g.W:], g.H*g.W, g.Cin, g.W)
+	}
+}
+
+func (s *nhwcB) base() []float32 { return s.buf }
+
+// koffs: k step p is output pixel (n, oh, ow).
+func (s *nhwcB) koffs(dst []int32, p0 int) {
+	g := s.g
+	ohw := g.OH * g.OW
+	n, q := p0/ohw, p0%ohw
+	oh, ow := q/g.OW, q%g.OW
+	for p := range dst {
+		dst[p] = int32(((n*s.ph+oh*g.Stride)*s.pw + ow*g.Stride) * g.Cin)
+		if ow++; ow == g.OW {
+			ow = 0
+			if oh++; oh == g.OH {
+				oh = 0
+				n++
+			}
+		}
+	}
+}
+
+func (s *nhwcB) pieces(dst []int, col, nr int) {
+	g := s.g
+	piece := nr / len(dst)
+	real := g.KH * g.KW * g.Cin
+	for v := range dst {
+		c := col + v*piece
+		if c >= real {
+			dst[v] = 0
+			continue
+		}
+		r, ci := c/g.Cin, c%g.Cin
+		dst[v] = ((r/g.KW)*s.pw+r%g.KW)*g.Cin + ci
+	}
+}
+
+func (s *nhwcB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	packInPlace(s, s.impl, dst, p0, kb, j0, nr, first, count)
+}
+
+// packInPlace packs panels of an in-place source (a fallback the GEMM uses
+// only where the level cannot read B in place).
+func packInPlace(s bIndirect, impl *simd.Impl, dst []float32, p0, kb, j0, nr, first, count int) {
+	nv := max(1, impl.IndirectPieces())
 	piece := nr / nv
 	var koff [1]int32
 	var pc [4]int
+	buf := s.base()
 	for jp := first; jp < first+count; jp++ {
 		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
 		s.pieces(pc[:nv], j0+jp*nr, nr)
@@ -469,10 +577,14 @@ func (s *batchInner) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, coun
 			s.koffs(koff[:], p0+p)
 			for v := 0; v < nv; v++ {
 				o := pc[v] + int(koff[0])
-				copy(panel[p*nr+v*piece:p*nr+(v+1)*piece], s.buf[o:o+piece])
+				copy(panel[p*nr+v*piece:p*nr+(v+1)*piece], buf[o:o+piece])
 			}
 		}
 	}
+}
+
+func (s *batchInner) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	packInPlace(s, s.impl, dst, p0, kb, j0, nr, first, count)
 }
 
 // im2colT is the transpose of the im2col matrix as a B operand: rows
@@ -598,7 +710,8 @@ type convScratch struct {
 	da   denseA
 	pad  padded
 	bin  batchInner
-	cbuf []float32 // output in batchInner's column order
+	nhwc nhwcB
+	cbuf []float32 // output in batchInner's or nhwcB's column order
 }
 
 var convPool freeList[convScratch]
@@ -691,11 +804,22 @@ func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor,
 	s.geom = g
 	impl := simd.Active()
 	s.oA = outA{g: &s.geom, c: g.Cout, y: gy.f32, impl: impl}
+	defer func() { s.oA.y = nil }()
+	k := g.Cin * g.KH * g.KW
+	if useNHWC(&s.geom, impl) {
+		// dW~[co, (kh, kw, ci)] with B read in place from a channels-last
+		// padded copy of x, then reordered into dW.
+		b := &s.nhwc
+		b.prepare(&s.geom, impl, x.f32)
+		s.cbuf = grow(s.cbuf, g.Cout*b.cols)
+		gemmSources(impl, Threads(), g.Cout, b.cols, g.N*g.OH*g.OW, 1, &s.oA, b, s.cbuf, b.cols, 0, 0, true)
+		b.unpermute(dst.f32, s.cbuf)
+		return dst, nil
+	}
 	s.im.prepare(&s.geom, x.f32)
 	s.imT = im2colT{im: &s.im, impl: impl}
-	k := g.Cin * g.KH * g.KW
 	gemmSources(impl, Threads(), g.Cout, k, g.N*g.OH*g.OW, 1, &s.oA, &s.imT, dst.f32, k, 0, 0, true)
-	s.oA.y, s.im.x = nil, nil
+	s.im.x = nil
 	return dst, nil
 }
 

@@ -66,6 +66,8 @@ var convCases = []convCase{
 	{1, 70, 32, 32, 4, 3, 1, 1}, // and several kc blocks
 	{3, 8, 16, 16, 7, 1, 1, 0},
 	{2, 5, 18, 16, 3, 3, 1, 0}, // output 16x14: rows of 14 pixels
+	{2, 16, 9, 9, 5, 3, 2, 1},  // strided, channels in whole pieces (nhwcB)
+	{1, 32, 5, 5, 3, 1, 2, 0},  // a strided 1x1 shortcut
 }
 
 // Every level with an indirect kernel meets a case that reads B in place.
@@ -74,15 +76,20 @@ func TestConvCasesCoverIndirect(t *testing.T) {
 		if impl.IndirectPieces() == 0 {
 			continue
 		}
-		hit := false
+		var padded, inner, nhwc, nhwcStrided bool
 		for _, c := range convCases {
 			g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
-			if err == nil && usePadded(&g, impl) {
-				hit = true
+			if err != nil {
+				t.Fatal(err)
 			}
+			padded = padded || usePadded(&g, impl)
+			inner = inner || (!usePadded(&g, impl) && useBatchInner(&g, impl))
+			nhwc = nhwc || useNHWC(&g, impl)
+			nhwcStrided = nhwcStrided || (useNHWC(&g, impl) && c.stride > 1)
 		}
-		if !hit {
-			t.Errorf("%s: no convolution case reads its input in place", impl)
+		if !padded || !inner || !nhwc || !nhwcStrided {
+			t.Errorf("%s: cases reading B in place: padded NCHW %v, batch-innermost %v, channels-last %v (strided %v); want all",
+				impl, padded, inner, nhwc, nhwcStrided)
 		}
 	}
 }
