@@ -697,6 +697,49 @@ func (s *flippedA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha flo
 	}
 }
 
+// flipKernels reverses each run of khw floats of w into dst: every
+// (co, ci) kernel rotated by 180 degrees.
+func flipKernels(dst, w []float32, khw int) {
+	for b := 0; b+khw <= len(w); b += khw {
+		src, d := w[b:b+khw], dst[b:b+khw]
+		for r, v := range src {
+			d[khw-1-r] = v
+		}
+	}
+}
+
+// kernelT is a kernel w [Cout, Cin, KH, KW] of geometry g (already
+// flipped) as the A operand of the input gradient: rows ci, columns
+// k = (co, kh, kw). For each co the rows are a Cin x KH*KW block of w, so
+// a panel packs as a transpose per co.
+type kernelT struct {
+	g    *ConvGeom
+	w    []float32
+	impl *simd.Impl
+}
+
+func (s *kernelT) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
+	g := s.g
+	khw := g.KH * g.KW
+	for ip := 0; ip*mr < mb; ip++ {
+		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
+		rows := min(mr, mb-ip*mr)
+		ci0 := i0 + ip*mr
+		if rows < mr {
+			clear(panel)
+		}
+		for p := 0; p < kb; {
+			co, r := (p0+p)/khw, (p0+p)%khw
+			run := min(kb-p, khw-r)
+			s.impl.Transpose(panel[p*mr:], mr, s.w[(co*g.Cin+ci0)*khw+r:], khw, rows, run)
+			p += run
+		}
+		if alpha != 1 {
+			s.impl.Scale(alpha, panel)
+		}
+	}
+}
+
 // convScratch is the pooled workspace of the input-gradient path.
 type convScratch struct {
 	dcol []float32
@@ -707,6 +750,8 @@ type convScratch struct {
 	oA   outA
 	oB   outB
 	fA   flippedA
+	wT   kernelT
+	wf   []float32 // the flipped kernel
 	da   denseA
 	pad  padded
 	bin  batchInner
@@ -741,7 +786,7 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 	s.geom = g
 	impl := simd.Active()
 	s.da = denseA{impl: impl, a: w.f32, lda: g.Cin * g.KH * g.KW}
-	s.forward(impl, &s.da, x.f32, dst.f32)
+	s.forward(impl, &s.da, nil, x.f32, dst.f32)
 	s.da.a = nil
 	return dst, nil
 }
@@ -749,22 +794,28 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 // forward computes the convolution of geometry s.geom of input x into y
 // with kernel operand A, choosing how B is read: in place from a padded
 // copy of x (NCHW when output rows are whole pieces, else batch-innermost),
-// or packed through im2col.
-func (s *convScratch) forward(impl *simd.Impl, A aSource, x, y []float32) {
+// or packed through im2col. Apacked, when not nil, replaces A on the
+// in-place paths (the input gradient's flipped kernel, flipped once into
+// memory so that it packs by block transposes).
+func (s *convScratch) forward(impl *simd.Impl, A, Apacked aSource, x, y []float32) {
 	g := &s.geom
 	s.im.prepare(g, x)
 	defer func() { s.im.x = nil }()
 	k := g.Cin * g.KH * g.KW
 	ohw := g.OH * g.OW
+	inPlace := A
+	if Apacked != nil {
+		inPlace = Apacked
+	}
 	switch {
 	case usePadded(g, impl):
 		s.pad.prepare(&s.im, g, x)
-		gemmSources(impl, Threads(), g.Cout, g.N*ohw, k, 1, A, &s.pad, y, ohw, ohw, g.Cout*ohw, true)
+		gemmSources(impl, Threads(), g.Cout, g.N*ohw, k, 1, inPlace, &s.pad, y, ohw, ohw, g.Cout*ohw, true)
 	case useBatchInner(g, impl):
 		b := &s.bin
 		b.prepare(g, impl, x)
 		s.cbuf = grow(s.cbuf, g.Cout*b.cols)
-		gemmSources(impl, Threads(), g.Cout, b.cols, k, 1, A, b, s.cbuf, b.cols, 0, 0, true)
+		gemmSources(impl, Threads(), g.Cout, b.cols, k, 1, inPlace, b, s.cbuf, b.cols, 0, 0, true)
 		b.scatter(y, s.cbuf)
 	default:
 		gemmSources(impl, Threads(), g.Cout, g.N*ohw, k, 1, A, &s.im, y, ohw, ohw, g.Cout*ohw, true)
@@ -859,8 +910,15 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
 		s.orig = g
 		s.fA = flippedA{g: &s.orig, w: w.f32}
-		s.forward(impl, &s.fA, gy.f32, dst.f32)
-		s.fA.w = nil
+		var Apacked aSource
+		if usePadded(&s.geom, impl) || useBatchInner(&s.geom, impl) {
+			s.wf = grow(s.wf, len(w.f32))
+			flipKernels(s.wf, w.f32, g.KH*g.KW)
+			s.wT = kernelT{g: &s.orig, w: s.wf, impl: impl}
+			Apacked = &s.wT
+		}
+		s.forward(impl, &s.fA, Apacked, gy.f32, dst.f32)
+		s.fA.w, s.wT.w = nil, nil
 		return dst, nil
 	}
 	// General stride: dX~ = W^T dY for a group of images at a time, then
