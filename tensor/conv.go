@@ -265,6 +265,7 @@ type colRun struct{ at, n, q, len int }
 // back to packing through im.
 type padded struct {
 	im     *im2colB
+	x      []float32 // the input, during prepare
 	buf    []float32
 	ph, pw int
 }
@@ -283,27 +284,28 @@ func usePadded(g *ConvGeom, impl *simd.Impl) bool {
 	return (g.OH*g.OW)%nr == 0 && g.OW%piece == 0 && size < math.MaxInt32
 }
 
-// prepare builds the padded copy of x for geometry g.
+// prepare builds the padded copy of x for geometry g, one (image,
+// channel) plane per work unit.
 func (s *padded) prepare(im *im2colB, g *ConvGeom, x []float32) {
-	s.im = im
+	s.im, s.x = im, x
 	s.ph, s.pw = g.H+2*g.Pad, g.W+2*g.Pad
-	n := g.N * g.Cin * s.ph * s.pw
-	if cap(s.buf) < n {
-		s.buf = make([]float32, n)
+	s.buf = grow(s.buf, g.N*g.Cin*s.ph*s.pw)
+	parallelFor(g.N*g.Cin, Threads(), s)
+	s.x = nil
+}
+
+func (s *padded) run(_, nc int) {
+	g := s.im.g
+	dst := s.buf[nc*s.ph*s.pw : (nc+1)*s.ph*s.pw]
+	src := s.x[nc*g.H*g.W : (nc+1)*g.H*g.W]
+	clear(dst[:g.Pad*s.pw])
+	for h := 0; h < g.H; h++ {
+		row := dst[(h+g.Pad)*s.pw : (h+g.Pad+1)*s.pw]
+		clear(row[:g.Pad])
+		copy(row[g.Pad:], src[h*g.W:(h+1)*g.W])
+		clear(row[g.Pad+g.W:])
 	}
-	s.buf = s.buf[:n]
-	for nc := 0; nc < g.N*g.Cin; nc++ {
-		dst := s.buf[nc*s.ph*s.pw : (nc+1)*s.ph*s.pw]
-		src := x[nc*g.H*g.W : (nc+1)*g.H*g.W]
-		clear(dst[:g.Pad*s.pw])
-		for h := 0; h < g.H; h++ {
-			row := dst[(h+g.Pad)*s.pw : (h+g.Pad+1)*s.pw]
-			clear(row[:g.Pad])
-			copy(row[g.Pad:], src[h*g.W:(h+1)*g.W])
-			clear(row[g.Pad+g.W:])
-		}
-		clear(dst[(g.H+g.Pad)*s.pw:])
-	}
+	clear(dst[(g.H+g.Pad)*s.pw:])
 }
 
 func (s *padded) base() []float32 { return s.buf }
@@ -757,6 +759,9 @@ type convScratch struct {
 	bin  batchInner
 	nhwc nhwcB
 	cbuf []float32 // output in batchInner's or nhwcB's column order
+	// xbuf is the storage of whichever copy of the input a call makes
+	// (padded, batchInner, nhwcB), shared to keep one per scratch.
+	xbuf []float32
 }
 
 var convPool freeList[convScratch]
@@ -809,11 +814,15 @@ func (s *convScratch) forward(impl *simd.Impl, A, Apacked aSource, x, y []float3
 	}
 	switch {
 	case usePadded(g, impl):
+		s.pad.buf = s.xbuf
 		s.pad.prepare(&s.im, g, x)
+		s.xbuf = s.pad.buf
 		gemmSources(impl, Threads(), g.Cout, g.N*ohw, k, 1, inPlace, &s.pad, y, ohw, ohw, g.Cout*ohw, true)
 	case useBatchInner(g, impl):
 		b := &s.bin
+		b.buf = s.xbuf
 		b.prepare(g, impl, x)
+		s.xbuf = b.buf
 		s.cbuf = grow(s.cbuf, g.Cout*b.cols)
 		gemmSources(impl, Threads(), g.Cout, b.cols, k, 1, inPlace, b, s.cbuf, b.cols, 0, 0, true)
 		b.scatter(y, s.cbuf)
@@ -861,7 +870,9 @@ func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor,
 		// dW~[co, (kh, kw, ci)] with B read in place from a channels-last
 		// padded copy of x, then reordered into dW.
 		b := &s.nhwc
+		b.buf = s.xbuf
 		b.prepare(&s.geom, impl, x.f32)
+		s.xbuf = b.buf
 		s.cbuf = grow(s.cbuf, g.Cout*b.cols)
 		gemmSources(impl, Threads(), g.Cout, b.cols, g.N*g.OH*g.OW, 1, &s.oA, b, s.cbuf, b.cols, 0, 0, true)
 		b.unpermute(dst.f32, s.cbuf)
@@ -922,12 +933,12 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 		return dst, nil
 	}
 	// General stride: dX~ = W^T dY for a group of images at a time, then
-	// col2im. The group keeps dX~ near 4 Mi floats.
+	// col2im. The group keeps dX~ near 1 Mi floats.
 	dst.Zero()
 	s.geom = g
 	k := g.Cin * g.KH * g.KW
 	ohw := g.OH * g.OW
-	group := max(1, min(g.N, (4<<20)/max(1, k*ohw)))
+	group := max(1, min(g.N, (1<<20)/max(1, k*ohw)))
 	s.dcol = grow(s.dcol, k*group*ohw)
 	s.da = denseA{impl: impl, a: w.f32, lda: k, trans: true}
 	for n0 := 0; n0 < g.N; n0 += group {
