@@ -68,6 +68,7 @@ var convCases = []convCase{
 	{2, 5, 18, 16, 3, 3, 1, 0}, // output 16x14: rows of 14 pixels
 	{2, 16, 9, 9, 5, 3, 2, 1},  // strided, channels in whole pieces (nhwcB)
 	{1, 32, 5, 5, 3, 1, 2, 0},  // a strided 1x1 shortcut
+	{8, 4, 32, 32, 3, 3, 1, 1}, // weight gradient over 8192 pixels: k split (kSegments)
 }
 
 // Every level with an indirect kernel meets a case that reads B in place.
@@ -76,7 +77,7 @@ func TestConvCasesCoverIndirect(t *testing.T) {
 		if impl.IndirectPieces() == 0 {
 			continue
 		}
-		var padded, inner, nhwc, nhwcStrided bool
+		var padded, inner, nhwc, nhwcStrided, split bool
 		for _, c := range convCases {
 			g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
 			if err != nil {
@@ -86,6 +87,10 @@ func TestConvCasesCoverIndirect(t *testing.T) {
 			inner = inner || (!usePadded(&g, impl) && useBatchInner(&g, impl))
 			nhwc = nhwc || useNHWC(&g, impl)
 			nhwcStrided = nhwcStrided || (useNHWC(&g, impl) && c.stride > 1)
+			split = split || kSegments(impl, g.Cout, g.Cin*g.KH*g.KW, g.N*g.OH*g.OW) > 1
+		}
+		if !split {
+			t.Errorf("%s: no weight gradient is computed in k segments", impl)
 		}
 		if !padded || !inner || !nhwc || !nhwcStrided {
 			t.Errorf("%s: cases reading B in place: padded NCHW %v, batch-innermost %v, channels-last %v (strided %v); want all",

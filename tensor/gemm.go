@@ -179,6 +179,10 @@ type gemmJob struct {
 	// overwrite: the first kc block stores into C instead of adding, so
 	// C need not be cleared (or even hold numbers) beforehand.
 	overwrite bool
+	// k0 offsets the inner index handed to the sources, and wid the worker
+	// index, for a job computing one segment of a split product on one
+	// worker of an outer parallel loop (splitJob).
+	k0, wid int
 
 	da denseA
 	db denseB
@@ -218,7 +222,7 @@ func grow(s []float32, n int) []float32 {
 func (j *gemmJob) run(w, i int) {
 	if j.packing {
 		first := i * j.bPer
-		j.B.packB(w, j.bp, j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
+		j.B.packB(w+j.wid, j.bp, j.k0+j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
 		return
 	}
 	bi, ci := i/j.nJ, i%j.nJ
@@ -228,7 +232,7 @@ func (j *gemmJob) run(w, i int) {
 	acc := j.accumulate()
 	ap := grow(j.ap[w], ((mb+mr-1)/mr)*mr*kb)
 	j.ap[w] = ap
-	j.A.packA(w, ap, i0, mb, j.pc, kb, mr, j.alpha)
+	j.A.packA(w+j.wid, ap, i0, mb, j.k0+j.pc, kb, mr, j.alpha)
 	jp0 := ci * j.chunk
 	jp1 := min(jp0+j.chunk, j.bPanels)
 	for jp := jp0; jp < jp1; jp++ {
@@ -324,9 +328,16 @@ func (j *gemmJob) drive() {
 	if threads > 1 {
 		target = 4 * threads
 	}
-	// Units along the rows: at least ceil(m/mc), more when threads need
-	// them, but not thinner than one mr panel.
-	nI := max((j.m+j.blk.mc-1)/j.blk.mc, min(target, (j.m+mr-1)/mr))
+	// Units: ceil(m/mc) row blocks, times column chunks when threads need
+	// more units; a row block runs all its A panels over a B panel while
+	// that panel is in L1, so the columns are cut first and the rows more
+	// finely only when the columns run out (cutting rows first would
+	// stream each B panel from L3 once per row unit: with m = 64 that
+	// costs a third of the speed).
+	nI := (j.m + j.blk.mc - 1) / j.blk.mc
+	if panels := (min(j.n, j.blk.nc) + nr - 1) / nr; nI*panels < target {
+		nI = min((j.m+mr-1)/mr, (target+panels-1)/panels)
+	}
 	j.mcEff = ((j.m+nI-1)/nI + mr - 1) / mr * mr
 	j.nI = (j.m + j.mcEff - 1) / j.mcEff
 	kc := j.blk.kcFor(j.k)
@@ -351,7 +362,7 @@ func (j *gemmJob) drive() {
 					j.koff = make([]int32, j.kb)
 				}
 				j.koff = j.koff[:j.kb]
-				j.bi.koffs(j.koff, j.pc)
+				j.bi.koffs(j.koff, j.k0+j.pc)
 				j.table = simd.NewIndirectTable(j.koff)
 			default:
 				j.own = grow(j.own, j.bPanels*nr*j.kb)
@@ -491,6 +502,13 @@ func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource
 		jobPool.put(j)
 		return
 	}
+	if img == 0 {
+		if segs := kSegments(impl, m, n, k); segs > 1 {
+			jobPool.put(j)
+			splitK(impl, threads, segs, m, n, k, alpha, A, B, c, ldc, overwrite)
+			return
+		}
+	}
 	j.overwrite = overwrite
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
 	j.img, j.imgStride, j.pre, j.bi = img, imgStride, nil, nil
@@ -504,6 +522,83 @@ func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource
 	j.drive()
 	j.A, j.B, j.c, j.bi = nil, nil, nil, nil
 	jobPool.put(j)
+}
+
+// kSegments returns how many segments of the inner dimension a product
+// from gemmSources is cut into: 1, except when k dwarfs the output (a
+// convolution's weight gradient, where k runs over every output pixel of
+// the batch and C is only Cout x 9Cin). Then the blocked loops would run
+// many kc blocks of little work each, with a barrier after each; instead
+// each segment is a whole product on one worker into its own partial C,
+// summed at the end in segment order. The cut depends on the shape alone,
+// never on the thread count, so results stay bitwise the same for any
+// number of threads.
+func kSegments(impl *simd.Impl, m, n, k int) int {
+	kc := blocksFor(impl).kc
+	if k < 8*kc || k < 4*max(m, n) || m*n > 1<<20 {
+		return 1
+	}
+	return min(maxSegments, k/(2*kc))
+}
+
+const maxSegments = 8
+
+// splitJob runs the segments of a k-split product (kSegments).
+type splitJob struct {
+	impl          *simd.Impl
+	segs, m, n, k int
+	alpha         float32
+	A             aSource
+	B             bSource
+	parts         []float32 // segs partial products, m x n each
+}
+
+var splitPool freeList[splitJob]
+
+func (s *splitJob) run(w, i int) {
+	k0, k1 := i*s.k/s.segs, (i+1)*s.k/s.segs
+	mn := s.m * s.n
+	gemmSourcesAt(s.impl, w, k0, s.m, s.n, k1-k0, s.alpha, s.A, s.B, s.parts[i*mn:(i+1)*mn])
+}
+
+// gemmSourcesAt computes the dense m x n product of A and B over inner
+// indices k0 .. k0+k-1 into c, on the calling worker w alone.
+func gemmSourcesAt(impl *simd.Impl, w, k0, m, n, k int, alpha float32, A aSource, B bSource, c []float32) {
+	j := jobPool.get()
+	j.A, j.B = A, B
+	j.impl, j.threads = impl, 1
+	j.k0, j.wid, j.overwrite = k0, w, true
+	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, n
+	j.img, j.imgStride, j.pre, j.bi = 0, 0, nil, nil
+	_, nr := impl.GemmTile()
+	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 && n%nr == 0 {
+		j.bi, j.nv = bi, impl.IndirectPieces()
+	}
+	j.drive()
+	j.A, j.B, j.c, j.bi = nil, nil, nil, nil
+	j.k0, j.wid = 0, 0
+	jobPool.put(j)
+}
+
+// splitK computes C = (or +=) alpha*A*B for a dense C as segs partial
+// products summed in order.
+func splitK(impl *simd.Impl, threads, segs, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc int, overwrite bool) {
+	s := splitPool.get()
+	*s = splitJob{impl: impl, segs: segs, m: m, n: n, k: k, alpha: alpha, A: A, B: B, parts: grow(s.parts, segs*m*n)}
+	parallelFor(segs, threads, s)
+	for i := 0; i < m; i++ {
+		dst := c[i*ldc : i*ldc+n]
+		if overwrite {
+			copy(dst, s.parts[i*n:(i+1)*n])
+		} else {
+			impl.Add(dst, dst, s.parts[i*n:(i+1)*n])
+		}
+		for p := 1; p < segs; p++ {
+			impl.Add(dst, dst, s.parts[(p*m+i)*n:(p*m+i+1)*n])
+		}
+	}
+	s.A, s.B = nil, nil
+	splitPool.put(s)
 }
 
 // forRuns calls f(offset, length) for each contiguous run of the m x n
