@@ -697,15 +697,26 @@ func expKernel(g *gen, s isa) {
 // k steps, with Apanel packed as k columns of mr floats and Bpanel as k rows
 // of nr floats. The accumulators stay in registers for the whole k loop; A is
 // broadcast one element at a time, B is loaded nr/lanes vectors at a time.
-func gemmKernel(g *gen, s isa, mr int, indirect bool) {
+//
+// rows < mr makes a short variant for the last, partial row panel: it
+// computes only the first rows rows of the tile (A is still packed mr
+// floats per k step), so a panel of C whose row count is not a multiple of
+// mr costs no wasted multiply-adds. Its name carries the row count.
+func gemmKernel(g *gen, s isa, mr, rows int, indirect bool) {
 	fn := "gemm" + s.suffix
+	if rows < mr {
+		fn = fmt.Sprintf("gemm%d%s", rows, s.suffix)
+	}
 	nv := 2 // vectors of B per k step
 	nr := nv * s.lanes
 	if indirect {
 		fn = "gemmIndirect" + s.suffix
+		if rows < mr {
+			fn = fmt.Sprintf("gemmIndirect%d%s", rows, s.suffix)
+		}
 		g.text(fn, "$0-144", fmt.Sprintf("func %s(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)\n"+
 			"The %dx%d kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],\n"+
-			"so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.", fn, mr, nr))
+			"so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.", fn, rows, nr))
 		g.p("MOVQ k+0(FP), CX")
 		g.p("MOVQ a_base+8(FP), SI")
 		g.p("MOVQ base_base+32(FP), DX")
@@ -719,8 +730,8 @@ func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 		g.p("MOVQ ldc+128(FP), R8")
 		g.p("MOVQ acc+136(FP), R10")
 	} else {
-		g.text(fn, "$0-96", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc, acc int)\n%dx%d tile: accumulators %s0-%s%d, B in %s%d-%s%d, A broadcasts alternate %s%d/%s%d.\nacc = 0 overwrites C instead of adding to it.",
-			fn, mr, nr, s.reg, s.reg, mr*nv-1, s.reg, mr*nv, s.reg, mr*nv+nv-1, s.reg, mr*nv+nv, s.reg, mr*nv+nv+1))
+		g.text(fn, "$0-96", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc, acc int)\n%dx%d tile (A packed %d rows per k step): accumulators %s0-%s%d, B in %s%d-%s%d, A broadcasts alternate %s%d/%s%d.\nacc = 0 overwrites C instead of adding to it.",
+			fn, rows, nr, mr, s.reg, s.reg, rows*nv-1, s.reg, rows*nv, s.reg, rows*nv+nv-1, s.reg, rows*nv+nv, s.reg, rows*nv+nv+1))
 		g.p("MOVQ k+0(FP), CX")
 		g.p("MOVQ a_base+8(FP), SI")
 		g.p("MOVQ b_base+32(FP), DX")
@@ -732,21 +743,21 @@ func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 	// Prefetch the C tile: its rows are ldc apart, usually on different
 	// pages, and would otherwise be fetched only after the k loop.
 	g.p("MOVQ DI, AX")
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		for v := 0; v < nr*4; v += 64 {
 			g.p("PREFETCHT0 %d(AX)", v)
 		}
-		if i < mr-1 {
+		if i < rows-1 {
 			g.p("ADDQ R8, AX")
 		}
 	}
-	for i := 0; i < mr*nv; i++ {
+	for i := 0; i < rows*nv; i++ {
 		zero(g, s, s.r(i))
 	}
 	g.p("TESTQ CX, CX")
 	g.p("JEQ %s_store", fn)
 	g.lbl(fn + "_loop")
-	bReg := mr * nv
+	bReg := rows * nv
 	for v := 0; v < nv; v++ {
 		if indirect {
 			if v == 0 {
@@ -757,7 +768,7 @@ func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 			g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
 		}
 	}
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		a := s.r(bReg + nv + i%2)
 		g.p("VBROADCASTSS %d(SI), %s", 4*i, a)
 		for v := 0; v < nv; v++ {
@@ -775,23 +786,23 @@ func gemmKernel(g *gen, s isa, mr int, indirect bool) {
 	g.lbl(fn + "_store")
 	g.p("TESTQ R10, R10")
 	g.p("JEQ %s_set", fn)
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		for v := 0; v < nv; v++ {
 			g.p("VADDPS %s, %s, %s", s.mem("DI", v), s.r(i*nv+v), s.r(i*nv+v))
 			g.p("VMOVUPS %s, %s", s.r(i*nv+v), s.mem("DI", v))
 		}
-		if i < mr-1 {
+		if i < rows-1 {
 			g.p("ADDQ R8, DI")
 		}
 	}
 	g.ret()
 	// Overwrite: C = A*B, without reading C.
 	g.lbl(fn + "_set")
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		for v := 0; v < nv; v++ {
 			g.p("VMOVUPS %s, %s", s.r(i*nv+v), s.mem("DI", v))
 		}
-		if i < mr-1 {
+		if i < rows-1 {
 			g.p("ADDQ R8, DI")
 		}
 	}
@@ -929,10 +940,14 @@ func amd64() []byte {
 		reluBackward(g, s)
 		expKernel(g, s)
 	}
-	gemmKernel(g, avx512, 12, false)
-	gemmKernel(g, avx2, 6, false)
-	gemmKernel(g, avx512, 12, true)
-	gemmKernel(g, avx2, 6, true)
+	for _, indirect := range []bool{false, true} {
+		for _, rows := range []int{12, 8, 4} {
+			gemmKernel(g, avx512, 12, rows, indirect)
+		}
+		for _, rows := range []int{6, 4, 2} {
+			gemmKernel(g, avx2, 6, rows, indirect)
+		}
+	}
 	transposeKernels(g)
 	return g.buf.Bytes()
 }

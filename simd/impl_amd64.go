@@ -103,6 +103,30 @@ func gemmIndirectAVX512(k int, a, base []float32, koff []int32, pieces []int, c 
 func gemmIndirectAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 
 //go:noescape
+func gemm8AVX512(k int, a, b, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirect8AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemm4AVX512(k int, a, b, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirect4AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemm4AVX2(k int, a, b, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirect4AVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemm2AVX2(k int, a, b, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirect2AVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
 func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)
 
 //go:noescape
@@ -136,6 +160,7 @@ var avx2Impl = &Impl{
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
 	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
 	gemmIndirect: gemmIndirectAVX2, nv: 2,
+	short: []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2}, {4, gemm4AVX2, gemmIndirect4AVX2}},
 	affine: affineAVX2, affine2: affine2AVX2, sqdev: sqdevAVX2,
 }
 
@@ -147,6 +172,7 @@ var avx512Impl = &Impl{
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
 	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
 	gemmIndirect: gemmIndirectAVX512, nv: 2,
+	short: []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512}, {8, gemm8AVX512, gemmIndirect8AVX512}},
 	affine: affineAVX512, affine2: affine2AVX512, sqdev: sqdevAVX512,
 }
 

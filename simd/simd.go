@@ -73,6 +73,10 @@ type Impl struct {
 	// pieces[v]+koff[p] (nv pieces per B row); nil where a level has none.
 	gemmIndirect func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 	nv           int
+	// short holds kernels computing only the first rows rows of a tile
+	// (A still packed mr per k step), by increasing rows, for the last
+	// row panel of a matrix whose rows are not a multiple of mr.
+	short  []shortKernel
 	affine       func(z, x []float32, a, b float32)
 	affine2      func(z, x, y []float32, a, b, c float32)
 	sqdev        func(x []float32, c float32) float32
@@ -309,6 +313,22 @@ func (k *Impl) GemmKernel(kc int, a, b, c []float32, ldc int, accumulate bool) {
 	}
 }
 
+type shortKernel struct {
+	rows         int
+	gemm         func(k int, a, b, c []float32, ldc, acc int)
+	gemmIndirect func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+}
+
+// shortFor returns the smallest short kernel covering m rows, or nil.
+func (k *Impl) shortFor(m int) *shortKernel {
+	for i := range k.short {
+		if k.short[i].rows >= m {
+			return &k.short[i]
+		}
+	}
+	return nil
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -391,12 +411,27 @@ func (k *Impl) GemmIndirectEdge(kc int, a, base []float32, t IndirectTable, piec
 		panic(fmt.Sprintf("simd.GemmIndirectEdge: corner %dx%d of a %dx%d tile, scratch %d", m, n, k.mr, k.nr, len(scratch)))
 	}
 	k.checkIndirect(kc, a, base, t, pieces, c, ldc, m, n)
-	s := scratch[:k.mr*k.nr]
+	gemm, rows := k.gemmIndirect, k.mr
+	if sk := k.shortFor(m); sk != nil {
+		gemm, rows = sk.gemmIndirect, sk.rows
+	}
 	koff := t.koff
+	if rows == m && n == k.nr {
+		acc := b2i(accumulate)
+		for first := true; first || kc > 0; first = false {
+			b := min(kc, maxKC)
+			gemm(b, a, base, koff, pieces, c, ldc, acc)
+			a, koff = a[b*k.mr:], koff[b:]
+			kc -= b
+			acc = 1
+		}
+		return
+	}
+	s := scratch[:rows*k.nr]
 	acc := 0
 	for first := true; first || kc > 0; first = false {
 		b := min(kc, maxKC)
-		k.gemmIndirect(b, a, base, koff, pieces, s, k.nr, acc)
+		gemm(b, a, base, koff, pieces, s, k.nr, acc)
 		a, koff = a[b*k.mr:], koff[b:]
 		kc -= b
 		acc = 1
@@ -440,11 +475,27 @@ func (k *Impl) GemmKernelEdge(kc int, a, b, c []float32, ldc, m, n int, scratch 
 		panic(fmt.Sprintf("simd.GemmKernelEdge: scratch of %d floats, need %d", len(scratch), k.mr*k.nr))
 	}
 	k.checkGemm(kc, a, b, c, ldc, m, n)
-	t := scratch[:k.mr*k.nr]
+	gemm, rows := k.gemm, k.mr
+	if sk := k.shortFor(m); sk != nil {
+		gemm, rows = sk.gemm, sk.rows
+	}
+	if rows == m && n == k.nr {
+		// A short kernel fits the corner exactly: straight into C.
+		acc := b2i(accumulate)
+		for first := true; first || kc > 0; first = false {
+			s := min(kc, maxKC)
+			gemm(s, a, b, c, ldc, acc)
+			a, b = a[s*k.mr:], b[s*k.nr:]
+			kc -= s
+			acc = 1
+		}
+		return
+	}
+	t := scratch[:rows*k.nr]
 	acc := 0
 	for first := true; first || kc > 0; first = false {
 		s := min(kc, maxKC)
-		k.gemm(s, a, b, t, k.nr, acc)
+		gemm(s, a, b, t, k.nr, acc)
 		a, b = a[s*k.mr:], b[s*k.nr:]
 		kc -= s
 		acc = 1
