@@ -160,7 +160,7 @@ var avx2Impl = &Impl{
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
 	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
 	gemmIndirect: gemmIndirectAVX2, nv: 2,
-	short: []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2}, {4, gemm4AVX2, gemmIndirect4AVX2}},
+	short:  []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2}, {4, gemm4AVX2, gemmIndirect4AVX2}},
 	affine: affineAVX2, affine2: affine2AVX2, sqdev: sqdevAVX2,
 }
 
@@ -172,7 +172,7 @@ var avx512Impl = &Impl{
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
 	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
 	gemmIndirect: gemmIndirectAVX512, nv: 2,
-	short: []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512}, {8, gemm8AVX512, gemmIndirect8AVX512}},
+	short:  []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512}, {8, gemm8AVX512, gemmIndirect8AVX512}},
 	affine: affineAVX512, affine2: affine2AVX512, sqdev: sqdevAVX512,
 }
 

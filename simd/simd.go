@@ -76,10 +76,10 @@ type Impl struct {
 	// short holds kernels computing only the first rows rows of a tile
 	// (A still packed mr per k step), by increasing rows, for the last
 	// row panel of a matrix whose rows are not a multiple of mr.
-	short  []shortKernel
-	affine       func(z, x []float32, a, b float32)
-	affine2      func(z, x, y []float32, a, b, c float32)
-	sqdev        func(x []float32, c float32) float32
+	short   []shortKernel
+	affine  func(z, x []float32, a, b float32)
+	affine2 func(z, x, y []float32, a, b, c float32)
+	sqdev   func(x []float32, c float32) float32
 
 	// band, when set, replaces the streaming kernels dot, sum and axpy for
 	// inputs whose footprint lies in (bandLo, bandHi] bytes: see
