@@ -210,7 +210,14 @@ func reproSensing(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	if res.Complete {
+		fmt.Fprintf(stderr, "%s holds this sweep, finished: nothing to train (-fresh runs it again)\n", *out)
+	}
 	res.Summary(stdout, perf)
+	if res.Complete {
+		fmt.Fprintf(stdout, "\nrewrote %s/results.json, curves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png from the checkpoint; perf.json is the finished sweep's\n", *out)
+		return nil
+	}
 	fmt.Fprintf(stdout, "\nwrote %s/results.json, perf.json, curves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png\n", *out)
 	return nil
 }

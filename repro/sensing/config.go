@@ -18,7 +18,7 @@
 // (two GEMMs against an operator packed once), not once per run. Runs are
 // independent, so their numbers do not depend on the sweep they are in or
 // on GOMAXPROCS; a killed sweep resumes from its checkpoint and ends with
-// the same results.json.
+// the same results.json, and a finished sweep run again trains nothing.
 package sensing
 
 import (

@@ -159,6 +159,18 @@ func (sw *sweep) restore(b []byte) (bool, error) {
 	return true, nil
 }
 
+// finished reports whether the sweep has run its last step. That step
+// measures but does not advance Step, so a finished sweep has Step ==
+// Steps and curves that already end at Steps; a sweep stopped just before
+// its last step also has Step == Steps, but not that point.
+func (sw *sweep) finished() bool {
+	c := sw.st.Curves
+	if sw.st.Step != sw.cfg.Steps || len(c) == 0 || len(c[0].Steps) == 0 {
+		return false
+	}
+	return c[0].Steps[len(c[0].Steps)-1] == sw.cfg.Steps
+}
+
 // step runs one step (s = sw.st.Step): records measurements when s is a
 // multiple of Every, checks Hutchinson when asked, and (unless s is the
 // last step) updates the parameters.

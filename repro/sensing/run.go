@@ -2,6 +2,7 @@ package sensing
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ type Results struct {
 	Curves   []Curve  `json:"curves"` // per run, every Config.Every steps
 	// SingularValues of X* (the first r are the target's).
 	SingularValues []float64 `json:"target_singular_values"`
+	// Complete is set (and not saved) when Execute found the sweep
+	// already finished in Options.Out and trained nothing.
+	Complete bool `json:"-"`
 }
 
 // Perf is the sweep's speed.
@@ -56,7 +60,10 @@ var ErrStopped = errors.New("sensing: stopped before the end")
 const checkpointFile = "checkpoint.gob"
 
 // Execute runs (or resumes) the sweep and writes results.json, perf.json,
-// curves.csv, summary.csv and the plots into opt.Out.
+// curves.csv, summary.csv and the plots into opt.Out. When opt.Out already
+// holds the finished sweep, it trains nothing: it rewrites the reports from
+// the checkpoint (the same bytes), leaves perf.json as it is and returns
+// it (nil if it cannot be read), and sets Results.Complete.
 func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
@@ -82,6 +89,18 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, err
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return nil, nil, err
 		}
+	}
+	if sw.finished() {
+		// Nothing left to train: rebuild the reports from the checkpoint
+		// (the same bytes; this also completes a sweep killed after its
+		// last checkpoint but before its reports) and keep perf.json,
+		// which timed the sweep when it ran.
+		res := sw.results(pr, runs)
+		res.Complete = true
+		if err := res.Write(opt.Out); err != nil {
+			return nil, nil, err
+		}
+		return res, readPerf(filepath.Join(opt.Out, "perf.json")), nil
 	}
 	save := func() error {
 		b, err := sw.snapshot()
@@ -146,8 +165,7 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, err
 	if err := save(); err != nil {
 		return nil, nil, err
 	}
-	res := &Results{Config: cfg, Runs: runs, Curves: sw.st.Curves, SingularValues: pr.SingVals,
-		Analysis: Analyze(&cfg, pr, runs, sw.st)}
+	res := sw.results(pr, runs)
 	if err := res.Write(opt.Out); err != nil {
 		return nil, nil, err
 	}
@@ -155,4 +173,23 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, err
 		return nil, nil, err
 	}
 	return res, perf, nil
+}
+
+// results analyses the sweep's state.
+func (sw *sweep) results(pr *Problem, runs []Run) *Results {
+	return &Results{Config: *sw.cfg, Runs: runs, Curves: sw.st.Curves, SingularValues: pr.SingVals,
+		Analysis: Analyze(sw.cfg, pr, runs, sw.st)}
+}
+
+// readPerf reads a perf.json, or returns nil when there is none to read.
+func readPerf(path string) *Perf {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var p Perf
+	if json.Unmarshal(b, &p) != nil {
+		return nil
+	}
+	return &p
 }

@@ -177,3 +177,66 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestFinishedSweepIsNotRerun runs a tiny sweep to the end, then runs it
+// again on the same directory: the second run trains nothing, reports that
+// the sweep was already complete, and leaves the outputs as they were (no
+// step measured twice, no extra Hutchinson check, perf.json kept).
+func TestFinishedSweepIsNotRerun(t *testing.T) {
+	cfg := tinyConfig()
+	dir := t.TempDir()
+	first, perf1, err := Execute(context.Background(), cfg, Options{Out: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []string{"results.json", "perf.json", "curves.csv", "summary.csv"}
+	before := map[string][]byte{}
+	for _, f := range files {
+		if before[f], err = os.ReadFile(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, perf, err := Execute(context.Background(), cfg, Options{Out: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Complete {
+		t.Error("a finished sweep run again does not say it was complete")
+	}
+	if first.Complete {
+		t.Error("a sweep that trained says it was complete beforehand")
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		if !bytes.Equal(b, before[f]) {
+			t.Errorf("%s changed when the finished sweep was run again", f)
+		}
+	}
+	for i, c := range res.Curves {
+		for k := 1; k < len(c.Steps); k++ {
+			if c.Steps[k] <= c.Steps[k-1] {
+				t.Fatalf("run %d: step %d recorded after step %d", i, c.Steps[k], c.Steps[k-1])
+			}
+		}
+	}
+	if len(res.Analysis.Hutchinson) != len(first.Analysis.Hutchinson) {
+		t.Errorf("%d Hutchinson checks after the rerun, %d before", len(res.Analysis.Hutchinson), len(first.Analysis.Hutchinson))
+	}
+	if perf == nil || *perf != *perf1 {
+		t.Errorf("perf of the rerun %+v, want the finished sweep's %+v", perf, perf1)
+	}
+	// A sweep stopped just before its last step (Step == Steps, like a
+	// finished one) is not complete: resumed, it measures that step once.
+	dir2 := t.TempDir()
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: dir2, stopAfter: cfg.Steps}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped sweep returned %v", err)
+	}
+	res2, _, err := Execute(context.Background(), cfg, Options{Out: dir2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir2, "results.json"))
+	if res2.Complete || !bytes.Equal(b, before["results.json"]) {
+		t.Errorf("sweep resumed at its last step: complete %v, results.json equal %v", res2.Complete, bytes.Equal(b, before["results.json"]))
+	}
+}
