@@ -145,8 +145,15 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
+	if res.Complete {
+		fmt.Fprintf(stderr, "%s holds every run of this experiment: nothing to train (-fresh runs it again)\n", *out)
+	}
 	res.Summary(stdout)
-	fmt.Fprintf(stdout, "\nwrote %s/results.json, runs.csv, cells.csv, fig1a_alpha.png, fig1_tc_vs_eta.png\n", *out)
+	verb := "wrote"
+	if res.Complete {
+		verb = "rewrote (from the checkpoint)"
+	}
+	fmt.Fprintf(stdout, "\n%s %s/results.json, runs.csv, cells.csv, fig1a_alpha.png, fig1_tc_vs_eta.png\n", verb, *out)
 	return nil
 }
 

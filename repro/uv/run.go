@@ -39,6 +39,9 @@ type Results struct {
 	Perf        Perf         `json:"performance"`
 	Paper       PaperValues  `json:"paper"`
 	Resumed     int          `json:"runs_from_checkpoint"`
+	// Complete is set (and not saved) when Execute found every run
+	// already finished in Options.Out and trained nothing.
+	Complete bool `json:"-"`
 }
 
 // Perf is the speed of the training loop.
@@ -67,7 +70,10 @@ type checkpoint struct {
 }
 
 // Execute runs cfg (resuming from Out), analyses it and writes
-// results.json, the CSV tables and the plots into Out.
+// results.json, the CSV tables and the plots into Out. When Out already
+// holds every run of cfg, it trains nothing: it rewrites the reports from
+// the checkpoint, keeping the timings results.json recorded, and sets
+// Results.Complete.
 func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -108,6 +114,9 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 		}
 	}
 	resumed := len(results)
+	if resumed == len(runs) {
+		return finished(&cfg, setup, results, opt.Out)
+	}
 
 	// Progress: the expected work of each run is a few of its theoretical
 	// timescales, capped.
@@ -171,6 +180,28 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 		return nil, err
 	}
 	if err := res.Write(opt.Out); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// finished rebuilds the reports of an experiment whose runs are all in the
+// checkpoint: nothing is trained, and the timings and resume count are the
+// ones results.json recorded when the experiment ran (zero if it cannot be
+// read), so the files come out as they were.
+func finished(cfg *Config, setup *Setup, results []RunResult, out string) (*Results, error) {
+	sort.Slice(results, func(i, j int) bool { return results[i].ID < results[j].ID })
+	res := &Results{Config: *cfg, Setup: *setup, Runs: results, Paper: paper, Resumed: len(results), Complete: true}
+	var old struct {
+		Config  Config `json:"settings"`
+		Perf    Perf   `json:"performance"`
+		Resumed int    `json:"runs_from_checkpoint"`
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "results.json")); err == nil && json.Unmarshal(b, &old) == nil && old.Config.Hash() == cfg.Hash() {
+		res.Perf, res.Resumed = old.Perf, old.Resumed
+	}
+	res.Activations = Analyze(cfg, setup, results)
+	if err := res.Write(out); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -1,6 +1,7 @@
 package uv
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -219,5 +220,45 @@ func TestConfigValidation(t *testing.T) {
 	c.C = 50 // beta = 1 - 50*eta^gamma < 0 for large eta
 	if _, err := Execute(context.Background(), c, Options{Out: t.TempDir()}); err == nil {
 		t.Error("C giving beta < 0 accepted")
+	}
+}
+
+// TestFinishedExperimentIsNotRerun runs a tiny experiment to the end, then
+// runs it again on the same directory: the second run trains nothing,
+// says the experiment was complete, and leaves the outputs (the timings in
+// results.json included) as they were.
+func TestFinishedExperimentIsNotRerun(t *testing.T) {
+	cfg := tiny()
+	cfg.Activations = []string{"identity"}
+	dir := t.TempDir()
+	first, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Complete {
+		t.Error("an experiment that trained says it was complete beforehand")
+	}
+	files := []string{"results.json", "runs.csv", "cells.csv"}
+	before := map[string][]byte{}
+	for _, f := range files {
+		if before[f], err = os.ReadFile(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Complete {
+		t.Error("a finished experiment run again does not say it was complete")
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(filepath.Join(dir, f))
+		if !bytes.Equal(b, before[f]) {
+			t.Errorf("%s changed when the finished experiment was run again", f)
+		}
+	}
+	if got.Perf != first.Perf || got.Resumed != first.Resumed {
+		t.Errorf("rerun: perf %+v, %d runs resumed; want the finished experiment's %+v, %d", got.Perf, got.Resumed, first.Perf, first.Resumed)
 	}
 }
