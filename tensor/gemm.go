@@ -551,6 +551,11 @@ type splitJob struct {
 	A             aSource
 	B             bSource
 	parts         []float32 // segs partial products, m x n each
+	// jobs[w] runs the segments worker w takes: segments have equal
+	// shapes, so each job's scratch settles after the first product
+	// (jobs from the shared list would swap between workers from one call
+	// to the next and keep regrowing).
+	jobs [maxWorkers]*gemmJob
 }
 
 var splitPool freeList[splitJob]
@@ -558,13 +563,15 @@ var splitPool freeList[splitJob]
 func (s *splitJob) run(w, i int) {
 	k0, k1 := i*s.k/s.segs, (i+1)*s.k/s.segs
 	mn := s.m * s.n
-	gemmSourcesAt(s.impl, w, k0, s.m, s.n, k1-k0, s.alpha, s.A, s.B, s.parts[i*mn:(i+1)*mn])
+	if s.jobs[w] == nil {
+		s.jobs[w] = new(gemmJob)
+	}
+	gemmSourcesAt(s.jobs[w], s.impl, w, k0, s.m, s.n, k1-k0, s.alpha, s.A, s.B, s.parts[i*mn:(i+1)*mn])
 }
 
-// gemmSourcesAt computes the dense m x n product of A and B over inner
-// indices k0 .. k0+k-1 into c, on the calling worker w alone.
-func gemmSourcesAt(impl *simd.Impl, w, k0, m, n, k int, alpha float32, A aSource, B bSource, c []float32) {
-	j := jobPool.get()
+// gemmSourcesAt computes with job j the dense m x n product of A and B
+// over inner indices k0 .. k0+k-1 into c, on the calling worker w alone.
+func gemmSourcesAt(j *gemmJob, impl *simd.Impl, w, k0, m, n, k int, alpha float32, A aSource, B bSource, c []float32) {
 	j.A, j.B = A, B
 	j.impl, j.threads = impl, 1
 	j.k0, j.wid, j.overwrite = k0, w, true
@@ -577,14 +584,14 @@ func gemmSourcesAt(impl *simd.Impl, w, k0, m, n, k int, alpha float32, A aSource
 	j.drive()
 	j.A, j.B, j.c, j.bi = nil, nil, nil, nil
 	j.k0, j.wid = 0, 0
-	jobPool.put(j)
 }
 
 // splitK computes C = (or +=) alpha*A*B for a dense C as segs partial
 // products summed in order.
 func splitK(impl *simd.Impl, threads, segs, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc int, overwrite bool) {
 	s := splitPool.get()
-	*s = splitJob{impl: impl, segs: segs, m: m, n: n, k: k, alpha: alpha, A: A, B: B, parts: grow(s.parts, segs*m*n)}
+	s.impl, s.segs, s.m, s.n, s.k, s.alpha, s.A, s.B = impl, segs, m, n, k, alpha, A, B
+	s.parts = grow(s.parts, segs*m*n)
 	parallelFor(segs, threads, s)
 	for i := 0; i < m; i++ {
 		dst := c[i*ldc : i*ldc+n]
