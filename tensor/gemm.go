@@ -535,7 +535,7 @@ func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource
 // number of threads.
 func kSegments(impl *simd.Impl, m, n, k int) int {
 	kc := blocksFor(impl).kc
-	if k < 8*kc || k < 4*max(m, n) || m*n > 1<<20 {
+	if k < 8*kc || k < 16*max(m, n) || m*n > 1<<20 {
 		return 1
 	}
 	return min(maxSegments, k/(2*kc))
