@@ -17,25 +17,6 @@ import (
 	"github.com/flatfast/flatfast/tensor"
 )
 
-func runBench(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: name what to measure: kernels, gemm, conv, train or autodiff", errUsage)
-	}
-	switch args[0] {
-	case "kernels":
-		return benchKernels(args[1:], stdout, stderr)
-	case "gemm":
-		return benchGemm(args[1:], stdout, stderr)
-	case "conv":
-		return benchConv(args[1:], stdout, stderr)
-	case "train":
-		return benchTrain(args[1:], stdout, stderr)
-	case "autodiff":
-		return benchAutodiff(args[1:], stdout, stderr)
-	}
-	return fmt.Errorf("%w: unknown benchmark %q (want kernels, gemm, conv, train or autodiff)", errUsage, args[0])
-}
-
 // threadList parses --threads: a comma-separated list, by default 1 and
 // the number of CPUs.
 func threadList(spec string) ([]int, error) {

@@ -2,11 +2,19 @@
 // benchmarks.
 //
 //	flatfast help                 list the commands
+//	flatfast help <command>       describe one, with its flags or subcommands
 //	flatfast info                 CPU, SIMD level and cache sizes
 //	flatfast bench kernels        SIMD kernels, every level, vs pure Go
+//	flatfast bench gemm           matrix multiplication vs gonum, by thread count
+//	flatfast bench conv           ResNet-18's 3x3 convolutions, forward and backward
+//	flatfast bench train          training steps of the paper's MLP or ResNet-18
+//	flatfast bench autodiff       gradient, Hessian-vector product, trace estimate
 //	flatfast repro uv             Figure 1 of the paper (vector UV model)
+//	flatfast repro sensing        Figure 3 of the paper (matrix sensing)
 //
-// Every command accepts -h for its flags.
+// Every command and subcommand accepts -h for its flags (printed on
+// standard error, exit status 0); `flatfast help bench gemm` prints the
+// same on standard output.
 package main
 
 import (
@@ -21,11 +29,14 @@ import (
 	"github.com/flatfast/flatfast/simd"
 )
 
-// command is one subcommand: run gets the arguments after its name.
+// command is one subcommand: run gets the arguments after its name. A
+// group (bench, repro) has subs instead of run: the next argument names
+// one of them.
 type command struct {
 	name    string
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) error
+	subs    []command
 }
 
 // errUsage marks an error whose message is a usage problem (exit status 2).
@@ -33,11 +44,64 @@ var errUsage = errors.New("usage")
 
 func commands() []command {
 	return []command{
-		{"help", "list the commands, or describe one: help <command>", runHelp},
-		{"info", "print the CPU, the SIMD level in use and the cache sizes", runInfo},
-		{"bench", "measure: bench kernels | gemm | conv [-json] [-threads 1,2] (-h for each)", runBench},
-		{"repro", "reproduce a figure of the paper: repro uv | repro sensing", runRepro},
+		{name: "help", summary: "list the commands, or describe one: help <command> [<subcommand>]", run: runHelp},
+		{name: "info", summary: "print the CPU, the SIMD level in use and the cache sizes", run: runInfo},
+		{name: "bench", summary: "measure speed: bench kernels | gemm | conv | train | autodiff", subs: benchCommands()},
+		{name: "repro", summary: "reproduce a figure of the paper: repro uv | sensing", subs: reproCommands()},
 	}
+}
+
+func benchCommands() []command {
+	return []command{
+		{name: "kernels", summary: "the SIMD kernels at every available level, against pure Go", run: benchKernels},
+		{name: "gemm", summary: "float32 matrix multiplication, against gonum, by thread count", run: benchGemm},
+		{name: "conv", summary: "ResNet-18's 3x3 convolutions (forward + both backward passes), by thread count", run: benchConv},
+		{name: "train", summary: "training steps of the paper's MLP or of ResNet-18: time, allocations, memory", run: benchTrain},
+		{name: "autodiff", summary: "gradient, Hessian-vector product and Hutchinson trace of the paper's MLP", run: benchAutodiff},
+	}
+}
+
+func reproCommands() []command {
+	return []command{
+		{name: "uv", summary: "Figure 1: training timescale of the vector UV model against eta and gamma", run: reproUV},
+		{name: "sensing", summary: "Figure 3: matrix sensing, test error and Hessian trace against momentum", run: reproSensing},
+	}
+}
+
+// isHelp reports whether arg asks for help the way the flag package
+// understands it.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--h" || arg == "--help"
+}
+
+// runGroup runs the subcommand of c that args[0] names; -h lists them.
+func runGroup(c command, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		groupUsage(stderr, c)
+		return flag.ErrHelp
+	}
+	var names []string
+	for _, s := range c.subs {
+		names = append(names, s.name)
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("%w: name one of %s (flatfast help %s)", errUsage, strings.Join(names, ", "), c.name)
+	}
+	for _, s := range c.subs {
+		if s.name == args[0] {
+			return s.run(args[1:], stdout, stderr)
+		}
+	}
+	return fmt.Errorf("%w: unknown %s %q (want %s)", errUsage, c.name, args[0], strings.Join(names, ", "))
+}
+
+// groupUsage lists the subcommands of a group.
+func groupUsage(w io.Writer, c command) {
+	fmt.Fprintf(w, "usage: flatfast %s <subcommand> [flags]\n\n%s\n\nsubcommands:\n", c.name, c.summary)
+	for _, s := range c.subs {
+		fmt.Fprintf(w, "  %-9s %s\n", s.name, s.summary)
+	}
+	fmt.Fprintf(w, "\n'flatfast %s <subcommand> -h' (or 'flatfast help %s <subcommand>') lists its flags.\n", c.name, c.name)
 }
 
 func main() {
@@ -53,9 +117,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	if isHelp(args[0]) {
+		usage(stderr)
+		return 0
+	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			err := c.run(args[1:], stdout, stderr)
+			var err error
+			if c.subs != nil {
+				err = runGroup(c, args[1:], stdout, stderr)
+			} else {
+				err = c.run(args[1:], stdout, stderr)
+			}
 			switch {
 			case err == nil:
 				return 0
@@ -85,25 +158,53 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "'flatfast help <command>' describes a command; every command accepts -h.")
 	fmt.Fprintf(w, "environment: %s=generic|avx2|avx512|neon forces a SIMD level.\n", simd.EnvVar)
 }
 
+// runHelp prints to stdout what -h prints to stderr: the command list, a
+// group's subcommands, or a command's flags.
 func runHelp(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		usage(stdout)
 		return nil
 	}
+	if isHelp(args[0]) {
+		fmt.Fprintln(stderr, "usage: flatfast help [<command> [<subcommand>]]")
+		return flag.ErrHelp
+	}
 	for _, c := range commands() {
-		if c.name == args[0] {
+		if c.name != args[0] {
+			continue
+		}
+		switch {
+		case c.name == "help":
+			fmt.Fprintf(stdout, "flatfast help: %s\n", c.summary)
+			return nil
+		case c.subs == nil:
 			fmt.Fprintf(stdout, "flatfast %s: %s\n", c.name, c.summary)
-			if c.name != "help" {
-				// Let the command print its own flags.
-				_ = c.run(append(args[1:], "-h"), stdout, stdout)
-			}
+			return helpFlags(c, stdout)
+		case len(args) == 1:
+			groupUsage(stdout, c)
 			return nil
 		}
+		for _, s := range c.subs {
+			if s.name == args[1] {
+				fmt.Fprintf(stdout, "flatfast %s %s: %s\n", c.name, s.name, s.summary)
+				return helpFlags(s, stdout)
+			}
+		}
+		return fmt.Errorf("%w: unknown %s %q", errUsage, c.name, args[1])
 	}
 	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+}
+
+// helpFlags has a command print its flags (its -h) to w.
+func helpFlags(c command, w io.Writer) error {
+	if err := c.run([]string{"-h"}, w, w); err != nil && !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil
 }
 
 func runInfo(args []string, stdout, stderr io.Writer) error {
@@ -127,5 +228,15 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("flatfast "+name, flag.ContinueOnError)
 	fs.SetOutput(out)
+	fs.Usage = func() {
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			fmt.Fprintf(fs.Output(), "usage: flatfast %s (no flags)\n", name)
+			return
+		}
+		fmt.Fprintf(fs.Output(), "usage: flatfast %s [flags]\n\nflags:\n", name)
+		fs.PrintDefaults()
+	}
 	return fs
 }

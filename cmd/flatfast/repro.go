@@ -15,19 +15,6 @@ import (
 	"github.com/flatfast/flatfast/repro/uv"
 )
 
-func runRepro(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return fmt.Errorf("%w: name an experiment: uv or sensing", errUsage)
-	}
-	switch args[0] {
-	case "uv":
-		return reproUV(args[1:], stdout, stderr)
-	case "sensing":
-		return reproSensing(args[1:], stdout, stderr)
-	}
-	return fmt.Errorf("%w: unknown experiment %q (want uv or sensing)", errUsage, args[0])
-}
-
 // floatList is a flag of comma-separated numbers.
 type floatList []float64
 
@@ -66,7 +53,7 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS); results do not depend on it")
 	n := fs.Int("n", 0, "hidden width n (preset: 10)")
 	seeds := fs.Int("seeds", 0, "noise seeds per cell")
-	c := fs.Float64("C", -1, "C of the scaling rule (0: eq. 10)")
+	c := fs.Float64("C", 0, "C of the scaling rule (0: eq. 10's value, the presets' choice)")
 	eps := fs.Float64("eps", 0, "label-noise strength")
 	start := fs.String("start", "", "valley or random start (see doc)")
 	normX := fs.String("normalize-x", "", "true or false: rescale x to mean(x^2) = 1")
