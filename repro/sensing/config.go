@@ -71,7 +71,7 @@ func PaperBetaStar(p int, eta float64) float64 {
 var Presets = map[string]Config{
 	// quick: beta = 0 and a ladder of 1 - beta around the paper's optimum
 	// (1 - beta* = 0.0038 for P = 2500, eta = 0.1); three seeds; about
-	// five minutes on 2 cores.
+	// 3 min on 2 cores.
 	"quick": {
 		Preset: "quick", D: 100, R: 5, P: 2500, Eta: 0.1, Eps2: 0.1,
 		Betas: []float64{0, 0.9, 0.97, 0.99, 0.993, 0.995, 0.996, 0.997, 0.998, 0.999},

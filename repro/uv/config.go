@@ -78,8 +78,8 @@ type Config struct {
 
 // Presets are the named configurations.
 var Presets = map[string]Config{
-	// quick: the paper's learning-rate range on a coarser grid; a few
-	// minutes on 2 cores (the slowest cells, gamma = 0.2 at eta = 1e-3,
+	// quick: the paper's learning-rate range on a coarser grid; about
+	// 80 s on 2 cores (the slowest cells, gamma = 0.2 at eta = 1e-3,
 	// need about a million steps).
 	"quick": {
 		Preset: "quick", N: 10, P: 5, Eps: 0.5, NormalizeX: true,
