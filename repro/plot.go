@@ -21,6 +21,10 @@ func SavePanels(path string, plots []*plot.Plot, panelW, panelH vg.Length) error
 	if len(plots) == 0 {
 		return fmt.Errorf("no plots for %s", path)
 	}
+	for _, p := range plots {
+		logRange(&p.X)
+		logRange(&p.Y)
+	}
 	img := vgimg.New(panelW*vg.Length(len(plots)), panelH)
 	dc := draw.New(img)
 	row := [][]*plot.Plot{plots}
@@ -33,6 +37,15 @@ func SavePanels(path string, plots []*plot.Plot, panelW, panelH vg.Length) error
 		return err
 	}
 	return WriteFileAtomic(path, buf.Bytes())
+}
+
+// logRange gives a log axis with nothing positive to show (an empty panel:
+// every point skipped) the range [1, 10]; gonum's log ticks panic on the
+// [-1, 1] it would choose.
+func logRange(a *plot.Axis) {
+	if _, ok := a.Scale.(plot.LogScale); ok && !(a.Min > 0 && a.Max >= a.Min && !math.IsInf(a.Max, 0)) {
+		a.Min, a.Max = 1, 10
+	}
 }
 
 // Color returns the i-th colour: plotutil's palette for the first seven,
