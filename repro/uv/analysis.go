@@ -21,10 +21,14 @@ type Cell struct {
 	// standard error of its log over the seeds.
 	Tc       repro.Finite `json:"tc"`
 	LogTcSE  repro.Finite `json:"log_tc_se"`
-	Crossed  int          `json:"crossed"`  // noisy runs that crossed
+	Crossed  int          `json:"crossed"`  // noisy runs that crossed and gave a timescale
 	Censored int          `json:"censored"` // noisy runs stopped by the cap
 	Diverged int          `json:"diverged"` // noisy runs that blew up
-	MeanStep repro.Finite `json:"mean_cross_step"`
+	// FitFailed counts the noisy runs that crossed but gave no timescale
+	// (their fit failed: see fit_error in the runs); they are left out of
+	// Tc, which the other runs still give.
+	FitFailed int          `json:"fit_failed"`
+	MeanStep  repro.Finite `json:"mean_cross_step"`
 	// TwinCrossed: the noise-free twin crossed too (at TwinStep), so the
 	// threshold is within reach of deterministic momentum relaxation and
 	// the cell does not measure noise-driven drift; it is left out of the
@@ -98,6 +102,8 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 			c.Crossed++
 			logs[k] = append(logs[k], math.Log(float64(r.Tc)))
 			steps[k] = append(steps[k], float64(r.CrossStep))
+		default:
+			c.FitFailed++
 		}
 	}
 	var out []Activation
@@ -129,7 +135,7 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 				case c.TwinCrossed:
 					c.Reason = fmt.Sprintf("the noise-free twin crossed too (step %d): deterministic relaxation, not drift", c.TwinStep)
 				case c.Crossed == 0:
-					c.Reason = "no run gave a timescale"
+					c.Reason = fmt.Sprintf("no run gave a timescale (%d of %d fits failed)", c.FitFailed, cfg.Seeds)
 				default:
 					c.Fitted = true
 					etas = append(etas, eta)

@@ -9,6 +9,10 @@
 // trains (full batch, float64, through layers + autodiff + optim) until
 // |u|^2 + |v|^2 < 0.1 n, and its timescale T_c is -1/slope of a line fitted
 // to log(|u|^2 + |v|^2) against the step over the end of the trajectory.
+// A cell's T_c is the geometric mean over its seeds; a run whose fit fails
+// (the norm does not decay over the fit window) gives no timescale and is
+// left out of that mean, and cells.csv counts such runs (runs_fit_failed)
+// beside the censored and diverged ones.
 // For each gamma, T_c = T0 eta^-alpha(gamma) is fitted across eta; the
 // theory says alpha = max(gamma, 2 - 2 gamma), smallest at gamma = 2/3.
 //

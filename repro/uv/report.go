@@ -26,22 +26,22 @@ func (r *Results) Write(dir string) error {
 	for _, x := range r.Runs {
 		rows = append(rows, []string{strconv.Itoa(x.ID), x.Act, f(x.Eta), f(x.Gamma), f(x.Beta), strconv.Itoa(x.Seed),
 			strconv.Itoa(x.Steps), strconv.FormatBool(x.Crossed), strconv.Itoa(x.CrossStep), strconv.FormatBool(x.Censored),
-			strconv.FormatBool(x.Diverged), strconv.FormatBool(x.Settled), f(float64(x.FinalNorm)), f(float64(x.Tc)), f(float64(x.TcSE))})
+			strconv.FormatBool(x.Diverged), strconv.FormatBool(x.Settled), f(float64(x.FinalNorm)), f(float64(x.Tc)), f(float64(x.TcSE)), x.FitError})
 	}
 	if err := repro.WriteCSV(filepath.Join(dir, "runs.csv"), []string{"id", "activation", "eta", "gamma", "beta", "seed (-1 = noise-free twin)",
-		"steps", "crossed", "cross_step", "censored", "diverged", "settled", "final_norm", "tc", "tc_se"}, rows); err != nil {
+		"steps", "crossed", "cross_step", "censored", "diverged", "settled", "final_norm", "tc", "tc_se", "fit_error"}, rows); err != nil {
 		return err
 	}
 	rows = rows[:0]
 	for _, a := range r.Activations {
 		for _, c := range a.Cells {
 			rows = append(rows, []string{c.Act, f(c.Gamma), f(c.Eta), f(c.Beta), f(float64(c.Tc)), f(float64(c.LogTcSE)), strconv.Itoa(c.Crossed),
-				strconv.Itoa(c.Censored), strconv.Itoa(c.Diverged), f(float64(c.MeanStep)), strconv.FormatBool(c.TwinCrossed),
+				strconv.Itoa(c.Censored), strconv.Itoa(c.Diverged), strconv.Itoa(c.FitFailed), f(float64(c.MeanStep)), strconv.FormatBool(c.TwinCrossed),
 				strconv.FormatBool(c.Fitted), c.Reason})
 		}
 	}
 	if err := repro.WriteCSV(filepath.Join(dir, "cells.csv"), []string{"activation", "gamma", "eta", "beta", "tc_geomean", "log_tc_se",
-		"runs_crossed", "runs_censored", "runs_diverged", "mean_cross_step", "twin_crossed", "in_fit", "excluded_because"}, rows); err != nil {
+		"runs_crossed", "runs_censored", "runs_diverged", "runs_fit_failed", "mean_cross_step", "twin_crossed", "in_fit", "excluded_because"}, rows); err != nil {
 		return err
 	}
 	return r.plots(dir)
@@ -148,17 +148,21 @@ func (r *Results) Summary(w io.Writer) {
 		p(" %-12s", fmtF(float64(a.CFit), "%.3f")+fmtF(float64(a.CFit)*float64(a.CFitLogSE), "±%.2f"))
 	}
 	p("\n%-28s %-10s %.3f (eq. 10, this mu2)\n", "C theory", "0.17", r.Setup.CTheory)
-	excluded := map[string]int{}
+	excluded, fitFailed := map[string]int{}, map[string]int{}
 	for _, a := range r.Activations {
 		for _, c := range a.Cells {
 			if !c.Fitted {
 				excluded[a.Name]++
 			}
+			fitFailed[a.Name] += c.FitFailed
 		}
 	}
 	for _, a := range r.Activations {
 		if excluded[a.Name] > 0 {
-			p("%s: %d cells left out of the fits (twin crossed, censored or diverged: see cells.csv)\n", a.Name, excluded[a.Name])
+			p("%s: %d cells left out of the fits (twin crossed, censored, diverged or no timescale: see cells.csv)\n", a.Name, excluded[a.Name])
+		}
+		if fitFailed[a.Name] > 0 {
+			p("%s: %d runs crossed but their timescale fit failed; they are left out of their cells' T_c (cells.csv runs_fit_failed)\n", a.Name, fitFailed[a.Name])
 		}
 		if a.Note != "" {
 			p("%s: %s\n", a.Name, a.Note)

@@ -3,11 +3,13 @@ package uv
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/flatfast/flatfast/layers"
@@ -260,5 +262,68 @@ func TestFinishedExperimentIsNotRerun(t *testing.T) {
 	}
 	if got.Perf != first.Perf || got.Resumed != first.Resumed {
 		t.Errorf("rerun: perf %+v, %d runs resumed; want the finished experiment's %+v, %d", got.Perf, got.Resumed, first.Perf, first.Resumed)
+	}
+}
+
+// TestCellsCountFailedFits: a run that crossed but whose timescale fit
+// failed is left out of its cell's T_c and counted, in the cell and in
+// cells.csv, as are censored and diverged runs.
+func TestCellsCountFailedFits(t *testing.T) {
+	cfg := Presets["quick"]
+	cfg.Activations = []string{"identity"}
+	cfg.Gammas = []float64{1}
+	cfg.Etas = []float64{0.01, 0.1}
+	cfg.Seeds = 4
+	s, _ := NewSetup(&cfg)
+	var res []RunResult
+	for i, eta := range cfg.Etas {
+		base := Run{Act: "identity", Eta: eta, Gamma: 1}
+		add := func(seed int, r RunResult) {
+			r.Run = base
+			r.ID, r.Seed = len(res), seed
+			res = append(res, r)
+		}
+		add(-1, RunResult{FinalNorm: 19})
+		add(0, RunResult{Crossed: true, CrossStep: 500, Tc: 100})
+		add(1, RunResult{Crossed: true, CrossStep: 900, FitError: "fit: log y does not decay"})
+		if i == 0 {
+			add(2, RunResult{Crossed: true, CrossStep: 400, Tc: 400})
+			add(3, RunResult{Censored: true, Steps: cfg.MaxSteps})
+		} else {
+			add(2, RunResult{Crossed: true, CrossStep: 800, Tc: repro.Finite(math.NaN())})
+			add(3, RunResult{Diverged: true, FinalNorm: repro.Finite(math.Inf(1))})
+		}
+	}
+	r := &Results{Config: cfg, Setup: *s, Runs: res, Activations: Analyze(&cfg, s, res)}
+	cells := r.Activations[0].Cells
+	if len(cells) != 2 {
+		t.Fatalf("%d cells", len(cells))
+	}
+	type counts struct{ crossed, censored, diverged, fitFailed int }
+	for i, want := range []counts{{2, 1, 0, 1}, {1, 0, 1, 2}} {
+		c := cells[i]
+		if got := (counts{c.Crossed, c.Censored, c.Diverged, c.FitFailed}); got != want {
+			t.Errorf("cell eta %g: crossed, censored, diverged, fit failed = %v, want %v", c.Eta, got, want)
+		}
+	}
+	if math.Abs(float64(cells[0].Tc)-200) > 1e-9 {
+		t.Errorf("T_c %v, want the geometric mean 200 of the runs that gave one", cells[0].Tc)
+	}
+	dir := t.TempDir()
+	if err := r.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "cells.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(rows[0], "runs_fit_failed")
+	if col < 0 || len(rows) != 3 || rows[1][col] != "1" || rows[2][col] != "2" {
+		t.Errorf("cells.csv:\n%v", rows)
 	}
 }
