@@ -322,3 +322,38 @@ func BenchmarkConv(b *testing.B) {
 		}
 	}
 }
+
+// Convolutions give bitwise the same result for any thread count (the
+// split-k weight gradient included).
+func TestConvThreadsBitwise(t *testing.T) {
+	defer SetThreads(0)
+	r := NewRNG(9)
+	for _, c := range convCases {
+		g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := randTensor(r, Float32, g.inShape()...)
+		w := randTensor(r, Float32, g.wShape()...)
+		gy := randTensor(r, Float32, g.outShape()...)
+		var ref [3]*Tensor
+		for _, threads := range []int{1, 2, 3} {
+			SetThreads(threads)
+			y := Must(Conv2d(nil, x, w, c.stride, c.pad))
+			dx := Must(Conv2dBackwardInput(nil, gy, w, c.h, c.w, c.stride, c.pad))
+			dw := Must(Conv2dBackwardWeight(nil, x, gy, c.k, c.k, c.stride, c.pad))
+			got := [3]*Tensor{y, dx, dw}
+			if threads == 1 {
+				ref = got
+				continue
+			}
+			for o, name := range []string{"forward", "input grad", "weight grad"} {
+				for i := 0; i < got[o].Len(); i++ {
+					if got[o].Flat(i) != ref[o].Flat(i) {
+						t.Fatalf("%+v %s: %d threads differ from 1 at %d: %v vs %v", c, name, threads, i, got[o].Flat(i), ref[o].Flat(i))
+					}
+				}
+			}
+		}
+	}
+}
