@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -95,5 +96,42 @@ func TestEveryCommandTakesH(t *testing.T) {
 		if code := run(args, &out, &errw); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestReproRefusesAnotherConfiguration: `repro uv` on a directory that
+// holds another configuration's output exits 1 with an error that says
+// so and names -fresh and -out, leaving results.json alone; -fresh
+// overwrites it.
+func TestReproRefusesAnotherConfiguration(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "uv")
+	args := func(seeds string, extra ...string) []string {
+		return append([]string{"repro", "uv", "-q", "-out", dir, "-activations", "identity", "-gammas", "1",
+			"-etas", "0.05,0.1", "-max-steps", "20000", "-seeds", seeds}, extra...)
+	}
+	var out, errw bytes.Buffer
+	if code := run(args("1"), &out, &errw); code != 0 {
+		t.Fatalf("exit %d: %s", code, errw.String())
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errw.Reset()
+	if code := run(args("2"), &out, &errw); code != 1 {
+		t.Errorf("another configuration: exit %d, want 1", code)
+	}
+	for _, s := range []string{dir + " holds the output of another configuration", "seeds: 1 there, 2 now", "-fresh", "-out"} {
+		if !strings.Contains(errw.String(), s) {
+			t.Errorf("stderr %q does not mention %q", errw.String(), s)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "results.json")); !bytes.Equal(after, before) {
+		t.Error("results.json changed")
+	}
+	errw.Reset()
+	if code := run(args("2", "-fresh"), &out, &errw); code != 0 {
+		t.Errorf("-fresh: exit %d: %s", code, errw.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/gob"
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -65,6 +66,10 @@ type state struct {
 	Curves []Curve
 	Hutch  []HutchCheck
 	Hash   string
+	// Settings is the configuration as JSON, so that another
+	// configuration finding the checkpoint can say how they differ
+	// (absent from the checkpoints of earlier versions).
+	Settings []byte
 }
 
 // sweep steps every run together.
@@ -104,7 +109,11 @@ func newSweep(cfg *Config, pr *Problem, runs []Run) (*sweep, error) {
 	if sw.opt, err = optim.NewRowMomentum([]*tensor.Tensor{sw.u, sw.v}, etas, betas); err != nil {
 		return nil, err
 	}
-	sw.st = &state{Curves: make([]Curve, n), Hash: cfg.Hash()}
+	settings, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sw.st = &state{Curves: make([]Curve, n), Hash: cfg.Hash(), Settings: settings}
 	sw.y = tensor.Must(tensor.New(tensor.Float32, n, cfg.P))
 	sw.grads = make([]*autodiff.Value, 2)
 	return sw, nil
@@ -131,32 +140,38 @@ func (sw *sweep) snapshot() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// restore continues from a snapshot; it reports false when the snapshot
-// belongs to another configuration.
-func (sw *sweep) restore(b []byte) (bool, error) {
+// decodeState reads a snapshot.
+func decodeState(b []byte) (*state, error) {
 	var st state
 	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
-		return false, fmt.Errorf("sensing: unreadable checkpoint: %w", err)
+		return nil, err
 	}
-	if st.Hash != sw.cfg.Hash() {
-		return false, nil
+	if st.Hash == "" {
+		return nil, fmt.Errorf("no configuration hash")
 	}
+	return &st, nil
+}
+
+// restore continues from a snapshot of this sweep's configuration (the
+// caller compares the hashes); it fails when the snapshot does not fit the
+// sweep.
+func (sw *sweep) restore(st *state) error {
 	n := len(sw.runs)
 	if len(st.U) != sw.u.Len() || len(st.V) != sw.v.Len() || len(st.PiU) != sw.u.Len() || len(st.PiV) != sw.v.Len() ||
 		len(st.RNG) != n || len(st.Curves) != n || st.Step < 0 || st.Step > sw.cfg.Steps {
-		return false, fmt.Errorf("sensing: checkpoint does not match the sweep (corrupt?)")
+		return fmt.Errorf("it does not fit the sweep of its configuration")
+	}
+	for i, rb := range st.RNG {
+		if err := sw.rngs[i].UnmarshalBinary(rb); err != nil {
+			return fmt.Errorf("generator %d: %w", i, err)
+		}
 	}
 	copy(sw.u.Float32s(), st.U)
 	copy(sw.v.Float32s(), st.V)
 	copy(sw.opt.Velocity()[0].Float32s(), st.PiU)
 	copy(sw.opt.Velocity()[1].Float32s(), st.PiV)
-	for i, rb := range st.RNG {
-		if err := sw.rngs[i].UnmarshalBinary(rb); err != nil {
-			return false, fmt.Errorf("sensing: checkpoint generator %d: %w", i, err)
-		}
-	}
-	sw.st = &st
-	return true, nil
+	sw.st = st
+	return nil
 }
 
 // finished reports whether the sweep has run its last step. That step

@@ -18,7 +18,13 @@ type Options struct {
 	Out      string
 	Progress io.Writer
 	Quiet    bool
-	Fresh    bool // ignore a checkpoint in Out
+	// Fresh starts over, ignoring what Out holds (the sweep overwrites
+	// it). Without it, a checkpoint of the same configuration is resumed,
+	// and Out holding another configuration's checkpoint or results.json
+	// (a *repro.OtherConfigError), or a checkpoint or results.json that
+	// cannot be read back, is an error returned before anything is
+	// written.
+	Fresh bool
 	// CheckpointEvery is the wall-clock time between checkpoints.
 	CheckpointEvery time.Duration
 	// stopAfter, for tests, stops the sweep (as if killed) after this
@@ -63,12 +69,11 @@ const checkpointFile = "checkpoint.gob"
 // curves.csv, summary.csv and the plots into opt.Out. When opt.Out already
 // holds the finished sweep, it trains nothing: it rewrites the reports from
 // the checkpoint (the same bytes), leaves perf.json as it is and returns
-// it (nil if it cannot be read), and sets Results.Complete.
+// it (nil if it cannot be read), and sets Results.Complete. Unless
+// opt.Fresh, opt.Out holding the output of another configuration is an
+// error (see Options.Fresh).
 func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, nil, err
-	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, nil, err
 	}
 	pr, err := NewProblem(cfg.D, cfg.R, cfg.P, cfg.DataSeed, true)
@@ -82,13 +87,21 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, err
 	}
 	cp := filepath.Join(opt.Out, checkpointFile)
 	if !opt.Fresh {
-		if b, err := os.ReadFile(cp); err == nil {
-			if _, err := sw.restore(b); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w (remove it or pass -fresh)", cp, err)
-			}
-		} else if !errors.Is(err, os.ErrNotExist) {
+		found, err := sw.resume(opt.Out)
+		if err != nil {
 			return nil, nil, err
 		}
+		// The checkpoint is the directory's record of what it holds: one
+		// of this configuration may sit beside the results.json of another
+		// (an interrupted -fresh sweep), which the sweep then overwrites.
+		if !found {
+			if err := repro.CheckResults(opt.Out, cfg.Hash(), &cfg, hashSettings); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, nil, err
 	}
 	if sw.finished() {
 		// Nothing left to train: rebuild the reports from the checkpoint
@@ -173,6 +186,41 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, err
 		return nil, nil, err
 	}
 	return res, perf, nil
+}
+
+// resume continues from the checkpoint in out, if there is one, and
+// reports whether there was. A checkpoint of another configuration gives
+// a *repro.OtherConfigError, one that cannot be read back a
+// repro.Unreadable error.
+func (sw *sweep) resume(out string) (bool, error) {
+	path := filepath.Join(out, checkpointFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	st, err := decodeState(b)
+	if err != nil {
+		return false, repro.Unreadable(path, err)
+	}
+	if hash := sw.cfg.Hash(); st.Hash != hash {
+		return false, repro.OtherConfig(out, checkpointFile, st.Hash, hash, st.Settings, sw.cfg)
+	}
+	if err := sw.restore(st); err != nil {
+		return false, repro.Unreadable(path, err)
+	}
+	return true, nil
+}
+
+// hashSettings is the hash of a configuration saved as JSON.
+func hashSettings(b json.RawMessage) (string, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return "", err
+	}
+	return c.Hash(), nil
 }
 
 // results analyses the sweep's state.

@@ -7,11 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/flatfast/flatfast/autodiff"
+	"github.com/flatfast/flatfast/repro"
 	"github.com/flatfast/flatfast/tensor"
 )
 
@@ -238,5 +240,125 @@ func TestFinishedSweepIsNotRerun(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir2, "results.json"))
 	if res2.Complete || !bytes.Equal(b, before["results.json"]) {
 		t.Errorf("sweep resumed at its last step: complete %v, results.json equal %v", res2.Complete, bytes.Equal(b, before["results.json"]))
+	}
+}
+
+// snapshotDir reads every file in dir.
+func snapshotDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]byte{}
+	for _, e := range ents {
+		if m[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+// sameDir fails the test when dir no longer holds exactly the files of
+// before, byte for byte.
+func sameDir(t *testing.T, what, dir string, before map[string][]byte) {
+	t.Helper()
+	after := snapshotDir(t, dir)
+	for f, b := range before {
+		if !bytes.Equal(after[f], b) {
+			t.Errorf("%s: %s changed", what, f)
+		}
+	}
+	for f := range after {
+		if _, ok := before[f]; !ok {
+			t.Errorf("%s: wrote %s", what, f)
+		}
+	}
+}
+
+// TestOtherConfigIsRefused: a sweep started in a directory that holds
+// another configuration's checkpoint or results.json fails before writing
+// anything, with an error that names the directory and the differing
+// setting and points to -fresh and -out; -fresh overwrites.
+func TestOtherConfigIsRefused(t *testing.T) {
+	cfg := tinyConfig()
+	other := cfg
+	other.Steps, other.HutchinsonSteps = 40, []int{0, 40}
+	check := func(what, dir string) {
+		t.Helper()
+		before := snapshotDir(t, dir)
+		_, _, err := Execute(context.Background(), other, Options{Out: dir})
+		var mm *repro.OtherConfigError
+		if !errors.As(err, &mm) {
+			t.Fatalf("%s: another configuration gave %v, want an OtherConfigError", what, err)
+		}
+		for _, s := range []string{dir, "steps", "60", "40", "-fresh", "-out"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: error %q does not mention %q", what, err, s)
+			}
+		}
+		sameDir(t, what, dir, before)
+	}
+	// A finished sweep: checkpoint and results.json.
+	done := t.TempDir()
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: done}); err != nil {
+		t.Fatal(err)
+	}
+	check("finished sweep", done)
+	// A stopped sweep: a checkpoint alone.
+	stopped := t.TempDir()
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: stopped, stopAfter: 20}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("stopped sweep returned %v", err)
+	}
+	check("stopped sweep", stopped)
+	// results.json alone.
+	if err := os.Remove(filepath.Join(done, checkpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	check("results.json alone", done)
+
+	// -fresh overwrites; interrupted, the new sweep resumes from its own
+	// checkpoint even though results.json is still the old one's.
+	if _, _, err := Execute(context.Background(), other, Options{Out: stopped, Fresh: true, stopAfter: 10}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("fresh sweep returned %v", err)
+	}
+	if _, _, err := Execute(context.Background(), other, Options{Out: done, Fresh: true, stopAfter: 10}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("fresh sweep returned %v", err)
+	}
+	for _, dir := range []string{stopped, done} {
+		res, perf, err := Execute(context.Background(), other, Options{Out: dir})
+		if err != nil {
+			t.Fatalf("resuming the fresh sweep: %v", err)
+		}
+		if perf.Resumed != 10 || res.Config.Steps != other.Steps {
+			t.Errorf("fresh sweep resumed at %d with %d steps", perf.Resumed, res.Config.Steps)
+		}
+	}
+}
+
+// TestCorruptCheckpointIsAnError: an unreadable checkpoint or results.json
+// is an error naming the file (nothing written), not silently replaced,
+// unless -fresh.
+func TestCorruptCheckpointIsAnError(t *testing.T) {
+	cfg := tinyConfig()
+	for _, f := range []string{checkpointFile, "results.json"} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("not a checkpoint"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshotDir(t, dir)
+		_, _, err := Execute(context.Background(), cfg, Options{Out: dir})
+		if err == nil {
+			t.Fatalf("corrupt %s accepted", f)
+		}
+		for _, s := range []string{filepath.Join(dir, f), "-fresh", "-out"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("corrupt %s: error %q does not mention %q", f, err, s)
+			}
+		}
+		sameDir(t, "corrupt "+f, dir, before)
+		if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, Fresh: true}); err != nil {
+			t.Errorf("corrupt %s with -fresh: %v", f, err)
+		}
 	}
 }

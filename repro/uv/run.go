@@ -25,8 +25,12 @@ type Options struct {
 	Workers  int       // goroutines stepping batches (0: GOMAXPROCS)
 	Progress io.Writer // status line (a terminal); nil for none
 	Quiet    bool
-	// Fresh ignores a checkpoint left in Out by an earlier, interrupted
-	// run of the same configuration (by default it is resumed).
+	// Fresh starts over, ignoring what Out holds (the run overwrites it).
+	// Without it, a checkpoint of the same configuration is resumed, and
+	// Out holding another configuration's checkpoint or results.json
+	// (a *repro.OtherConfigError), or a checkpoint or results.json that
+	// cannot be read back, is an error returned before anything is
+	// written.
 	Fresh bool
 }
 
@@ -65,15 +69,19 @@ var paper = PaperValues{GammaStar: 2.0 / 3, CFit: 0.2, CTheory: 0.17}
 const checkpointFile = "checkpoint.json"
 
 type checkpoint struct {
-	Hash string      `json:"config_hash"`
-	Runs []RunResult `json:"runs"`
+	Hash string `json:"config_hash"`
+	// Config is the configuration the runs belong to (absent from the
+	// checkpoints of earlier versions).
+	Config *Config     `json:"settings,omitempty"`
+	Runs   []RunResult `json:"runs"`
 }
 
 // Execute runs cfg (resuming from Out), analyses it and writes
 // results.json, the CSV tables and the plots into Out. When Out already
 // holds every run of cfg, it trains nothing: it rewrites the reports from
 // the checkpoint, keeping the timings results.json recorded, and sets
-// Results.Complete.
+// Results.Complete. Unless opt.Fresh, Out holding the output of another
+// configuration is an error (see Options.Fresh).
 func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -86,32 +94,36 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Resume: keep the runs an interrupted run of the same configuration
+	// finished. Output of another configuration, or a checkpoint that
+	// cannot be read back, is an error (before anything is written)
+	// unless opt.Fresh.
+	var results []RunResult
+	skip := map[int]bool{}
+	cpPath := filepath.Join(opt.Out, checkpointFile)
+	if !opt.Fresh {
+		var found bool
+		if results, found, err = readCheckpoint(opt.Out, &cfg, runs); err != nil {
+			return nil, err
+		}
+		// The checkpoint is the directory's record of what it holds: one
+		// of this configuration may sit beside the results.json of another
+		// (an interrupted -fresh run), which the run then overwrites.
+		if !found {
+			if err := repro.CheckResults(opt.Out, cfg.Hash(), &cfg, hashSettings); err != nil {
+				return nil, err
+			}
+		}
+		for _, r := range results {
+			skip[r.ID] = true
+		}
+	}
 	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
 		return nil, err
 	}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
-	}
-	// Resume: keep the runs an interrupted run of the same configuration
-	// finished.
-	var results []RunResult
-	skip := map[int]bool{}
-	cpPath := filepath.Join(opt.Out, checkpointFile)
-	if !opt.Fresh {
-		if b, err := os.ReadFile(cpPath); err == nil {
-			var cp checkpoint
-			if json.Unmarshal(b, &cp) == nil && cp.Hash == cfg.Hash() {
-				for _, r := range cp.Runs {
-					if r.ID >= 0 && r.ID < len(runs) && runs[r.ID] == r.Run && !skip[r.ID] {
-						results = append(results, r)
-						skip[r.ID] = true
-					}
-				}
-			}
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
 	}
 	resumed := len(results)
 	if resumed == len(runs) {
@@ -134,7 +146,7 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 	lastSave := time.Now()
 	save := func() error {
 		sort.Slice(results, func(i, j int) bool { return results[i].ID < results[j].ID })
-		b, err := json.Marshal(checkpoint{Hash: cfg.Hash(), Runs: results})
+		b, err := json.Marshal(checkpoint{Hash: cfg.Hash(), Config: &cfg, Runs: results})
 		if err != nil {
 			return err
 		}
@@ -183,6 +195,52 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// readCheckpoint returns the runs that the checkpoint in out holds, and
+// whether there is one. A checkpoint of another configuration gives a
+// repro.OtherConfigError; one that cannot be read, or whose runs are not
+// runs of cfg, a repro.Unreadable error.
+func readCheckpoint(out string, cfg *Config, runs []Run) ([]RunResult, bool, error) {
+	path := filepath.Join(out, checkpointFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var cp struct {
+		Hash     string          `json:"config_hash"`
+		Settings json.RawMessage `json:"settings"`
+		Runs     []RunResult     `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return nil, false, repro.Unreadable(path, err)
+	}
+	if cp.Hash == "" {
+		return nil, false, repro.Unreadable(path, errors.New("no config_hash"))
+	}
+	if cp.Hash != cfg.Hash() {
+		return nil, false, repro.OtherConfig(out, checkpointFile, cp.Hash, cfg.Hash(), cp.Settings, cfg)
+	}
+	seen := map[int]bool{}
+	for _, r := range cp.Runs {
+		if r.ID < 0 || r.ID >= len(runs) || runs[r.ID] != r.Run || seen[r.ID] {
+			return nil, false, repro.Unreadable(path, fmt.Errorf("its run %d (%+v) is not a run of this configuration", r.ID, r.Run))
+		}
+		seen[r.ID] = true
+	}
+	return cp.Runs, true, nil
+}
+
+// hashSettings is the hash of a configuration saved as JSON.
+func hashSettings(b json.RawMessage) (string, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return "", err
+	}
+	return c.Hash(), nil
 }
 
 // finished rebuilds the reports of an experiment whose runs are all in the

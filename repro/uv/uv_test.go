@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/flatfast/flatfast/layers"
@@ -191,12 +193,142 @@ func TestResumeGivesSameResults(t *testing.T) {
 			t.Errorf("missing output: %v", err)
 		}
 	}
-	// A checkpoint of another configuration is ignored.
+}
+
+// snapshotDir reads every file in dir.
+func snapshotDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]byte{}
+	for _, e := range ents {
+		if m[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+// sameDir fails the test when dir no longer holds exactly the files of
+// before, byte for byte.
+func sameDir(t *testing.T, what, dir string, before map[string][]byte) {
+	t.Helper()
+	after := snapshotDir(t, dir)
+	for f, b := range before {
+		if !bytes.Equal(after[f], b) {
+			t.Errorf("%s: %s changed", what, f)
+		}
+	}
+	for f := range after {
+		if _, ok := before[f]; !ok {
+			t.Errorf("%s: wrote %s", what, f)
+		}
+	}
+}
+
+// TestOtherConfigIsRefused: an experiment started in a directory that
+// holds another configuration's checkpoint or results.json fails before
+// writing anything, with an error that names the directory and the
+// differing setting and points to -fresh and -out; -fresh overwrites.
+func TestOtherConfigIsRefused(t *testing.T) {
+	cfg := tiny()
+	cfg.Activations = []string{"identity"}
 	other := cfg
 	other.Seeds = 1
-	got2, err := Execute(context.Background(), other, Options{Out: dir, Workers: 1})
-	if err != nil || got2.Resumed != 0 {
-		t.Errorf("other configuration resumed %d runs (%v)", got2.Resumed, err)
+	dir := t.TempDir()
+	if _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
+		t.Helper()
+		before := snapshotDir(t, dir)
+		_, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
+		var mm *repro.OtherConfigError
+		if !errors.As(err, &mm) {
+			t.Fatalf("%s: another configuration gave %v, want an OtherConfigError", what, err)
+		}
+		for _, s := range []string{dir, "seeds", "2", "1", "-fresh", "-out"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: error %q does not mention %q", what, err, s)
+			}
+		}
+		sameDir(t, what, dir, before)
+	}
+	check("finished experiment")
+	// A checkpoint from before checkpoints recorded their settings: the
+	// hashes are compared.
+	b, _ := json.Marshal(map[string]any{"config_hash": cfg.Hash(), "runs": []RunResult{}})
+	if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshotDir(t, dir)
+	_, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
+	if err == nil || !strings.Contains(err.Error(), cfg.Hash()) || !strings.Contains(err.Error(), other.Hash()) {
+		t.Errorf("checkpoint without settings: error %v does not give both hashes", err)
+	}
+	sameDir(t, "checkpoint without settings", dir, before)
+	if err := os.Remove(filepath.Join(dir, checkpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	check("results.json alone")
+
+	// -fresh overwrites. An interrupted fresh experiment (its checkpoint
+	// beside the old results.json) resumes from its checkpoint.
+	want, err := Execute(context.Background(), other, Options{Out: t.TempDir(), Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := want.Runs[:len(want.Runs)/2]
+	b, _ = json.Marshal(checkpoint{Hash: other.Hash(), Config: &other, Runs: half})
+	if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
+	if err != nil {
+		t.Fatalf("resuming a fresh experiment: %v", err)
+	}
+	if got.Resumed != len(half) || !reflect.DeepEqual(got.Runs, want.Runs) {
+		t.Errorf("fresh experiment resumed %d runs, want %d", got.Resumed, len(half))
+	}
+	got, err = Execute(context.Background(), cfg, Options{Out: dir, Workers: 2, Fresh: true})
+	if err != nil || got.Resumed != 0 || got.Complete || got.Config.Seeds != cfg.Seeds {
+		t.Errorf("-fresh: %v, resumed %d", err, got.Resumed)
+	}
+}
+
+// TestCorruptCheckpointIsAnError: an unreadable checkpoint or results.json,
+// or a checkpoint whose runs are not the configuration's, is an error
+// naming the file (nothing written), not silently replaced, unless -fresh.
+func TestCorruptCheckpointIsAnError(t *testing.T) {
+	cfg := tiny()
+	cfg.Activations = []string{"identity"}
+	cfg.Seeds = 1
+	bad, _ := json.Marshal(checkpoint{Hash: cfg.Hash(), Config: &cfg, Runs: []RunResult{{Run: Run{ID: 3, Act: "relu"}}}})
+	for _, c := range []struct{ file, content string }{
+		{checkpointFile, "{not json"},
+		{checkpointFile, string(bad)},
+		{"results.json", "[]"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshotDir(t, dir)
+		_, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
+		if err == nil {
+			t.Fatalf("corrupt %s %q accepted", c.file, c.content)
+		}
+		for _, s := range []string{filepath.Join(dir, c.file), "-fresh", "-out"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("corrupt %s: error %q does not mention %q", c.file, err, s)
+			}
+		}
+		sameDir(t, "corrupt "+c.file, dir, before)
+		if _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2, Fresh: true}); err != nil {
+			t.Errorf("corrupt %s with -fresh: %v", c.file, err)
+		}
 	}
 }
 
