@@ -699,45 +699,22 @@ func (s *flippedA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha flo
 	}
 }
 
-// flipKernels reverses each run of khw floats of w into dst: every
-// (co, ci) kernel rotated by 180 degrees.
-func flipKernels(dst, w []float32, khw int) {
-	for b := 0; b+khw <= len(w); b += khw {
-		src, d := w[b:b+khw], dst[b:b+khw]
+// rotatedT writes the input gradient's kernel operand as a row-major
+// matrix: dst[ci, (co, r)] = w[co, ci, khw-1-r], every (co, ci) kernel
+// rotated by 180 degrees and the channel axes swapped. Written once per
+// call, it then packs by the GEMM's block transposes like any dense A.
+type rotatedT struct {
+	dst, w         []float32
+	cout, cin, khw int
+}
+
+func (s *rotatedT) run(_, co int) {
+	row := s.cout * s.khw
+	for ci := 0; ci < s.cin; ci++ {
+		src := s.w[(co*s.cin+ci)*s.khw : (co*s.cin+ci+1)*s.khw]
+		d := s.dst[ci*row+co*s.khw : ci*row+(co+1)*s.khw]
 		for r, v := range src {
-			d[khw-1-r] = v
-		}
-	}
-}
-
-// kernelT is a kernel w [Cout, Cin, KH, KW] of geometry g (already
-// flipped) as the A operand of the input gradient: rows ci, columns
-// k = (co, kh, kw). For each co the rows are a Cin x KH*KW block of w, so
-// a panel packs as a transpose per co.
-type kernelT struct {
-	g    *ConvGeom
-	w    []float32
-	impl *simd.Impl
-}
-
-func (s *kernelT) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
-	g := s.g
-	khw := g.KH * g.KW
-	for ip := 0; ip*mr < mb; ip++ {
-		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
-		rows := min(mr, mb-ip*mr)
-		ci0 := i0 + ip*mr
-		if rows < mr {
-			clear(panel)
-		}
-		for p := 0; p < kb; {
-			co, r := (p0+p)/khw, (p0+p)%khw
-			run := min(kb-p, khw-r)
-			s.impl.Transpose(panel[p*mr:], mr, s.w[(co*g.Cin+ci0)*khw+r:], khw, rows, run)
-			p += run
-		}
-		if alpha != 1 {
-			s.impl.Scale(alpha, panel)
+			d[s.khw-1-r] = v
 		}
 	}
 }
@@ -752,7 +729,7 @@ type convScratch struct {
 	oA   outA
 	oB   outB
 	fA   flippedA
-	wT   kernelT
+	rot  rotatedT
 	wf   []float32 // the flipped kernel
 	da   denseA
 	pad  padded
@@ -924,12 +901,14 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 		var Apacked aSource
 		if usePadded(&s.geom, impl) || useBatchInner(&s.geom, impl) {
 			s.wf = grow(s.wf, len(w.f32))
-			flipKernels(s.wf, w.f32, g.KH*g.KW)
-			s.wT = kernelT{g: &s.orig, w: s.wf, impl: impl}
-			Apacked = &s.wT
+			s.rot = rotatedT{dst: s.wf, w: w.f32, cout: g.Cout, cin: g.Cin, khw: g.KH * g.KW}
+			parallelFor(g.Cout, Threads(), &s.rot)
+			s.rot = rotatedT{}
+			s.da = denseA{impl: impl, a: s.wf, lda: g.Cout * g.KH * g.KW}
+			Apacked = &s.da
 		}
 		s.forward(impl, &s.fA, Apacked, gy.f32, dst.f32)
-		s.fA.w, s.wT.w = nil, nil
+		s.fA.w, s.da.a = nil, nil
 		return dst, nil
 	}
 	// General stride: dX~ = W^T dY for a group of images at a time, then

@@ -179,6 +179,11 @@ type gemmJob struct {
 	// overwrite: the first kc block stores into C instead of adding, so
 	// C need not be cleared (or even hold numbers) beforehand.
 	overwrite bool
+	// A packed once for the whole product (aPre): block b of kc steps at
+	// b*mPad*kcA, row block i0 inside it at i0*kb.
+	aPre, aPacking bool
+	apAll          []float32
+	mPad, kcA      int
 	// k0 offsets the inner index handed to the sources, and wid the worker
 	// index, for a job computing one segment of a split product on one
 	// worker of an outer parallel loop (splitJob).
@@ -220,6 +225,17 @@ func grow(s []float32, n int) []float32 {
 }
 
 func (j *gemmJob) run(w, i int) {
+	if j.aPacking {
+		b, rb := i/j.nI, i%j.nI
+		pc := b * j.kcA
+		kb := min(j.kcA, j.k-pc)
+		i0 := rb * j.mcEff
+		mb := min(j.mcEff, j.m-i0)
+		np := (mb + j.mr - 1) / j.mr
+		off := b*j.mPad*j.kcA + i0*kb
+		j.A.packA(w+j.wid, j.apAll[off:off+np*j.mr*kb], i0, mb, j.k0+pc, kb, j.mr, j.alpha)
+		return
+	}
 	if j.packing {
 		first := i * j.bPer
 		j.B.packB(w+j.wid, j.bp, j.k0+j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
@@ -230,9 +246,15 @@ func (j *gemmJob) run(w, i int) {
 	mb := min(j.mcEff, j.m-i0)
 	mr, nr, kb := j.mr, j.nr, j.kb
 	acc := j.accumulate()
-	ap := grow(j.ap[w], ((mb+mr-1)/mr)*mr*kb)
-	j.ap[w] = ap
-	j.A.packA(w+j.wid, ap, i0, mb, j.k0+j.pc, kb, mr, j.alpha)
+	var ap []float32
+	if j.aPre {
+		off := (j.pc/j.kcA)*j.mPad*j.kcA + i0*kb
+		ap = j.apAll[off : off+((mb+mr-1)/mr)*mr*kb]
+	} else {
+		ap = grow(j.ap[w], ((mb+mr-1)/mr)*mr*kb)
+		j.ap[w] = ap
+		j.A.packA(w+j.wid, ap, i0, mb, j.k0+j.pc, kb, mr, j.alpha)
+	}
 	jp0 := ci * j.chunk
 	jp1 := min(jp0+j.chunk, j.bPanels)
 	for jp := jp0; jp < jp1; jp++ {
@@ -310,6 +332,10 @@ func (j *gemmJob) scatterTile(w, kb int, apan, bpan []float32, row, col, rows, c
 	}
 }
 
+// aPrepackLimit is the size (floats) up to which a product's whole A is
+// packed once up front (drive).
+const aPrepackLimit = 1 << 21
+
 // parallelThreshold is the work (in flops) below which a GEMM runs on one
 // thread: waking a worker costs a few microseconds.
 const parallelThreshold = 1 << 21
@@ -341,6 +367,22 @@ func (j *gemmJob) drive() {
 	j.mcEff = ((j.m+nI-1)/nI + mr - 1) / mr * mr
 	j.nI = (j.m + j.mcEff - 1) / j.mcEff
 	kc := j.blk.kcFor(j.k)
+	// Pack all of A up front when it would otherwise be packed more than
+	// once (by every column chunk of a row block, and again for every
+	// block of nc columns) and is small enough to keep whole.
+	nJc := (j.n + j.blk.nc - 1) / j.blk.nc
+	nJ0 := 1
+	if j.nI < target {
+		nJ0 = min((target+j.nI-1)/j.nI, (min(j.n, j.blk.nc)+nr-1)/nr)
+	}
+	j.mPad, j.kcA = (j.m+mr-1)/mr*mr, kc
+	j.aPre = j.mPad*j.k <= aPrepackLimit && (nJc > 1 || nJ0 > 1)
+	if j.aPre {
+		j.apAll = grow(j.apAll, j.mPad*j.k)
+		j.aPacking = true
+		parallelFor((j.k+kc-1)/kc*j.nI, threads, j)
+		j.aPacking = false
+	}
 	for j.jc = 0; j.jc < j.n; j.jc += j.blk.nc {
 		j.nb = min(j.blk.nc, j.n-j.jc)
 		j.bPanels = (j.nb + nr - 1) / nr
