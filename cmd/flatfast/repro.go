@@ -146,7 +146,7 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 
 func reproSensing(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("repro sensing", stderr)
-	preset := fs.String("preset", "quick", "quick (about 3 min on 2 cores) or paper (about 35 min, estimated)")
+	preset := fs.String("preset", "quick", "quick (about 3 min on 2 cores) or paper (about 30 min, estimated)")
 	out := fs.String("out", "out/sensing", "output directory")
 	quiet := fs.Bool("q", false, "no progress line")
 	fresh := fs.Bool("fresh", false, "start over, overwriting what -out holds (default: resume this configuration's checkpoint, refuse another configuration's output)")

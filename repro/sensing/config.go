@@ -80,7 +80,7 @@ var Presets = map[string]Config{
 		TestThreshold: 0.01, TraceFactor: 1.02,
 		DataSeed: 1, NoiseSeed: 2,
 	},
-	// paper: a finer ladder, more seeds, longer runs: about 35 min on 2
+	// paper: a finer ladder, more seeds, longer runs: about 30 min on 2
 	// cores, scaling the quick preset by runs x steps (not measured).
 	"paper": {
 		Preset: "paper", D: 100, R: 5, P: 2500, Eta: 0.1, Eps2: 0.1,
