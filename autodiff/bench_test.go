@@ -133,7 +133,6 @@ type rawMLP struct {
 	w, b, gw, gb     []*tensor.Tensor
 	pre, act, dh, dz []*tensor.Tensor
 	onehot           *tensor.Tensor
-	ones             *tensor.Tensor
 }
 
 func newRawMLP(m *benchMLP) *rawMLP {

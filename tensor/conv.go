@@ -316,22 +316,7 @@ func (s *padded) packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count in
 
 // koffs: tap (ci, ki, kj) sits at ci*plane + ki*pw + kj from the top-left
 // input pixel of its output pixel.
-func (s *padded) koffs(dst []int32, p0 int) {
-	g := s.im.g
-	plane, khw := s.ph*s.pw, g.KH*g.KW
-	ci, r := p0/khw, p0%khw
-	ki, kj := r/g.KW, r%g.KW
-	for p := range dst {
-		dst[p] = int32(ci*plane + ki*s.pw + kj)
-		if kj++; kj == g.KW {
-			kj = 0
-			if ki++; ki == g.KH {
-				ki = 0
-				ci++
-			}
-		}
-	}
-}
+func (s *padded) koffs(dst []int32, p0 int) { tapOffsets(dst, s.im.g, p0, s.ph, s.pw, 1) }
 
 // pieces: the padded-image position of each piece's first output pixel.
 func (s *padded) pieces(dst []int, col, nr int) {
@@ -426,12 +411,19 @@ func (s *batchInner) run(_, i int) {
 func (s *batchInner) base() []float32 { return s.buf }
 
 func (s *batchInner) koffs(dst []int32, p0 int) {
-	g := s.g
+	tapOffsets(dst, s.g, p0, s.ph, s.pw, s.npad)
+}
+
+// tapOffsets writes, for the k steps p0 .. p0+len(dst)-1 (taps
+// (ci, ki, kj) in order), the tap's offset ((ci*ph + ki)*pw + kj)*scale in
+// a padded copy of the input with ph x pw planes and scale floats per
+// pixel.
+func tapOffsets(dst []int32, g *ConvGeom, p0, ph, pw, scale int) {
 	khw := g.KH * g.KW
 	ci, r := p0/khw, p0%khw
 	ki, kj := r/g.KW, r%g.KW
 	for p := range dst {
-		dst[p] = int32(((ci*s.ph+ki)*s.pw + kj) * s.npad)
+		dst[p] = int32(((ci*ph+ki)*pw + kj) * scale)
 		if kj++; kj == g.KW {
 			kj = 0
 			if ki++; ki == g.KH {

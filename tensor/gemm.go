@@ -516,18 +516,19 @@ func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource
 		}
 		return
 	}
+	if img == 0 {
+		if segs := kSegments(impl, m, n, k); segs > 1 {
+			splitK(impl, threads, segs, m, n, k, alpha, A, B, c, ldc, overwrite)
+			return
+		}
+	}
 	j := jobPool.get()
-	j.overwrite = true
-	j.A, j.B = A, B
-	j.impl, j.threads = impl, threads
-	_, nr := impl.GemmTile()
-	if img > 0 && img%nr != 0 {
+	if _, nr := impl.GemmTile(); img > 0 && img%nr != 0 {
 		// Small images: most tiles would straddle two images and need a
 		// scatter each. Compute into a dense scratch C instead and add it
 		// in one pass, an image-row run at a time.
 		j.dense = grow(j.dense, m*n)
-		j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, j.dense, n
-		j.img, j.imgStride, j.pre, j.bi = 0, 0, nil, nil
+		j.setup(impl, threads, m, n, k, alpha, A, B, j.dense, n, 0, 0, true)
 		j.drive()
 		for i := 0; i < m; i++ {
 			src := j.dense[i*n : (i+1)*n]
@@ -540,30 +541,33 @@ func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource
 				}
 			}
 		}
-		j.A, j.B, j.c = nil, nil, nil
-		jobPool.put(j)
-		return
+	} else {
+		j.setup(impl, threads, m, n, k, alpha, A, B, c, ldc, img, imgStride, overwrite)
+		j.drive()
 	}
-	if img == 0 {
-		if segs := kSegments(impl, m, n, k); segs > 1 {
-			jobPool.put(j)
-			splitK(impl, threads, segs, m, n, k, alpha, A, B, c, ldc, overwrite)
-			return
-		}
-	}
-	j.overwrite = overwrite
+	j.release()
+	jobPool.put(j)
+}
+
+// setup points j at the product of sources A (m x k) and B (k x n) into c
+// (addressed as described at gemmJob.img). B is read in place when it can
+// be and the level can: every panel full (n a multiple of nr) and none
+// straddling two images.
+func (j *gemmJob) setup(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc, img, imgStride int, overwrite bool) {
+	j.A, j.B = A, B
+	j.impl, j.threads, j.overwrite = impl, threads, overwrite
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
 	j.img, j.imgStride, j.pre, j.bi = img, imgStride, nil, nil
-	// Read B in place when it can be and the level can: every panel full
-	// (n a multiple of nr) and none straddling two images.
-	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 {
-		if n%nr == 0 && (img == 0 || img%nr == 0) {
-			j.bi, j.nv = bi, impl.IndirectPieces()
-		}
+	_, nr := impl.GemmTile()
+	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 && n%nr == 0 && (img == 0 || img%nr == 0) {
+		j.bi, j.nv = bi, impl.IndirectPieces()
 	}
-	j.drive()
+}
+
+// release drops j's references to the operands of its last product.
+func (j *gemmJob) release() {
 	j.A, j.B, j.c, j.bi = nil, nil, nil, nil
-	jobPool.put(j)
+	j.k0, j.wid = 0, 0
 }
 
 // kSegments returns how many segments of the inner dimension a product
@@ -614,18 +618,10 @@ func (s *splitJob) run(w, i int) {
 // gemmSourcesAt computes with job j the dense m x n product of A and B
 // over inner indices k0 .. k0+k-1 into c, on the calling worker w alone.
 func gemmSourcesAt(j *gemmJob, impl *simd.Impl, w, k0, m, n, k int, alpha float32, A aSource, B bSource, c []float32) {
-	j.A, j.B = A, B
-	j.impl, j.threads = impl, 1
-	j.k0, j.wid, j.overwrite = k0, w, true
-	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, n
-	j.img, j.imgStride, j.pre, j.bi = 0, 0, nil, nil
-	_, nr := impl.GemmTile()
-	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 && n%nr == 0 {
-		j.bi, j.nv = bi, impl.IndirectPieces()
-	}
+	j.setup(impl, 1, m, n, k, alpha, A, B, c, n, 0, 0, true)
+	j.k0, j.wid = k0, w
 	j.drive()
-	j.A, j.B, j.c, j.bi = nil, nil, nil, nil
-	j.k0, j.wid = 0, 0
+	j.release()
 }
 
 // splitK computes C = (or +=) alpha*A*B for a dense C as segs partial
