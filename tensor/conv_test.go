@@ -69,6 +69,10 @@ var convCases = []convCase{
 	{2, 16, 9, 9, 5, 3, 2, 1},  // strided, channels in whole pieces (nhwcB)
 	{1, 32, 5, 5, 3, 1, 2, 0},  // a strided 1x1 shortcut
 	{8, 4, 32, 32, 3, 3, 1, 1}, // weight gradient over 8192 pixels: k split (kSegments)
+	// More output channels than one A row block (blocking.mc): in place
+	// with A cut into row blocks (driveFlat), one and several kc blocks.
+	{2, 16, 4, 4, 230, 3, 1, 1},
+	{2, 120, 4, 4, 230, 3, 1, 1},
 }
 
 // Every level with an indirect kernel meets a case that reads B in place.
@@ -77,7 +81,7 @@ func TestConvCasesCoverIndirect(t *testing.T) {
 		if impl.IndirectPieces() == 0 {
 			continue
 		}
-		var padded, inner, nhwc, nhwcStrided, split bool
+		var padded, inner, nhwc, nhwcStrided, split, tall bool
 		for _, c := range convCases {
 			g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
 			if err != nil {
@@ -88,6 +92,10 @@ func TestConvCasesCoverIndirect(t *testing.T) {
 			nhwc = nhwc || useNHWC(&g, impl)
 			nhwcStrided = nhwcStrided || (useNHWC(&g, impl) && c.stride > 1)
 			split = split || kSegments(impl, g.Cout, g.Cin*g.KH*g.KW, g.N*g.OH*g.OW) > 1
+			tall = tall || (useBatchInner(&g, impl) && g.Cout > blocksFor(impl).mc && g.Cin*g.KH*g.KW > blocksFor(impl).kc)
+		}
+		if !tall {
+			t.Errorf("%s: no in-place product with A taller than a row block and several kc blocks", impl)
 		}
 		if !split {
 			t.Errorf("%s: no weight gradient is computed in k segments", impl)
