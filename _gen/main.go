@@ -702,7 +702,19 @@ func expKernel(g *gen, s isa) {
 // computes only the first rows rows of the tile (A is still packed mr
 // floats per k step), so a panel of C whose row count is not a multiple of
 // mr costs no wasted multiply-adds. Its name carries the row count.
-func gemmKernel(g *gen, s isa, mr, rows int, indirect bool) {
+//
+// prefetch (indirect kernels only) makes the variant named
+// gemmIndirectPF..., which also prefetches the B rows of k step p +
+// indirectPrefetch at step p (while that many steps remain): the rows of
+// a padded image's taps jump about in a way the hardware prefetchers do not
+// follow.
+// indirectPrefetch is how many k steps ahead the prefetching indirect
+// kernels fetch B rows: 32 steps (about 400 cycles of multiply-adds on the
+// AVX-512 tile) measured best of 16, 32 and 64 on ResNet's padded
+// convolutions, 5-7% faster than none on the 128-channel stage.
+const indirectPrefetch = 32
+
+func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool) {
 	fn := "gemm" + s.suffix
 	if rows < mr {
 		fn = fmt.Sprintf("gemm%d%s", rows, s.suffix)
@@ -711,12 +723,19 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect bool) {
 	nr := nv * s.lanes
 	if indirect {
 		fn = "gemmIndirect" + s.suffix
+		if prefetch {
+			fn = "gemmIndirectPF" + s.suffix
+		}
 		if rows < mr {
 			fn = fmt.Sprintf("gemmIndirect%d%s", rows, s.suffix)
 		}
+		what := ""
+		if prefetch {
+			what = fmt.Sprintf("\nIt prefetches the B rows of k step p+%d at step p.", indirectPrefetch)
+		}
 		g.text(fn, "$0-144", fmt.Sprintf("func %s(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)\n"+
 			"The %dx%d kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],\n"+
-			"so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.", fn, rows, nr))
+			"so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.%s", fn, rows, nr, what))
 		g.p("MOVQ k+0(FP), CX")
 		g.p("MOVQ a_base+8(FP), SI")
 		g.p("MOVQ base_base+32(FP), DX")
@@ -756,32 +775,49 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect bool) {
 	}
 	g.p("TESTQ CX, CX")
 	g.p("JEQ %s_store", fn)
-	g.lbl(fn + "_loop")
 	bReg := rows * nv
-	for v := 0; v < nv; v++ {
-		if indirect {
-			if v == 0 {
-				g.p("MOVLQSX (BX), R9")
-			}
-			g.p("VMOVUPS (R%d)(R9*4), %s", 12+v, s.r(bReg+v))
-		} else {
-			g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
-		}
-	}
-	for i := 0; i < rows; i++ {
-		a := s.r(bReg + nv + i%2)
-		g.p("VBROADCASTSS %d(SI), %s", 4*i, a)
+	step := func() {
 		for v := 0; v < nv; v++ {
-			g.p("VFMADD231PS %s, %s, %s", s.r(bReg+v), a, s.r(i*nv+v))
+			if indirect {
+				if v == 0 {
+					g.p("MOVLQSX (BX), R9")
+				}
+				g.p("VMOVUPS (R%d)(R9*4), %s", 12+v, s.r(bReg+v))
+			} else {
+				g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
+			}
 		}
+		for i := 0; i < rows; i++ {
+			a := s.r(bReg + nv + i%2)
+			g.p("VBROADCASTSS %d(SI), %s", 4*i, a)
+			for v := 0; v < nv; v++ {
+				g.p("VFMADD231PS %s, %s, %s", s.r(bReg+v), a, s.r(i*nv+v))
+			}
+		}
+		g.p("ADDQ $%d, SI", 4*mr)
+		if indirect {
+			g.p("ADDQ $4, BX")
+		} else {
+			g.p("ADDQ $%d, DX", 4*nr)
+		}
+		g.p("DECQ CX")
 	}
-	g.p("ADDQ $%d, SI", 4*mr)
-	if indirect {
-		g.p("ADDQ $4, BX")
-	} else {
-		g.p("ADDQ $%d, DX", 4*nr)
+	if prefetch {
+		// While more than indirectPrefetch steps remain, prefetch the
+		// rows of the step that far ahead; then the plain loop.
+		g.p("CMPQ CX, $%d", indirectPrefetch)
+		g.p("JLE %s_loop", fn)
+		g.lbl(fn + "_pf")
+		g.p("MOVLQSX %d(BX), R14", 4*indirectPrefetch)
+		for v := 0; v < nv; v++ {
+			g.p("PREFETCHT0 (R%d)(R14*4)", 12+v)
+		}
+		step()
+		g.p("CMPQ CX, $%d", indirectPrefetch)
+		g.p("JGT %s_pf", fn)
 	}
-	g.p("DECQ CX")
+	g.lbl(fn + "_loop")
+	step()
 	g.p("JNE %s_loop", fn)
 	g.lbl(fn + "_store")
 	g.p("TESTQ R10, R10")
@@ -942,12 +978,14 @@ func amd64() []byte {
 	}
 	for _, indirect := range []bool{false, true} {
 		for _, rows := range []int{12, 8, 4} {
-			gemmKernel(g, avx512, 12, rows, indirect)
+			gemmKernel(g, avx512, 12, rows, indirect, false)
 		}
 		for _, rows := range []int{6, 4, 2} {
-			gemmKernel(g, avx2, 6, rows, indirect)
+			gemmKernel(g, avx2, 6, rows, indirect, false)
 		}
 	}
+	gemmKernel(g, avx512, 12, 12, true, true)
+	gemmKernel(g, avx2, 6, 6, true, true)
 	transposeKernels(g)
 	return g.buf.Bytes()
 }

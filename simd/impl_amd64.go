@@ -100,6 +100,12 @@ func sqdevAVX2(x []float32, c float32) float32
 func gemmIndirectAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 
 //go:noescape
+func gemmIndirectPFAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirectPFAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
 func gemmIndirectAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 
 //go:noescape
@@ -159,7 +165,7 @@ var avx2Impl = &Impl{
 	add: addAVX2, sub: subAVX2, mul: mulAVX2,
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
 	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
-	gemmIndirect: gemmIndirectAVX2, nv: 2,
+	gemmIndirect: gemmIndirectAVX2, gemmIndirectPF: gemmIndirectPFAVX2, nv: 2,
 	short:  []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2}, {4, gemm4AVX2, gemmIndirect4AVX2}},
 	affine: affineAVX2, affine2: affine2AVX2, sqdev: sqdevAVX2,
 }
@@ -171,7 +177,7 @@ var avx512Impl = &Impl{
 	add: addAVX512, sub: subAVX512, mul: mulAVX512,
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
 	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
-	gemmIndirect: gemmIndirectAVX512, nv: 2,
+	gemmIndirect: gemmIndirectAVX512, gemmIndirectPF: gemmIndirectPFAVX512, nv: 2,
 	short:  []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512}, {8, gemm8AVX512, gemmIndirect8AVX512}},
 	affine: affineAVX512, affine2: affine2AVX512, sqdev: sqdevAVX512,
 }

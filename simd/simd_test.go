@@ -666,7 +666,9 @@ func TestGemmIndirect(t *testing.T) {
 		mr, nr := k.GemmTile()
 		piece := nr / nv
 		t.Run(k.String(), func(t *testing.T) {
-			for _, kc := range []int{0, 1, 5, 64, maxKC + 7} {
+			// kc around 32, the prefetching kernels' distance: all of the
+			// steps, some or none run the prefetching loop.
+			for _, kc := range []int{0, 1, 5, 31, 32, 33, 64, maxKC + 7} {
 				base := randSlice(r, 5000, 0)
 				koff := make([]int32, kc)
 				pieces := make([]int, nv)
@@ -686,13 +688,15 @@ func TestGemmIndirect(t *testing.T) {
 				for _, ldc := range []int{nr, nr + 5} {
 					c0 := randSlice(r, (mr-1)*ldc+nr, 0)
 					want := append([]float32(nil), c0...)
-					got := append([]float32(nil), c0...)
 					acc := ldc == nr
 					k.GemmKernel(kc, a, b, want, ldc, acc)
-					k.GemmIndirect(kc, a, base, tab, pieces, got, ldc, acc)
-					for i := range want {
-						if got[i] != want[i] {
-							t.Fatalf("kc=%d ldc=%d: C[%d] = %v, packed kernel %v", kc, ldc, i, got[i], want[i])
+					for _, tab := range []IndirectTable{tab, tab.Prefetching()} {
+						got := append([]float32(nil), c0...)
+						k.GemmIndirect(kc, a, base, tab, pieces, got, ldc, acc)
+						for i := range want {
+							if got[i] != want[i] {
+								t.Fatalf("kc=%d ldc=%d prefetch %v: C[%d] = %v, packed kernel %v", kc, ldc, tab.prefetch, i, got[i], want[i])
+							}
 						}
 					}
 					for m := 1; m <= mr; m++ {

@@ -310,6 +310,9 @@ func (s *padded) run(_, nc int) {
 
 func (s *padded) base() []float32 { return s.buf }
 
+// prefetch: a padded image's taps jump between rows and planes.
+func (s *padded) prefetch() bool { return true }
+
 func (s *padded) packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
 	s.im.packB(w, dst, p0, kb, j0, nb, nr, first, count)
 }
@@ -409,6 +412,8 @@ func (s *batchInner) run(_, i int) {
 }
 
 func (s *batchInner) base() []float32 { return s.buf }
+
+func (s *batchInner) prefetch() bool { return true }
 
 func (s *batchInner) koffs(dst []int32, p0 int) {
 	tapOffsets(dst, s.g, p0, s.ph, s.pw, s.npad)
@@ -518,6 +523,11 @@ func (s *nhwcB) run(_, i int) {
 }
 
 func (s *nhwcB) base() []float32 { return s.buf }
+
+// prefetch: k steps walk the pixels in order, which the hardware
+// prefetchers follow (prefetching measured 5% slower on the 512-channel
+// weight gradient).
+func (s *nhwcB) prefetch() bool { return false }
 
 // koffs: k step p is output pixel (n, oh, ow).
 func (s *nhwcB) koffs(dst []int32, p0 int) {
