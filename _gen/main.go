@@ -693,6 +693,12 @@ func expKernel(g *gen, s isa) {
 	g.ret()
 }
 
+// indirectPrefetch is how many k steps ahead the prefetching indirect
+// kernels fetch B rows: 32 steps (about 400 cycles of multiply-adds on the
+// AVX-512 tile) measured best of 16, 32 and 64 on ResNet's padded
+// convolutions, 5-7% faster than none on the 128-channel stage.
+const indirectPrefetch = 32
+
 // gemm: the register-blocked micro-kernel. C[mr x nr] += Apanel * Bpanel over
 // k steps, with Apanel packed as k columns of mr floats and Bpanel as k rows
 // of nr floats. The accumulators stay in registers for the whole k loop; A is
@@ -708,13 +714,13 @@ func expKernel(g *gen, s isa) {
 // indirectPrefetch at step p (while that many steps remain): the rows of
 // a padded image's taps jump about in a way the hardware prefetchers do not
 // follow.
-// indirectPrefetch is how many k steps ahead the prefetching indirect
-// kernels fetch B rows: 32 steps (about 400 cycles of multiply-adds on the
-// AVX-512 tile) measured best of 16, 32 and 64 on ResNet's padded
-// convolutions, 5-7% faster than none on the 128-channel stage.
-const indirectPrefetch = 32
-
-func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool) {
+//
+// pieces (indirect kernels only) is the number of pieces a B row is read
+// in: 2, one per vector, or 4 on AVX-512, half a vector each (a ymm load
+// and a VINSERTF64X4 from memory, both AVX512F; measured as fast as
+// whole-vector loads from L1), so that 8-pixel output rows can be read in
+// place. Their names carry P4, and R before a short variant's row count.
+func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int) {
 	fn := "gemm" + s.suffix
 	if rows < mr {
 		fn = fmt.Sprintf("gemm%d%s", rows, s.suffix)
@@ -722,26 +728,34 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool) {
 	nv := 2 // vectors of B per k step
 	nr := nv * s.lanes
 	if indirect {
-		fn = "gemmIndirect" + s.suffix
+		fn = "gemmIndirect"
+		if pieces == 4 {
+			fn += "P4"
+		}
 		if prefetch {
-			fn = "gemmIndirectPF" + s.suffix
+			fn += "PF"
 		}
 		if rows < mr {
-			fn = fmt.Sprintf("gemmIndirect%d%s", rows, s.suffix)
+			if pieces == 4 {
+				fn += "R"
+			}
+			fn += fmt.Sprint(rows)
 		}
+		fn += s.suffix
 		what := ""
 		if prefetch {
 			what = fmt.Sprintf("\nIt prefetches the B rows of k step p+%d at step p.", indirectPrefetch)
 		}
 		g.text(fn, "$0-144", fmt.Sprintf("func %s(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)\n"+
-			"The %dx%d kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],\n"+
-			"so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.%s", fn, rows, nr, what))
+			"The %dx%d kernel with B read in place: at k step p, piece v (of %d) of the B row is loaded from base[pieces[v]+koff[p]:],\n"+
+			"so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.%s", fn, rows, nr, pieces, what))
 		g.p("MOVQ k+0(FP), CX")
 		g.p("MOVQ a_base+8(FP), SI")
 		g.p("MOVQ base_base+32(FP), DX")
 		g.p("MOVQ koff_base+56(FP), BX")
 		g.p("MOVQ pieces_base+80(FP), R11")
-		for v := 0; v < nv; v++ {
+		// Piece v's address, base + 4*pieces[v], in R12+v.
+		for v := 0; v < pieces; v++ {
 			g.p("MOVQ %d(R11), R%d", 8*v, 12+v)
 			g.p("LEAQ (DX)(R%d*4), R%d", 12+v, 12+v)
 		}
@@ -778,12 +792,20 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool) {
 	bReg := rows * nv
 	step := func() {
 		for v := 0; v < nv; v++ {
-			if indirect {
+			switch {
+			case indirect && pieces == 4:
+				// The low half from piece 2v, the high half from 2v+1.
+				if v == 0 {
+					g.p("MOVLQSX (BX), R9")
+				}
+				g.p("VMOVUPS (R%d)(R9*4), Y%d", 12+2*v, bReg+v)
+				g.p("VINSERTF64X4 $1, (R%d)(R9*4), %s, %s", 13+2*v, s.r(bReg+v), s.r(bReg+v))
+			case indirect:
 				if v == 0 {
 					g.p("MOVLQSX (BX), R9")
 				}
 				g.p("VMOVUPS (R%d)(R9*4), %s", 12+v, s.r(bReg+v))
-			} else {
+			default:
 				g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
 			}
 		}
@@ -808,9 +830,9 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool) {
 		g.p("CMPQ CX, $%d", indirectPrefetch)
 		g.p("JLE %s_loop", fn)
 		g.lbl(fn + "_pf")
-		g.p("MOVLQSX %d(BX), R14", 4*indirectPrefetch)
-		for v := 0; v < nv; v++ {
-			g.p("PREFETCHT0 (R%d)(R14*4)", 12+v)
+		g.p("MOVLQSX %d(BX), AX", 4*indirectPrefetch)
+		for v := 0; v < pieces; v++ {
+			g.p("PREFETCHT0 (R%d)(AX*4)", 12+v)
 		}
 		step()
 		g.p("CMPQ CX, $%d", indirectPrefetch)
@@ -978,14 +1000,18 @@ func amd64() []byte {
 	}
 	for _, indirect := range []bool{false, true} {
 		for _, rows := range []int{12, 8, 4} {
-			gemmKernel(g, avx512, 12, rows, indirect, false)
+			gemmKernel(g, avx512, 12, rows, indirect, false, 2)
 		}
 		for _, rows := range []int{6, 4, 2} {
-			gemmKernel(g, avx2, 6, rows, indirect, false)
+			gemmKernel(g, avx2, 6, rows, indirect, false, 2)
 		}
 	}
-	gemmKernel(g, avx512, 12, 12, true, true)
-	gemmKernel(g, avx2, 6, 6, true, true)
+	gemmKernel(g, avx512, 12, 12, true, true, 2)
+	gemmKernel(g, avx2, 6, 6, true, true, 2)
+	for _, rows := range []int{12, 8, 4} {
+		gemmKernel(g, avx512, 12, rows, true, false, 4)
+	}
+	gemmKernel(g, avx512, 12, 12, true, true, 4)
 	transposeKernels(g)
 	return g.buf.Bytes()
 }

@@ -103,6 +103,18 @@ func gemmIndirectAVX512(k int, a, base []float32, koff []int32, pieces []int, c 
 func gemmIndirectPFAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 
 //go:noescape
+func gemmIndirectP4AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirectP4PFAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirectP4R8AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirectP4R4AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
 func gemmIndirectPFAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 
 //go:noescape
@@ -166,7 +178,7 @@ var avx2Impl = &Impl{
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
 	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
 	gemmIndirect: gemmIndirectAVX2, gemmIndirectPF: gemmIndirectPFAVX2, nv: 2,
-	short:  []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2}, {4, gemm4AVX2, gemmIndirect4AVX2}},
+	short:  []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2, nil}, {4, gemm4AVX2, gemmIndirect4AVX2, nil}},
 	affine: affineAVX2, affine2: affine2AVX2, sqdev: sqdevAVX2,
 }
 
@@ -178,7 +190,9 @@ var avx512Impl = &Impl{
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
 	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
 	gemmIndirect: gemmIndirectAVX512, gemmIndirectPF: gemmIndirectPFAVX512, nv: 2,
-	short:  []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512}, {8, gemm8AVX512, gemmIndirect8AVX512}},
+	p4: gemmIndirectP4AVX512, p4PF: gemmIndirectP4PFAVX512,
+	short: []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512, gemmIndirectP4R4AVX512},
+		{8, gemm8AVX512, gemmIndirect8AVX512, gemmIndirectP4R8AVX512}},
 	affine: affineAVX512, affine2: affine2AVX512, sqdev: sqdevAVX512,
 }
 

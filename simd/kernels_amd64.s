@@ -2562,7 +2562,7 @@ gemm2AVX2_set:
 	RET
 
 // func gemmIndirectAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 12x32 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 12x32 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 TEXT ·gemmIndirectAVX512(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
@@ -2788,7 +2788,7 @@ gemmIndirectAVX512_set:
 	RET
 
 // func gemmIndirect8AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 8x32 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 8x32 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 TEXT ·gemmIndirect8AVX512(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
@@ -2950,7 +2950,7 @@ gemmIndirect8AVX512_set:
 	RET
 
 // func gemmIndirect4AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 4x32 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 4x32 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 TEXT ·gemmIndirect4AVX512(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
@@ -3048,7 +3048,7 @@ gemmIndirect4AVX512_set:
 	RET
 
 // func gemmIndirectAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 6x16 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 6x16 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 TEXT ·gemmIndirectAVX2(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
@@ -3172,7 +3172,7 @@ gemmIndirectAVX2_set:
 	RET
 
 // func gemmIndirect4AVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 4x16 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 4x16 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 TEXT ·gemmIndirect4AVX2(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
@@ -3266,7 +3266,7 @@ gemmIndirect4AVX2_set:
 	RET
 
 // func gemmIndirect2AVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 2x16 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 2x16 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 TEXT ·gemmIndirect2AVX2(SB), NOSPLIT, $0-144
 	MOVQ k+0(FP), CX
@@ -3330,7 +3330,7 @@ gemmIndirect2AVX2_set:
 	RET
 
 // func gemmIndirectPFAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 12x32 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 12x32 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 // It prefetches the B rows of k step p+32 at step p.
 TEXT ·gemmIndirectPFAVX512(SB), NOSPLIT, $0-144
@@ -3412,9 +3412,9 @@ TEXT ·gemmIndirectPFAVX512(SB), NOSPLIT, $0-144
 	CMPQ CX, $32
 	JLE gemmIndirectPFAVX512_loop
 gemmIndirectPFAVX512_pf:
-	MOVLQSX 128(BX), R14
-	PREFETCHT0 (R12)(R14*4)
-	PREFETCHT0 (R13)(R14*4)
+	MOVLQSX 128(BX), AX
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 (R13)(AX*4)
 	MOVLQSX (BX), R9
 	VMOVUPS (R12)(R9*4), Z24
 	VMOVUPS (R13)(R9*4), Z25
@@ -3607,7 +3607,7 @@ gemmIndirectPFAVX512_set:
 	RET
 
 // func gemmIndirectPFAVX2(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
-// The 6x16 kernel with B read in place: at k step p, vector v of B is loaded from base[pieces[v]+koff[p]:],
+// The 6x16 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:],
 // so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
 // It prefetches the B rows of k step p+32 at step p.
 TEXT ·gemmIndirectPFAVX2(SB), NOSPLIT, $0-144
@@ -3653,9 +3653,9 @@ TEXT ·gemmIndirectPFAVX2(SB), NOSPLIT, $0-144
 	CMPQ CX, $32
 	JLE gemmIndirectPFAVX2_loop
 gemmIndirectPFAVX2_pf:
-	MOVLQSX 128(BX), R14
-	PREFETCHT0 (R12)(R14*4)
-	PREFETCHT0 (R13)(R14*4)
+	MOVLQSX 128(BX), AX
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 (R13)(AX*4)
 	MOVLQSX (BX), R9
 	VMOVUPS (R12)(R9*4), Y12
 	VMOVUPS (R13)(R9*4), Y13
@@ -3760,6 +3760,797 @@ gemmIndirectPFAVX2_set:
 	ADDQ R8, DI
 	VMOVUPS Y10, (DI)
 	VMOVUPS Y11, 32(DI)
+	VZEROUPPER
+	RET
+
+// func gemmIndirectP4AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 12x32 kernel with B read in place: at k step p, piece v (of 4) of the B row is loaded from base[pieces[v]+koff[p]:],
+// so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
+TEXT ·gemmIndirectP4AVX512(SB), NOSPLIT, $0-144
+	MOVQ k+0(FP), CX
+	MOVQ a_base+8(FP), SI
+	MOVQ base_base+32(FP), DX
+	MOVQ koff_base+56(FP), BX
+	MOVQ pieces_base+80(FP), R11
+	MOVQ 0(R11), R12
+	LEAQ (DX)(R12*4), R12
+	MOVQ 8(R11), R13
+	LEAQ (DX)(R13*4), R13
+	MOVQ 16(R11), R14
+	LEAQ (DX)(R14*4), R14
+	MOVQ 24(R11), R15
+	LEAQ (DX)(R15*4), R15
+	MOVQ c_base+104(FP), DI
+	MOVQ ldc+128(FP), R8
+	MOVQ acc+136(FP), R10
+	SHLQ $2, R8
+	MOVQ DI, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	TESTQ CX, CX
+	JEQ gemmIndirectP4AVX512_store
+gemmIndirectP4AVX512_loop:
+	MOVLQSX (BX), R9
+	VMOVUPS (R12)(R9*4), Y24
+	VINSERTF64X4 $1, (R13)(R9*4), Z24, Z24
+	VMOVUPS (R14)(R9*4), Y25
+	VINSERTF64X4 $1, (R15)(R9*4), Z25, Z25
+	VBROADCASTSS 0(SI), Z26
+	VFMADD231PS Z24, Z26, Z0
+	VFMADD231PS Z25, Z26, Z1
+	VBROADCASTSS 4(SI), Z27
+	VFMADD231PS Z24, Z27, Z2
+	VFMADD231PS Z25, Z27, Z3
+	VBROADCASTSS 8(SI), Z26
+	VFMADD231PS Z24, Z26, Z4
+	VFMADD231PS Z25, Z26, Z5
+	VBROADCASTSS 12(SI), Z27
+	VFMADD231PS Z24, Z27, Z6
+	VFMADD231PS Z25, Z27, Z7
+	VBROADCASTSS 16(SI), Z26
+	VFMADD231PS Z24, Z26, Z8
+	VFMADD231PS Z25, Z26, Z9
+	VBROADCASTSS 20(SI), Z27
+	VFMADD231PS Z24, Z27, Z10
+	VFMADD231PS Z25, Z27, Z11
+	VBROADCASTSS 24(SI), Z26
+	VFMADD231PS Z24, Z26, Z12
+	VFMADD231PS Z25, Z26, Z13
+	VBROADCASTSS 28(SI), Z27
+	VFMADD231PS Z24, Z27, Z14
+	VFMADD231PS Z25, Z27, Z15
+	VBROADCASTSS 32(SI), Z26
+	VFMADD231PS Z24, Z26, Z16
+	VFMADD231PS Z25, Z26, Z17
+	VBROADCASTSS 36(SI), Z27
+	VFMADD231PS Z24, Z27, Z18
+	VFMADD231PS Z25, Z27, Z19
+	VBROADCASTSS 40(SI), Z26
+	VFMADD231PS Z24, Z26, Z20
+	VFMADD231PS Z25, Z26, Z21
+	VBROADCASTSS 44(SI), Z27
+	VFMADD231PS Z24, Z27, Z22
+	VFMADD231PS Z25, Z27, Z23
+	ADDQ $48, SI
+	ADDQ $4, BX
+	DECQ CX
+	JNE gemmIndirectP4AVX512_loop
+gemmIndirectP4AVX512_store:
+	TESTQ R10, R10
+	JEQ gemmIndirectP4AVX512_set
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	VADDPS 64(DI), Z1, Z1
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z2, Z2
+	VMOVUPS Z2, (DI)
+	VADDPS 64(DI), Z3, Z3
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z4, Z4
+	VMOVUPS Z4, (DI)
+	VADDPS 64(DI), Z5, Z5
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z6, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS 64(DI), Z7, Z7
+	VMOVUPS Z7, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z8, Z8
+	VMOVUPS Z8, (DI)
+	VADDPS 64(DI), Z9, Z9
+	VMOVUPS Z9, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z10, Z10
+	VMOVUPS Z10, (DI)
+	VADDPS 64(DI), Z11, Z11
+	VMOVUPS Z11, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z12, Z12
+	VMOVUPS Z12, (DI)
+	VADDPS 64(DI), Z13, Z13
+	VMOVUPS Z13, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z14, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS 64(DI), Z15, Z15
+	VMOVUPS Z15, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z16, Z16
+	VMOVUPS Z16, (DI)
+	VADDPS 64(DI), Z17, Z17
+	VMOVUPS Z17, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z18, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS 64(DI), Z19, Z19
+	VMOVUPS Z19, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z20, Z20
+	VMOVUPS Z20, (DI)
+	VADDPS 64(DI), Z21, Z21
+	VMOVUPS Z21, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z22, Z22
+	VMOVUPS Z22, (DI)
+	VADDPS 64(DI), Z23, Z23
+	VMOVUPS Z23, 64(DI)
+	VZEROUPPER
+	RET
+gemmIndirectP4AVX512_set:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z8, (DI)
+	VMOVUPS Z9, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z10, (DI)
+	VMOVUPS Z11, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z14, (DI)
+	VMOVUPS Z15, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z16, (DI)
+	VMOVUPS Z17, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z18, (DI)
+	VMOVUPS Z19, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z20, (DI)
+	VMOVUPS Z21, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z22, (DI)
+	VMOVUPS Z23, 64(DI)
+	VZEROUPPER
+	RET
+
+// func gemmIndirectP4R8AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 8x32 kernel with B read in place: at k step p, piece v (of 4) of the B row is loaded from base[pieces[v]+koff[p]:],
+// so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
+TEXT ·gemmIndirectP4R8AVX512(SB), NOSPLIT, $0-144
+	MOVQ k+0(FP), CX
+	MOVQ a_base+8(FP), SI
+	MOVQ base_base+32(FP), DX
+	MOVQ koff_base+56(FP), BX
+	MOVQ pieces_base+80(FP), R11
+	MOVQ 0(R11), R12
+	LEAQ (DX)(R12*4), R12
+	MOVQ 8(R11), R13
+	LEAQ (DX)(R13*4), R13
+	MOVQ 16(R11), R14
+	LEAQ (DX)(R14*4), R14
+	MOVQ 24(R11), R15
+	LEAQ (DX)(R15*4), R15
+	MOVQ c_base+104(FP), DI
+	MOVQ ldc+128(FP), R8
+	MOVQ acc+136(FP), R10
+	SHLQ $2, R8
+	MOVQ DI, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	TESTQ CX, CX
+	JEQ gemmIndirectP4R8AVX512_store
+gemmIndirectP4R8AVX512_loop:
+	MOVLQSX (BX), R9
+	VMOVUPS (R12)(R9*4), Y16
+	VINSERTF64X4 $1, (R13)(R9*4), Z16, Z16
+	VMOVUPS (R14)(R9*4), Y17
+	VINSERTF64X4 $1, (R15)(R9*4), Z17, Z17
+	VBROADCASTSS 0(SI), Z18
+	VFMADD231PS Z16, Z18, Z0
+	VFMADD231PS Z17, Z18, Z1
+	VBROADCASTSS 4(SI), Z19
+	VFMADD231PS Z16, Z19, Z2
+	VFMADD231PS Z17, Z19, Z3
+	VBROADCASTSS 8(SI), Z18
+	VFMADD231PS Z16, Z18, Z4
+	VFMADD231PS Z17, Z18, Z5
+	VBROADCASTSS 12(SI), Z19
+	VFMADD231PS Z16, Z19, Z6
+	VFMADD231PS Z17, Z19, Z7
+	VBROADCASTSS 16(SI), Z18
+	VFMADD231PS Z16, Z18, Z8
+	VFMADD231PS Z17, Z18, Z9
+	VBROADCASTSS 20(SI), Z19
+	VFMADD231PS Z16, Z19, Z10
+	VFMADD231PS Z17, Z19, Z11
+	VBROADCASTSS 24(SI), Z18
+	VFMADD231PS Z16, Z18, Z12
+	VFMADD231PS Z17, Z18, Z13
+	VBROADCASTSS 28(SI), Z19
+	VFMADD231PS Z16, Z19, Z14
+	VFMADD231PS Z17, Z19, Z15
+	ADDQ $48, SI
+	ADDQ $4, BX
+	DECQ CX
+	JNE gemmIndirectP4R8AVX512_loop
+gemmIndirectP4R8AVX512_store:
+	TESTQ R10, R10
+	JEQ gemmIndirectP4R8AVX512_set
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	VADDPS 64(DI), Z1, Z1
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z2, Z2
+	VMOVUPS Z2, (DI)
+	VADDPS 64(DI), Z3, Z3
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z4, Z4
+	VMOVUPS Z4, (DI)
+	VADDPS 64(DI), Z5, Z5
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z6, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS 64(DI), Z7, Z7
+	VMOVUPS Z7, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z8, Z8
+	VMOVUPS Z8, (DI)
+	VADDPS 64(DI), Z9, Z9
+	VMOVUPS Z9, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z10, Z10
+	VMOVUPS Z10, (DI)
+	VADDPS 64(DI), Z11, Z11
+	VMOVUPS Z11, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z12, Z12
+	VMOVUPS Z12, (DI)
+	VADDPS 64(DI), Z13, Z13
+	VMOVUPS Z13, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z14, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS 64(DI), Z15, Z15
+	VMOVUPS Z15, 64(DI)
+	VZEROUPPER
+	RET
+gemmIndirectP4R8AVX512_set:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z8, (DI)
+	VMOVUPS Z9, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z10, (DI)
+	VMOVUPS Z11, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z14, (DI)
+	VMOVUPS Z15, 64(DI)
+	VZEROUPPER
+	RET
+
+// func gemmIndirectP4R4AVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 4x32 kernel with B read in place: at k step p, piece v (of 4) of the B row is loaded from base[pieces[v]+koff[p]:],
+// so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
+TEXT ·gemmIndirectP4R4AVX512(SB), NOSPLIT, $0-144
+	MOVQ k+0(FP), CX
+	MOVQ a_base+8(FP), SI
+	MOVQ base_base+32(FP), DX
+	MOVQ koff_base+56(FP), BX
+	MOVQ pieces_base+80(FP), R11
+	MOVQ 0(R11), R12
+	LEAQ (DX)(R12*4), R12
+	MOVQ 8(R11), R13
+	LEAQ (DX)(R13*4), R13
+	MOVQ 16(R11), R14
+	LEAQ (DX)(R14*4), R14
+	MOVQ 24(R11), R15
+	LEAQ (DX)(R15*4), R15
+	MOVQ c_base+104(FP), DI
+	MOVQ ldc+128(FP), R8
+	MOVQ acc+136(FP), R10
+	SHLQ $2, R8
+	MOVQ DI, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ CX, CX
+	JEQ gemmIndirectP4R4AVX512_store
+gemmIndirectP4R4AVX512_loop:
+	MOVLQSX (BX), R9
+	VMOVUPS (R12)(R9*4), Y8
+	VINSERTF64X4 $1, (R13)(R9*4), Z8, Z8
+	VMOVUPS (R14)(R9*4), Y9
+	VINSERTF64X4 $1, (R15)(R9*4), Z9, Z9
+	VBROADCASTSS 0(SI), Z10
+	VFMADD231PS Z8, Z10, Z0
+	VFMADD231PS Z9, Z10, Z1
+	VBROADCASTSS 4(SI), Z11
+	VFMADD231PS Z8, Z11, Z2
+	VFMADD231PS Z9, Z11, Z3
+	VBROADCASTSS 8(SI), Z10
+	VFMADD231PS Z8, Z10, Z4
+	VFMADD231PS Z9, Z10, Z5
+	VBROADCASTSS 12(SI), Z11
+	VFMADD231PS Z8, Z11, Z6
+	VFMADD231PS Z9, Z11, Z7
+	ADDQ $48, SI
+	ADDQ $4, BX
+	DECQ CX
+	JNE gemmIndirectP4R4AVX512_loop
+gemmIndirectP4R4AVX512_store:
+	TESTQ R10, R10
+	JEQ gemmIndirectP4R4AVX512_set
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	VADDPS 64(DI), Z1, Z1
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z2, Z2
+	VMOVUPS Z2, (DI)
+	VADDPS 64(DI), Z3, Z3
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z4, Z4
+	VMOVUPS Z4, (DI)
+	VADDPS 64(DI), Z5, Z5
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z6, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS 64(DI), Z7, Z7
+	VMOVUPS Z7, 64(DI)
+	VZEROUPPER
+	RET
+gemmIndirectP4R4AVX512_set:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	VZEROUPPER
+	RET
+
+// func gemmIndirectP4PFAVX512(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 12x32 kernel with B read in place: at k step p, piece v (of 4) of the B row is loaded from base[pieces[v]+koff[p]:],
+// so a convolution reads its B rows straight from the (padded) input image. acc = 0 overwrites C.
+// It prefetches the B rows of k step p+32 at step p.
+TEXT ·gemmIndirectP4PFAVX512(SB), NOSPLIT, $0-144
+	MOVQ k+0(FP), CX
+	MOVQ a_base+8(FP), SI
+	MOVQ base_base+32(FP), DX
+	MOVQ koff_base+56(FP), BX
+	MOVQ pieces_base+80(FP), R11
+	MOVQ 0(R11), R12
+	LEAQ (DX)(R12*4), R12
+	MOVQ 8(R11), R13
+	LEAQ (DX)(R13*4), R13
+	MOVQ 16(R11), R14
+	LEAQ (DX)(R14*4), R14
+	MOVQ 24(R11), R15
+	LEAQ (DX)(R15*4), R15
+	MOVQ c_base+104(FP), DI
+	MOVQ ldc+128(FP), R8
+	MOVQ acc+136(FP), R10
+	SHLQ $2, R8
+	MOVQ DI, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	ADDQ R8, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	TESTQ CX, CX
+	JEQ gemmIndirectP4PFAVX512_store
+	CMPQ CX, $32
+	JLE gemmIndirectP4PFAVX512_loop
+gemmIndirectP4PFAVX512_pf:
+	MOVLQSX 128(BX), AX
+	PREFETCHT0 (R12)(AX*4)
+	PREFETCHT0 (R13)(AX*4)
+	PREFETCHT0 (R14)(AX*4)
+	PREFETCHT0 (R15)(AX*4)
+	MOVLQSX (BX), R9
+	VMOVUPS (R12)(R9*4), Y24
+	VINSERTF64X4 $1, (R13)(R9*4), Z24, Z24
+	VMOVUPS (R14)(R9*4), Y25
+	VINSERTF64X4 $1, (R15)(R9*4), Z25, Z25
+	VBROADCASTSS 0(SI), Z26
+	VFMADD231PS Z24, Z26, Z0
+	VFMADD231PS Z25, Z26, Z1
+	VBROADCASTSS 4(SI), Z27
+	VFMADD231PS Z24, Z27, Z2
+	VFMADD231PS Z25, Z27, Z3
+	VBROADCASTSS 8(SI), Z26
+	VFMADD231PS Z24, Z26, Z4
+	VFMADD231PS Z25, Z26, Z5
+	VBROADCASTSS 12(SI), Z27
+	VFMADD231PS Z24, Z27, Z6
+	VFMADD231PS Z25, Z27, Z7
+	VBROADCASTSS 16(SI), Z26
+	VFMADD231PS Z24, Z26, Z8
+	VFMADD231PS Z25, Z26, Z9
+	VBROADCASTSS 20(SI), Z27
+	VFMADD231PS Z24, Z27, Z10
+	VFMADD231PS Z25, Z27, Z11
+	VBROADCASTSS 24(SI), Z26
+	VFMADD231PS Z24, Z26, Z12
+	VFMADD231PS Z25, Z26, Z13
+	VBROADCASTSS 28(SI), Z27
+	VFMADD231PS Z24, Z27, Z14
+	VFMADD231PS Z25, Z27, Z15
+	VBROADCASTSS 32(SI), Z26
+	VFMADD231PS Z24, Z26, Z16
+	VFMADD231PS Z25, Z26, Z17
+	VBROADCASTSS 36(SI), Z27
+	VFMADD231PS Z24, Z27, Z18
+	VFMADD231PS Z25, Z27, Z19
+	VBROADCASTSS 40(SI), Z26
+	VFMADD231PS Z24, Z26, Z20
+	VFMADD231PS Z25, Z26, Z21
+	VBROADCASTSS 44(SI), Z27
+	VFMADD231PS Z24, Z27, Z22
+	VFMADD231PS Z25, Z27, Z23
+	ADDQ $48, SI
+	ADDQ $4, BX
+	DECQ CX
+	CMPQ CX, $32
+	JGT gemmIndirectP4PFAVX512_pf
+gemmIndirectP4PFAVX512_loop:
+	MOVLQSX (BX), R9
+	VMOVUPS (R12)(R9*4), Y24
+	VINSERTF64X4 $1, (R13)(R9*4), Z24, Z24
+	VMOVUPS (R14)(R9*4), Y25
+	VINSERTF64X4 $1, (R15)(R9*4), Z25, Z25
+	VBROADCASTSS 0(SI), Z26
+	VFMADD231PS Z24, Z26, Z0
+	VFMADD231PS Z25, Z26, Z1
+	VBROADCASTSS 4(SI), Z27
+	VFMADD231PS Z24, Z27, Z2
+	VFMADD231PS Z25, Z27, Z3
+	VBROADCASTSS 8(SI), Z26
+	VFMADD231PS Z24, Z26, Z4
+	VFMADD231PS Z25, Z26, Z5
+	VBROADCASTSS 12(SI), Z27
+	VFMADD231PS Z24, Z27, Z6
+	VFMADD231PS Z25, Z27, Z7
+	VBROADCASTSS 16(SI), Z26
+	VFMADD231PS Z24, Z26, Z8
+	VFMADD231PS Z25, Z26, Z9
+	VBROADCASTSS 20(SI), Z27
+	VFMADD231PS Z24, Z27, Z10
+	VFMADD231PS Z25, Z27, Z11
+	VBROADCASTSS 24(SI), Z26
+	VFMADD231PS Z24, Z26, Z12
+	VFMADD231PS Z25, Z26, Z13
+	VBROADCASTSS 28(SI), Z27
+	VFMADD231PS Z24, Z27, Z14
+	VFMADD231PS Z25, Z27, Z15
+	VBROADCASTSS 32(SI), Z26
+	VFMADD231PS Z24, Z26, Z16
+	VFMADD231PS Z25, Z26, Z17
+	VBROADCASTSS 36(SI), Z27
+	VFMADD231PS Z24, Z27, Z18
+	VFMADD231PS Z25, Z27, Z19
+	VBROADCASTSS 40(SI), Z26
+	VFMADD231PS Z24, Z26, Z20
+	VFMADD231PS Z25, Z26, Z21
+	VBROADCASTSS 44(SI), Z27
+	VFMADD231PS Z24, Z27, Z22
+	VFMADD231PS Z25, Z27, Z23
+	ADDQ $48, SI
+	ADDQ $4, BX
+	DECQ CX
+	JNE gemmIndirectP4PFAVX512_loop
+gemmIndirectP4PFAVX512_store:
+	TESTQ R10, R10
+	JEQ gemmIndirectP4PFAVX512_set
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	VADDPS 64(DI), Z1, Z1
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z2, Z2
+	VMOVUPS Z2, (DI)
+	VADDPS 64(DI), Z3, Z3
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z4, Z4
+	VMOVUPS Z4, (DI)
+	VADDPS 64(DI), Z5, Z5
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z6, Z6
+	VMOVUPS Z6, (DI)
+	VADDPS 64(DI), Z7, Z7
+	VMOVUPS Z7, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z8, Z8
+	VMOVUPS Z8, (DI)
+	VADDPS 64(DI), Z9, Z9
+	VMOVUPS Z9, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z10, Z10
+	VMOVUPS Z10, (DI)
+	VADDPS 64(DI), Z11, Z11
+	VMOVUPS Z11, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z12, Z12
+	VMOVUPS Z12, (DI)
+	VADDPS 64(DI), Z13, Z13
+	VMOVUPS Z13, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z14, Z14
+	VMOVUPS Z14, (DI)
+	VADDPS 64(DI), Z15, Z15
+	VMOVUPS Z15, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z16, Z16
+	VMOVUPS Z16, (DI)
+	VADDPS 64(DI), Z17, Z17
+	VMOVUPS Z17, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z18, Z18
+	VMOVUPS Z18, (DI)
+	VADDPS 64(DI), Z19, Z19
+	VMOVUPS Z19, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z20, Z20
+	VMOVUPS Z20, (DI)
+	VADDPS 64(DI), Z21, Z21
+	VMOVUPS Z21, 64(DI)
+	ADDQ R8, DI
+	VADDPS (DI), Z22, Z22
+	VMOVUPS Z22, (DI)
+	VADDPS 64(DI), Z23, Z23
+	VMOVUPS Z23, 64(DI)
+	VZEROUPPER
+	RET
+gemmIndirectP4PFAVX512_set:
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z6, (DI)
+	VMOVUPS Z7, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z8, (DI)
+	VMOVUPS Z9, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z10, (DI)
+	VMOVUPS Z11, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z12, (DI)
+	VMOVUPS Z13, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z14, (DI)
+	VMOVUPS Z15, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z16, (DI)
+	VMOVUPS Z17, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z18, (DI)
+	VMOVUPS Z19, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z20, (DI)
+	VMOVUPS Z21, 64(DI)
+	ADDQ R8, DI
+	VMOVUPS Z22, (DI)
+	VMOVUPS Z23, 64(DI)
 	VZEROUPPER
 	RET
 

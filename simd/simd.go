@@ -76,6 +76,10 @@ type Impl struct {
 	// ahead (for tables marked Prefetching); nil where a level has none.
 	gemmIndirectPF func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 	nv             int
+	// The same with 2*nv pieces of nr/(2*nv) floats (p4: its prefetching
+	// variant p4PF, short kernels in short[i].p4); nil where a level has
+	// none.
+	p4, p4PF func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 	// short holds kernels computing only the first rows rows of a tile
 	// (A still packed mr per k step), by increasing rows, for the last
 	// row panel of a matrix whose rows are not a multiple of mr.
@@ -320,6 +324,7 @@ type shortKernel struct {
 	rows         int
 	gemm         func(k int, a, b, c []float32, ldc, acc int)
 	gemmIndirect func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+	p4           func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
 }
 
 // shortFor returns the smallest short kernel covering m rows, or nil.
@@ -363,6 +368,39 @@ func (k *Impl) IndirectPieces() int {
 		return 0
 	}
 	return k.nv
+}
+
+// AcceptsIndirectPieces reports whether GemmIndirect and GemmIndirectEdge
+// take n pieces per row of B, each nr/n floats long: IndirectPieces(), and
+// on AVX-512 also twice as many half-length pieces (4 pieces of 8 floats,
+// so that a convolution with 8-pixel output rows reads its input in
+// place).
+func (k *Impl) AcceptsIndirectPieces(n int) bool {
+	return k.gemmIndirect != nil && (n == k.nv || (n == 2*k.nv && k.p4 != nil))
+}
+
+// indirectKernels returns the kernels for n pieces per B row: the full
+// tile's (prefetching or not, as t asks) and the short one for m rows with
+// its row count.
+func (k *Impl) indirectKernels(n int, t IndirectTable, m int) (full, short func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int), rows int) {
+	full, rows = k.gemmIndirect, k.mr
+	if t.prefetch && k.gemmIndirectPF != nil {
+		full = k.gemmIndirectPF
+	}
+	if n != k.nv {
+		full = k.p4
+		if t.prefetch && k.p4PF != nil {
+			full = k.p4PF
+		}
+	}
+	short = full
+	if sk := k.shortFor(m); sk != nil {
+		short, rows = sk.gemmIndirect, sk.rows
+		if n != k.nv {
+			short = sk.p4
+		}
+	}
+	return full, short, rows
 }
 
 // IndirectTable holds the per-k-step offsets of GemmIndirect, checked
@@ -411,10 +449,7 @@ func (k *Impl) GemmIndirect(kc int, a, base []float32, t IndirectTable, pieces [
 	k.checkIndirect(kc, a, base, t, pieces, c, ldc, k.mr, k.nr)
 	koff := t.koff
 	acc := b2i(accumulate)
-	gemm := k.gemmIndirect
-	if t.prefetch && k.gemmIndirectPF != nil {
-		gemm = k.gemmIndirectPF
-	}
+	gemm, _, _ := k.indirectKernels(len(pieces), t, k.mr)
 	for first := true; first || kc > 0; first = false {
 		n := min(kc, maxKC)
 		gemm(n, a, base, koff, pieces, c, ldc, acc)
@@ -431,10 +466,7 @@ func (k *Impl) GemmIndirectEdge(kc int, a, base []float32, t IndirectTable, piec
 		panic(fmt.Sprintf("simd.GemmIndirectEdge: corner %dx%d of a %dx%d tile, scratch %d", m, n, k.mr, k.nr, len(scratch)))
 	}
 	k.checkIndirect(kc, a, base, t, pieces, c, ldc, m, n)
-	gemm, rows := k.gemmIndirect, k.mr
-	if sk := k.shortFor(m); sk != nil {
-		gemm, rows = sk.gemmIndirect, sk.rows
-	}
+	_, gemm, rows := k.indirectKernels(len(pieces), t, m)
 	koff := t.koff
 	if rows == m && n == k.nr {
 		acc := b2i(accumulate)
@@ -463,10 +495,10 @@ func (k *Impl) checkIndirect(kc int, a, base []float32, t IndirectTable, pieces 
 	if k.gemmIndirect == nil {
 		panic("simd.GemmIndirect: level " + k.level.String() + " has no indirect kernel")
 	}
-	ok := kc >= 0 && len(a) >= kc*k.mr && len(t.koff) >= kc && ldc >= n && len(c) >= (m-1)*ldc+n && len(pieces) >= k.nv
+	ok := kc >= 0 && len(a) >= kc*k.mr && len(t.koff) >= kc && ldc >= n && len(c) >= (m-1)*ldc+n && k.AcceptsIndirectPieces(len(pieces))
 	if ok {
-		piece := k.nr / k.nv
-		for _, p := range pieces[:k.nv] {
+		piece := k.nr / len(pieces)
+		for _, p := range pieces {
 			if p < 0 || p+t.max+piece > len(base) {
 				ok = false
 			}

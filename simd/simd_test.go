@@ -655,17 +655,34 @@ func TestTranspose(t *testing.T) {
 }
 
 // TestGemmIndirect: the in-place-B kernel equals GemmKernel on the panel
-// its offsets describe, for full tiles and every edge corner.
+// its offsets describe, for full tiles and every edge corner, with each
+// number of pieces the level accepts.
 func TestGemmIndirect(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	for _, k := range impls {
-		nv := k.IndirectPieces()
-		if nv == 0 {
+		if k.IndirectPieces() == 0 {
 			continue
 		}
 		mr, nr := k.GemmTile()
-		piece := nr / nv
-		t.Run(k.String(), func(t *testing.T) {
+		for _, nv := range []int{k.IndirectPieces(), 2 * k.IndirectPieces()} {
+			if !k.AcceptsIndirectPieces(nv) {
+				continue
+			}
+			testGemmIndirect(t, r, k, mr, nr, nv)
+		}
+		if k.AcceptsIndirectPieces(3) || k.AcceptsIndirectPieces(4*k.IndirectPieces()) {
+			t.Errorf("%s accepts 3 or %d pieces", k, 4*k.IndirectPieces())
+		}
+	}
+	if k := Active(); k.Level() == AVX512 && !k.AcceptsIndirectPieces(4) {
+		t.Errorf("avx512 does not take 4 pieces")
+	}
+}
+
+func testGemmIndirect(t *testing.T, r *rand.Rand, k *Impl, mr, nr, nv int) {
+	piece := nr / nv
+	{
+		t.Run(fmt.Sprintf("%s/%dpieces", k, nv), func(t *testing.T) {
 			// kc around 32, the prefetching kernels' distance: all of the
 			// steps, some or none run the prefetching loop.
 			for _, kc := range []int{0, 1, 5, 31, 32, 33, 64, maxKC + 7} {

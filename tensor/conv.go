@@ -268,25 +268,41 @@ type padded struct {
 	x      []float32 // the input, during prepare
 	buf    []float32
 	ph, pw int
+	nv     int // pieces per B row (paddedPieces)
 }
 
 // usePadded reports whether a stride-1 convolution of geometry g can read
-// its input in place at level impl: panels of nr output pixels must cover
-// whole runs of nr/nv pixels within output rows, and never two images.
-func usePadded(g *ConvGeom, impl *simd.Impl) bool {
+// its input in place at level impl.
+func usePadded(g *ConvGeom, impl *simd.Impl) bool { return paddedPieces(g, impl) > 0 }
+
+// paddedPieces returns how many pieces each B row of the convolution of
+// geometry g is read in at level impl, or 0 if it cannot be read in place:
+// panels of nr output pixels must cover whole runs of nr/nv pixels within
+// output rows, and never two images. The level's own piece count first,
+// else twice as many pieces of half the length where the level takes them
+// (AVX-512 reads 8-pixel rows, ResNet's 8x8 stage, as 4 pieces of 8).
+func paddedPieces(g *ConvGeom, impl *simd.Impl) int {
 	nv := impl.IndirectPieces()
 	if nv == 0 || g.Stride != 1 {
-		return false
+		return 0
 	}
 	_, nr := impl.GemmTile()
-	piece := nr / nv
 	size := g.N * g.Cin * (g.H + 2*g.Pad) * (g.W + 2*g.Pad)
-	return (g.OH*g.OW)%nr == 0 && g.OW%piece == 0 && size < math.MaxInt32
+	if (g.OH*g.OW)%nr != 0 || size >= math.MaxInt32 {
+		return 0
+	}
+	for _, n := range []int{nv, 2 * nv} {
+		if g.OW%(nr/n) == 0 && impl.AcceptsIndirectPieces(n) {
+			return n
+		}
+	}
+	return 0
 }
 
 // prepare builds the padded copy of x for geometry g, one (image,
 // channel) plane per work unit.
-func (s *padded) prepare(im *im2colB, g *ConvGeom, x []float32) {
+func (s *padded) prepare(im *im2colB, g *ConvGeom, impl *simd.Impl, x []float32) {
+	s.nv = paddedPieces(g, impl)
 	s.im, s.x = im, x
 	s.ph, s.pw = g.H+2*g.Pad, g.W+2*g.Pad
 	s.buf = grow(s.buf, g.N*g.Cin*s.ph*s.pw)
@@ -315,6 +331,8 @@ func (s *padded) run(_, nc int) {
 }
 
 func (s *padded) base() []float32 { return s.buf }
+
+func (s *padded) pieceCount() int { return s.nv }
 
 // prefetch: a padded image's taps jump between rows and planes.
 func (s *padded) prefetch() bool { return true }
@@ -418,6 +436,8 @@ func (s *batchInner) run(_, i int) {
 }
 
 func (s *batchInner) base() []float32 { return s.buf }
+
+func (s *batchInner) pieceCount() int { return s.impl.IndirectPieces() }
 
 func (s *batchInner) prefetch() bool { return true }
 
@@ -530,6 +550,8 @@ func (s *nhwcB) run(_, i int) {
 
 func (s *nhwcB) base() []float32 { return s.buf }
 
+func (s *nhwcB) pieceCount() int { return s.impl.IndirectPieces() }
+
 // prefetch: k steps walk the pixels in order, which the hardware
 // prefetchers follow (prefetching measured 5% slower on the 512-channel
 // weight gradient).
@@ -575,7 +597,7 @@ func (s *nhwcB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int
 // packInPlace packs panels of an in-place source (a fallback the GEMM uses
 // only where the level cannot read B in place).
 func packInPlace(s bIndirect, impl *simd.Impl, dst []float32, p0, kb, j0, nr, first, count int) {
-	nv := max(1, impl.IndirectPieces())
+	nv := max(1, s.pieceCount())
 	piece := nr / nv
 	var koff [1]int32
 	var pc [4]int
@@ -801,7 +823,7 @@ func (s *convScratch) forward(impl *simd.Impl, A aSource, x, y []float32) {
 	switch {
 	case usePadded(g, impl):
 		s.pad.buf = s.xbuf
-		s.pad.prepare(&s.im, g, x)
+		s.pad.prepare(&s.im, g, impl, x)
 		s.xbuf = s.pad.buf
 		gemmSources(impl, Threads(), g.Cout, g.N*ohw, k, 1, A, &s.pad, y, ohw, ohw, g.Cout*ohw, true)
 	case useBatchInner(g, impl):

@@ -66,6 +66,10 @@ var convCases = []convCase{
 	{1, 70, 32, 32, 4, 3, 1, 1}, // and several kc blocks
 	{3, 8, 16, 16, 7, 1, 1, 0},
 	{2, 5, 18, 16, 3, 3, 1, 0}, // output 16x14: rows of 14 pixels
+	// Output rows of 8 and 24 pixels: read in half-vector pieces on
+	// AVX-512 (paddedPieces).
+	{3, 20, 8, 8, 14, 3, 1, 1},
+	{2, 6, 4, 24, 5, 1, 1, 0},
 	{2, 16, 9, 9, 5, 3, 2, 1},  // strided, channels in whole pieces (nhwcB)
 	{1, 32, 5, 5, 3, 1, 2, 0},  // a strided 1x1 shortcut
 	{8, 4, 32, 32, 3, 3, 1, 1}, // weight gradient over 8192 pixels: k split (kSegments)
@@ -81,18 +85,22 @@ func TestConvCasesCoverIndirect(t *testing.T) {
 		if impl.IndirectPieces() == 0 {
 			continue
 		}
-		var padded, inner, nhwc, nhwcStrided, split, tall bool
+		var padded, halves, inner, nhwc, nhwcStrided, split, tall bool
 		for _, c := range convCases {
 			g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
 			if err != nil {
 				t.Fatal(err)
 			}
 			padded = padded || usePadded(&g, impl)
+			halves = halves || paddedPieces(&g, impl) == 2*impl.IndirectPieces()
 			inner = inner || (!usePadded(&g, impl) && useBatchInner(&g, impl))
 			nhwc = nhwc || useNHWC(&g, impl)
 			nhwcStrided = nhwcStrided || (useNHWC(&g, impl) && c.stride > 1)
 			split = split || kSegments(impl, g.Cout, g.Cin*g.KH*g.KW, g.N*g.OH*g.OW) > 1
 			tall = tall || (useBatchInner(&g, impl) && g.Cout > blocksFor(impl).mc && g.Cin*g.KH*g.KW > blocksFor(impl).kc)
+		}
+		if impl.AcceptsIndirectPieces(2*impl.IndirectPieces()) && !halves {
+			t.Errorf("%s: no case reads B in half-length pieces", impl)
 		}
 		if !tall {
 			t.Errorf("%s: no in-place product with A taller than a row block and several kc blocks", impl)

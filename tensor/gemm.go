@@ -53,8 +53,12 @@ type bIndirect interface {
 	base() []float32
 	// koffs writes the offsets of k steps p0 .. p0+len(dst)-1.
 	koffs(dst []int32, p0 int)
-	// pieces writes the nv piece starts of the panel starting at col.
+	// pieces writes the piece starts of the panel starting at col, one
+	// per element of dst (pieceCount of them).
 	pieces(dst []int, col, nr int)
+	// pieceCount is the number of pieces per B row, one the level's
+	// indirect kernel accepts.
+	pieceCount() int
 	// prefetch reports whether the kernel should prefetch B rows ahead
 	// (simd.IndirectTable.Prefetching).
 	prefetch() bool
@@ -698,7 +702,7 @@ func (j *gemmJob) setup(impl *simd.Impl, threads, m, n, k int, alpha float32, A 
 	j.img, j.imgStride, j.pre, j.bi = img, imgStride, nil, nil
 	_, nr := impl.GemmTile()
 	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 && n%nr == 0 && (img == 0 || img%nr == 0) {
-		j.bi, j.nv = bi, impl.IndirectPieces()
+		j.bi, j.nv = bi, bi.pieceCount()
 	}
 }
 
