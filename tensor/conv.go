@@ -306,7 +306,7 @@ func (s *padded) prepare(im *im2colB, g *ConvGeom, impl *simd.Impl, x []float32)
 	s.im, s.x = im, x
 	s.ph, s.pw = g.H+2*g.Pad, g.W+2*g.Pad
 	s.buf = grow(s.buf, g.N*g.Cin*s.ph*s.pw)
-	parallelFor(g.N*g.Cin, Threads(), s)
+	parallelForChunked(g.N*g.Cin, Threads(), s)
 	s.x = nil
 }
 
@@ -399,7 +399,7 @@ func (s *batchInner) prepare(g *ConvGeom, impl *simd.Impl, x []float32) {
 	s.cols = (g.OH*g.OW*s.npad + nr - 1) / nr * nr
 	s.buf = grow(s.buf, g.Cin*s.ph*s.pw*s.npad)
 	s.scattering = false
-	parallelFor(g.Cin, Threads(), s)
+	parallelForChunked(g.Cin, Threads(), s)
 	s.x = nil
 }
 
@@ -407,7 +407,7 @@ func (s *batchInner) prepare(g *ConvGeom, impl *simd.Impl, x []float32) {
 // NCHW.
 func (s *batchInner) scatter(y, c []float32) {
 	s.y, s.c, s.scattering = y, c, true
-	parallelFor(s.g.Cout, Threads(), s)
+	parallelForChunked(s.g.Cout, Threads(), s)
 	s.y, s.c = nil, nil
 }
 
@@ -516,14 +516,14 @@ func (s *nhwcB) prepare(g *ConvGeom, impl *simd.Impl, x []float32) {
 	s.cols = (g.KH*g.KW*g.Cin + nr - 1) / nr * nr
 	s.buf = grow(s.buf, g.N*s.ph*s.pw*g.Cin)
 	s.unpermutes = false
-	parallelFor(g.N, Threads(), s)
+	parallelForChunked(g.N, Threads(), s)
 	s.x = nil
 }
 
 // unpermute writes dw[co, ci, kh, kw] from c[co, (kh, kw, ci)].
 func (s *nhwcB) unpermute(dw, c []float32) {
 	s.dw, s.c, s.unpermutes = dw, c, true
-	parallelFor(s.g.Cout, Threads(), s)
+	parallelForChunked(s.g.Cout, Threads(), s)
 	s.dw, s.c = nil, nil
 }
 

@@ -783,7 +783,7 @@ func splitK(impl *simd.Impl, threads, segs, m, n, k int, alpha float32, A aSourc
 	s.parts = grow(s.parts, segs*m*n)
 	parallelFor(segs, threads, s)
 	s.c, s.ldc, s.overwrite = c, ldc, overwrite
-	parallelFor(m, threads, s)
+	parallelForChunked(m, threads, s)
 	s.A, s.B, s.c = nil, nil, nil
 	splitPool.put(s)
 }
