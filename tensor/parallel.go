@@ -32,8 +32,9 @@ func (e *exported) run(w, i int) { e.t.Run(w, i) }
 var exportedPool freeList[exported]
 
 // ParallelFor runs t for units 0..n-1 on the GEMM worker pool, up to
-// Threads() at a time. Units must write disjoint outputs (then results do
-// not depend on the thread count). It allocates nothing in steady state
+// Threads() at a time; workers take runs of consecutive units, about
+// eight runs per thread. Units must write disjoint outputs (then results
+// do not depend on the thread count). It allocates nothing in steady state
 // when t is a pointer.
 func ParallelFor(n int, t Task) {
 	if n <= 0 {
@@ -41,7 +42,7 @@ func ParallelFor(n int, t Task) {
 	}
 	e := exportedPool.get()
 	e.t = t
-	parallelFor(n, Threads(), e)
+	parallelForChunked(n, Threads(), e)
 	e.t = nil
 	exportedPool.put(e)
 }
