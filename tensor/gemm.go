@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,40 @@ type bIndirect interface {
 	// prefetch reports whether the kernel should prefetch B rows ahead
 	// (simd.IndirectTable.Prefetching).
 	prefetch() bool
+}
+
+// stagedB is a B operand (an in-place source) whose copy of the input is
+// made by the product itself, in units: before k steps below p (of the
+// whole product) are read, units 0 .. stagesFor(p)-1 must have run. drive
+// and splitK run them all first (ensureStaged); driveFlat hands them out
+// among the products, each kc block's units just before the block's
+// products, so the copy needs no parallel region (and no barrier) of its
+// own and overlaps with the products on the other threads.
+type stagedB interface {
+	stagesFor(p int) int
+	stage(w, u int)
+	staged() bool // whether every unit has run
+	markStaged()
+	// interleave reports whether driveFlat should hand out the units
+	// among the products rather than run them all first.
+	interleave() bool
+}
+
+type stageTask struct{ s stagedB }
+
+func (t *stageTask) run(w, u int) { t.s.stage(w, u) }
+
+// ensureStaged runs the stage units of b, if it has any left, with task
+// scratch t.
+func ensureStaged(b bSource, threads int, t *stageTask) {
+	s, ok := b.(stagedB)
+	if !ok || s.staged() {
+		return
+	}
+	t.s = s
+	parallelFor(s.stagesFor(math.MaxInt32), threads, t) // every unit
+	t.s = nil
+	s.markStaged()
 }
 
 // indirectTable is the kernel's table for the k-step offsets koff of
@@ -219,6 +254,13 @@ type gemmJob struct {
 	koffAll   []int32
 	tables    []simd.IndirectTable
 	done      []atomic.Int32 // kc blocks finished, per tile block
+	// Per kc block of a flat product: its first unit, the stage units of
+	// B (stagedB) it runs first, and how many of them and of its A
+	// packing units are done.
+	start, stages         []int
+	stagesDone, packsDone []atomic.Int32
+	sb                    stagedB
+	stg                   stageTask
 
 	// current (jc, pc) block
 	jc, nb, pc, kb int
@@ -386,23 +428,74 @@ func (j *gemmJob) driveFlat(kc, threads int) {
 	for pc := 0; pc < j.k; pc += kc {
 		j.tables = append(j.tables, indirectTable(j.bi, j.koffAll[pc:min(pc+kc, j.k)]))
 	}
+	nb, nt := len(j.tables), j.nI*j.nG
 	if j.aPre {
 		j.apAll = grow(j.apAll, j.mPad*j.k)
-		j.aPacking = true
-		parallelFor(len(j.tables)*j.nI, threads, j)
-		j.aPacking = false
 	}
-	nt := j.nI * j.nG
-	if cap(j.done) < nt {
-		j.done = make([]atomic.Int32, nt)
+	// The units come in segments s = 0 .. nb, from start[s]: the stage
+	// units of B that block s needs first (stages[s] .. stages[s+1]-1)
+	// and its A packing units (aPre: one per row block), then the products
+	// of block s-1. Preparing one block ahead keeps the products from
+	// waiting for a copy still running on another thread (preparing each
+	// block just before its products measured 6-8% slower on the
+	// 256-channel passes).
+	j.sb = nil
+	if sb, ok := j.B.(stagedB); ok && !sb.staged() {
+		if sb.interleave() {
+			j.sb = sb
+		} else {
+			ensureStaged(j.B, threads, &j.stg)
+		}
 	}
-	j.done = j.done[:nt]
-	for i := range j.done {
-		j.done[i].Store(0)
+	j.start, j.stages = j.start[:0], j.stages[:0]
+	j.stages = append(j.stages, 0)
+	u := 0
+	for seg := 0; seg <= nb; seg++ {
+		j.start = append(j.start, u)
+		if seg < nb {
+			st := j.stages[seg]
+			if j.sb != nil {
+				st = j.sb.stagesFor(j.k0 + min((seg+1)*kc, j.k))
+			}
+			j.stages = append(j.stages, st)
+			u += st - j.stages[seg] + j.packUnits()
+		}
+		if seg > 0 {
+			u += nt
+		}
 	}
+	j.start = append(j.start, u)
+	j.done = resetCounters(j.done, nt)
+	j.stagesDone = resetCounters(j.stagesDone, nb)
+	j.packsDone = resetCounters(j.packsDone, nb)
 	j.flat = true
-	parallelFor(len(j.tables)*nt, threads, j)
+	parallelFor(u, threads, j)
 	j.flat = false
+	if j.sb != nil {
+		j.sb.markStaged()
+		j.sb = nil
+	}
+}
+
+// packUnits is the number of A packing units per kc block of a flat
+// product.
+func (j *gemmJob) packUnits() int {
+	if j.aPre {
+		return j.nI
+	}
+	return 0
+}
+
+// resetCounters returns c resized to n counters, all zero.
+func resetCounters(c []atomic.Int32, n int) []atomic.Int32 {
+	if cap(c) < n {
+		c = make([]atomic.Int32, n)
+	}
+	c = c[:n]
+	for i := range c {
+		c[i].Store(0)
+	}
+	return c
 }
 
 // flatGroup caps the B panels of a flat tile block (the block's panels
@@ -417,17 +510,54 @@ const flatMinPanels = 2
 
 func (j *gemmJob) runFlat(w, i int) {
 	mr, kc := j.mr, j.kcA
-	nt := j.nI * j.nG
-	b, t := i/nt, i%nt
-	for j.done[t].Load() != int32(b) {
+	seg := 0
+	for j.start[seg+1] <= i {
+		seg++
+	}
+	o := i - j.start[seg]
+	if seg < len(j.tables) {
+		// Preparing block seg.
+		ns := j.stages[seg+1] - j.stages[seg]
+		if o < ns {
+			j.sb.stage(w, j.stages[seg]+o)
+			j.stagesDone[seg].Add(1)
+			return
+		}
+		o -= ns
+		if o < j.packUnits() {
+			pc := seg * kc
+			kb := min(kc, j.k-pc)
+			i0 := o * j.mcEff
+			mb := min(j.mcEff, j.m-i0)
+			np := (mb + mr - 1) / mr
+			off := pc*j.mPad + i0*kb
+			j.A.packA(w+j.wid, j.apAll[off:off+np*mr*kb], i0, mb, j.k0+pc, kb, mr, j.alpha)
+			j.packsDone[seg].Add(1)
+			return
+		}
+		o -= j.packUnits()
+	}
+	// A product of block b = seg-1.
+	b, t := seg-1, o
+	pc := b * kc
+	kb := min(kc, j.k-pc)
+	// Wait for what this unit reads: B staged through block b, A packed
+	// for block b, and block b-1 of the same tiles (all handed out
+	// earlier; see driveFlat).
+	for {
+		ready := j.done[t].Load() == int32(b) && int(j.packsDone[b].Load()) == j.packUnits()
+		for bb := 0; ready && bb <= b; bb++ {
+			ready = int(j.stagesDone[bb].Load()) == j.stages[bb+1]-j.stages[bb]
+		}
+		if ready {
+			break
+		}
 		runtime.Gosched()
 	}
 	rb, gi := t/j.nG, t%j.nG
 	i0 := rb * j.mcEff
 	mb := min(j.mcEff, j.m-i0)
 	np := (mb + mr - 1) / mr
-	pc := b * kc
-	kb := min(kc, j.k-pc)
 	var ap []float32
 	if j.aPre {
 		off := pc*j.mPad + i0*kb
@@ -484,6 +614,14 @@ func (j *gemmJob) drive() {
 	if 2*float64(j.m)*float64(j.n)*float64(j.k) < parallelThreshold {
 		threads = 1
 	}
+	// In place, with several threads, run flat (no barrier per kc block);
+	// one thread has no barriers to save and keeps the blocked loops,
+	// which pack A per kc block into L2 rather than once into L3 (flat
+	// measured 3-4% slower on one thread for weight gradients).
+	flat := j.bi != nil && threads > 1 && (j.m > j.blk.mc || (j.m+mr-1)/mr*mr*j.k <= aPrepackLimit)
+	if !flat {
+		ensureStaged(j.B, j.threads, &j.stg)
+	}
 	target := 1
 	if threads > 1 {
 		target = 4 * threads
@@ -501,11 +639,7 @@ func (j *gemmJob) drive() {
 	j.mcEff = ((j.m+nI-1)/nI + mr - 1) / mr * mr
 	j.nI = (j.m + j.mcEff - 1) / j.mcEff
 	kc := j.blk.kcFor(j.k)
-	// In place, with several threads, run flat (no barrier per kc block);
-	// one thread has no barriers to save and keeps the blocked loops,
-	// which pack A per kc block into L2 rather than once into L3 (flat
-	// measured 3-4% slower on one thread for weight gradients).
-	if j.bi != nil && threads > 1 && (j.m > j.blk.mc || (j.m+mr-1)/mr*mr*j.k <= aPrepackLimit) {
+	if flat {
 		j.driveFlat(kc, threads)
 		return
 	}
@@ -739,6 +873,7 @@ type splitJob struct {
 	A             aSource
 	B             bSource
 	parts         []float32 // segs partial products, m x n each
+	stg           stageTask
 	// The sum of the parts into c (ldc, overwrite), split by rows once
 	// the parts are done.
 	c         []float32
@@ -779,6 +914,7 @@ func gemmSourcesAt(j *gemmJob, impl *simd.Impl, w, k0, m, n, k int, alpha float3
 // products summed in order.
 func splitK(impl *simd.Impl, threads, segs, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc int, overwrite bool) {
 	s := splitPool.get()
+	ensureStaged(B, threads, &s.stg)
 	s.impl, s.segs, s.m, s.n, s.k, s.alpha, s.A, s.B = impl, segs, m, n, k, alpha, A, B
 	s.parts = grow(s.parts, segs*m*n)
 	parallelFor(segs, threads, s)
