@@ -779,51 +779,42 @@ func (s *outB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int)
 // flippedA is the kernel of the transposed convolution, as a GEMM A
 // operand: A[ci, (co, kh, kw)] = w[co, ci, KH-1-kh, KW-1-kw], every
 // (co, ci) kernel rotated by 180 degrees with the channel axes swapped.
-// It is packed straight from w, output channel by output channel so that
-// w is read in order. (Writing the rotated matrix out once per call and
-// packing it by block transposes costs an extra pass over the kernel in
-// memory: 1.3-1.4 ms for 512 channels, 10% of that input gradient, and
-// it did not scale to two threads; gathering panel by panel instead read
-// w in 64 interleaved streams and was slower still.)
+// It is packed straight from w, one output channel at a time: the
+// kernels w[co, i0 .. i0+mb-1, :] are one contiguous mb x khw block, which
+// one block transpose turns into khw runs of mb floats, one per tap, and
+// each panel row is then a copy of mr floats from the run of its tap.
+// (Writing the rotated matrix out once per call and packing that cost an
+// extra pass over the kernel in memory, 10% of the 512-channel input
+// gradient, and did not scale to two threads; gathering float by float
+// was slower still.)
 type flippedA struct {
-	g *ConvGeom
-	w []float32
+	g    *ConvGeom
+	w    []float32
+	impl *simd.Impl
+	tmp  [maxWorkers][]float32
 }
 
-func (s *flippedA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
+func (s *flippedA) packA(w int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
 	g := s.g
 	khw := g.KH * g.KW
 	np := (mb + mr - 1) / mr
 	if mb%mr != 0 {
 		clear(dst[(np-1)*mr*kb : np*mr*kb])
 	}
-	// Output channel by output channel, so that w is read in order: the
-	// kernels w[co, i0 .. i0+mb-1, :] are one contiguous run.
+	tmp := grow(s.tmp[w], khw*mb)
+	s.tmp[w] = tmp
 	for co := p0 / khw; co*khw < p0+kb; co++ {
-		run := s.w[(co*g.Cin+i0)*khw : (co*g.Cin+i0+mb)*khw]
-		for ip := 0; ip < np; ip++ {
-			panel := dst[ip*mr*kb : (ip+1)*mr*kb]
-			rows := min(mr, mb-ip*mr)
-			blk := run[ip*mr*khw : (ip*mr+rows)*khw]
-			for r := 0; r < khw; r++ {
-				p := co*khw + khw - 1 - r - p0 // the k step of tap r
-				if p < 0 || p >= kb {
-					continue
-				}
-				src := blk[r:]
-				if rows == 12 && khw == 9 {
-					// The AVX-512 tile with 3x3 kernels, unrolled: one
-					// bounds check instead of one per float.
-					_ = src[99]
-					d := (*[12]float32)(panel[p*12:])
-					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[9], src[18], src[27], src[36], src[45]
-					d[6], d[7], d[8], d[9], d[10], d[11] = src[54], src[63], src[72], src[81], src[90], src[99]
-					continue
-				}
-				d := panel[p*mr : p*mr+rows]
-				for i := range d {
-					d[i] = src[i*khw]
-				}
+		// tmp[r*mb + i] = w[co, i0+i, r]
+		s.impl.Transpose(tmp, mb, s.w[(co*g.Cin+i0)*khw:], khw, mb, khw)
+		for r := 0; r < khw; r++ {
+			p := co*khw + khw - 1 - r - p0 // the k step of tap r
+			if p < 0 || p >= kb {
+				continue
+			}
+			run := tmp[r*mb : (r+1)*mb]
+			for ip := 0; ip < np; ip++ {
+				rows := min(mr, mb-ip*mr)
+				copy(dst[ip*mr*kb+p*mr:ip*mr*kb+p*mr+rows], run[ip*mr:ip*mr+rows])
 			}
 		}
 	}
@@ -1005,7 +996,7 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 		s.geom = ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW,
 			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
 		s.orig = g
-		s.fA = flippedA{g: &s.orig, w: w.f32}
+		s.fA.g, s.fA.w, s.fA.impl = &s.orig, w.f32, impl
 		s.forward(impl, &s.fA, gy.f32, dst.f32)
 		s.fA.w = nil
 		return dst, nil
