@@ -161,7 +161,12 @@ func transposeAVX(dst []float32, ldd int, src []float32, lds int, rows, cols int
 	case rows >= 4 && cols >= 4:
 		done = cols / 4 * 4
 		transpose4AVX2(dst, ldd, src, lds, cols/4)
-		if rows > 4 {
+		switch {
+		case rows == 8:
+			// Two 4-row strips (8 rows of 4 to 7 columns: the
+			// batch-innermost copies of 4x4 images).
+			transpose4AVX2(dst[4:], ldd, src[4*lds:], lds, cols/4)
+		case rows > 4:
 			transposeGeneric(dst[4:], ldd, src[4*lds:], lds, rows-4, done)
 		}
 	}
