@@ -384,10 +384,9 @@ func (j *gemmJob) indirectPanel(w, jp int, ap []float32, i0, mb, kb int, t simd.
 }
 
 // driveFlat runs a product whose B is read in place as one parallel
-// region (after packing A, when A is packed up front): with nothing to pack
-// per kc block there is no need for a barrier after each block, and on a
-// shared machine every barrier costs a worker's wake-up and a wait for the
-// slowest unit. C is cut into tile blocks (a row block times a group of B
+// region: with nothing to pack per kc block there is no need for a barrier
+// after each block, and on a shared machine every barrier costs a worker's
+// wake-up and a wait for the slowest unit. C is cut into tile blocks (a row block times a group of B
 // panels); a unit is one kc block of one tile block, and units are numbered
 // kc block first, so that the workers sweep one kc block of A and B
 // together (it stays in their caches, as between the barriers of drive).
@@ -397,11 +396,16 @@ func (j *gemmJob) indirectPanel(w, jp int, ap []float32, i0, mb, kb int, t simd.
 // unit's predecessor was handed out a whole row of tile blocks earlier) and
 // cannot deadlock: a unit only waits for one already handed out.
 //
-// Tile blocks: when A fits one row block (m <= mc) it is packed once and
-// the B panels are cut into groups of at most flatGroup panels, enough
-// for eight units per thread and kc block; a taller A is cut into row
-// blocks of whole micro-panels, each unit packing its own A block, and
-// every row block takes all of B (these products have few B panels).
+// Tile blocks: when A fits one row block (m <= mc) it is packed once, a
+// kc block at a time by units of the same region, and the B panels are cut
+// into groups of at most flatGroup panels, enough for eight units per
+// thread and kc block; a taller A is cut into row blocks of whole
+// micro-panels, each unit packing its own A block, and every row block
+// takes all of B (these products have few B panels). The units that pack
+// a block of A, and those that copy the input B is read from where the
+// source interleaves them (stagedB), are handed out one kc block ahead of
+// the products that read them, which wait for them as for their tile
+// block's previous block.
 func (j *gemmJob) driveFlat(kc, threads int) {
 	mr, nr := j.mr, j.nr
 	j.mPad, j.kcA = (j.m+mr-1)/mr*mr, kc
