@@ -476,16 +476,23 @@ func (s *batchInner) stage(w, u int) {
 // are).
 func (s *batchInner) copyChannel(i int) {
 	g := s.g
-	rowLen := s.pw * s.npad
-	plane := s.buf[i*s.ph*rowLen : (i+1)*s.ph*rowLen]
+	plane := s.buf[i*s.ph*s.pw*s.npad : (i+1)*s.ph*s.pw*s.npad]
+	padTransposed(s.impl, g, plane, s.pw, s.npad, s.x[i*g.H*g.W:], g.Cin*g.H*g.W, g.N)
+}
+
+// padTransposed writes plane, a zero-padded image of (H+2Pad) x pw pixels
+// of inner floats each, whose pixel (h, w) holds rows floats (the rest
+// left as they are) taken down a column of src: pixel (h, w) float r =
+// src[r*lds + h*W + w], one block transpose per image row.
+func padTransposed(impl *simd.Impl, g *ConvGeom, plane []float32, pw, inner int, src []float32, lds, rows int) {
+	rowLen := pw * inner
 	clear(plane[:g.Pad*rowLen])
 	clear(plane[(g.Pad+g.H)*rowLen:])
 	for h := 0; h < g.H; h++ {
 		row := plane[(h+g.Pad)*rowLen : (h+g.Pad+1)*rowLen]
-		clear(row[:g.Pad*s.npad])
-		clear(row[(g.Pad+g.W)*s.npad:])
-		src := s.x[(i*g.H+h)*g.W:]
-		s.impl.Transpose(row[g.Pad*s.npad:], s.npad, src, g.Cin*g.H*g.W, g.N, g.W)
+		clear(row[:g.Pad*inner])
+		clear(row[(g.Pad+g.W)*inner:])
+		impl.Transpose(row[g.Pad*inner:], inner, src[h*g.W:], lds, rows, g.W)
 	}
 }
 
@@ -610,16 +617,8 @@ func (s *nhwcB) stage(w, u int) {
 // place.
 func (s *nhwcB) copyImage(i int) {
 	g := s.g
-	rowLen := s.pw * g.Cin
-	img := s.buf[i*s.ph*rowLen : (i+1)*s.ph*rowLen]
-	clear(img[:g.Pad*rowLen])
-	clear(img[(g.Pad+g.H)*rowLen:])
-	for h := 0; h < g.H; h++ {
-		row := img[(h+g.Pad)*rowLen : (h+g.Pad+1)*rowLen]
-		clear(row[:g.Pad*g.Cin])
-		clear(row[(g.Pad+g.W)*g.Cin:])
-		s.impl.Transpose(row[g.Pad*g.Cin:], g.Cin, s.x[(i*g.Cin*g.H+h)*g.W:], g.H*g.W, g.Cin, g.W)
-	}
+	img := s.buf[i*s.ph*s.pw*g.Cin : (i+1)*s.ph*s.pw*g.Cin]
+	padTransposed(s.impl, g, img, s.pw, g.Cin, s.x[i*g.Cin*g.H*g.W:], g.H*g.W, g.Cin)
 }
 
 func (s *nhwcB) base() []float32 { return s.buf }
