@@ -68,10 +68,11 @@ type bIndirect interface {
 // stagedB is a B operand (an in-place source) whose copy of the input is
 // made by the product itself, in units: before k steps below p (of the
 // whole product) are read, units 0 .. stagesFor(p)-1 must have run. drive
-// and splitK run them all first (ensureStaged); driveFlat hands them out
-// among the products, each kc block's units just before the block's
-// products, so the copy needs no parallel region (and no barrier) of its
-// own and overlaps with the products on the other threads.
+// and splitK run them all first (ensureStaged); driveFlat, where the source
+// asks for it (interleave), hands them out among the products, each kc
+// block's units one block ahead of the block's products, so the copy needs
+// no parallel region (and no barrier) of its own and overlaps with the
+// products on the other threads.
 type stagedB interface {
 	stagesFor(p int) int
 	stage(w, u int)
@@ -386,10 +387,11 @@ func (j *gemmJob) indirectPanel(w, jp int, ap []float32, i0, mb, kb int, t simd.
 // driveFlat runs a product whose B is read in place as one parallel
 // region: with nothing to pack per kc block there is no need for a barrier
 // after each block, and on a shared machine every barrier costs a worker's
-// wake-up and a wait for the slowest unit. C is cut into tile blocks (a row block times a group of B
-// panels); a unit is one kc block of one tile block, and units are numbered
-// kc block first, so that the workers sweep one kc block of A and B
-// together (it stays in their caches, as between the barriers of drive).
+// wake-up and a wait for the slowest unit. C is cut into tile blocks (a
+// row block times a group of B panels); a unit is one kc block of one tile
+// block, and units are numbered kc block first, so that the workers sweep
+// one kc block of A and B together (it stays in their caches, as between
+// the barriers of drive).
 // Unit (b, t) waits, should it come early, until tile block t has
 // finished block b-1: each element of C still sums its kc blocks in order,
 // and results do not depend on the thread count. The wait is rare (a
