@@ -826,7 +826,17 @@ func (s *flippedA) packA(w int, dst []float32, i0, mb, p0, kb, mr int, alpha flo
 			run := tmp[r*mb : (r+1)*mb]
 			for ip := 0; ip < np; ip++ {
 				rows := min(mr, mb-ip*mr)
-				copy(dst[ip*mr*kb+p*mr:ip*mr*kb+p*mr+rows], run[ip*mr:ip*mr+rows])
+				d, s := dst[ip*mr*kb+p*mr:ip*mr*kb+p*mr+rows], run[ip*mr:ip*mr+rows]
+				if rows == 12 {
+					// The AVX-512 tile's row, as plain moves rather
+					// than a call to memmove per 48 bytes (1-6% on the
+					// 512-channel input gradient).
+					d, s := (*[12]float32)(d), (*[12]float32)(s)
+					d[0], d[1], d[2], d[3], d[4], d[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+					d[6], d[7], d[8], d[9], d[10], d[11] = s[6], s[7], s[8], s[9], s[10], s[11]
+					continue
+				}
+				copy(d, s)
 			}
 		}
 	}
