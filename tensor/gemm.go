@@ -298,13 +298,8 @@ func grow(s []float32, n int) []float32 {
 func (j *gemmJob) run(w, i int) {
 	if j.aPacking {
 		b, rb := i/j.nI, i%j.nI
-		pc := b * j.kcA
-		kb := min(j.kcA, j.k-pc)
 		i0 := rb * j.mcEff
-		mb := min(j.mcEff, j.m-i0)
-		np := (mb + j.mr - 1) / j.mr
-		off := b*j.mPad*j.kcA + i0*kb
-		j.A.packA(w+j.wid, j.apAll[off:off+np*j.mr*kb], i0, mb, j.k0+pc, kb, j.mr, j.alpha)
+		j.packABlock(w, b, i0, min(j.mcEff, j.m-i0))
 		return
 	}
 	if j.flat {
@@ -321,15 +316,7 @@ func (j *gemmJob) run(w, i int) {
 	mb := min(j.mcEff, j.m-i0)
 	mr, nr, kb := j.mr, j.nr, j.kb
 	acc := j.accumulate()
-	var ap []float32
-	if j.aPre {
-		off := (j.pc/j.kcA)*j.mPad*j.kcA + i0*kb
-		ap = j.apAll[off : off+((mb+mr-1)/mr)*mr*kb]
-	} else {
-		ap = grow(j.ap[w], ((mb+mr-1)/mr)*mr*kb)
-		j.ap[w] = ap
-		j.A.packA(w+j.wid, ap, i0, mb, j.k0+j.pc, kb, mr, j.alpha)
-	}
+	ap := j.aBlock(w, j.pc/j.kcA, i0, mb)
 	jp0 := ci * j.chunk
 	jp1 := min(jp0+j.chunk, j.bPanels)
 	for jp := jp0; jp < jp1; jp++ {
@@ -357,6 +344,33 @@ func (j *gemmJob) run(w, i int) {
 			}
 		}
 	}
+}
+
+// aBlock returns the packed A of kc block b, rows i0 .. i0+mb-1: its part
+// of the A packed up front (aPre), or else packed now into worker w's
+// scratch.
+func (j *gemmJob) aBlock(w, b, i0, mb int) []float32 {
+	pc := b * j.kcA
+	kb := min(j.kcA, j.k-pc)
+	n := (mb + j.mr - 1) / j.mr * j.mr * kb
+	if j.aPre {
+		off := pc*j.mPad + i0*kb
+		return j.apAll[off : off+n]
+	}
+	ap := grow(j.ap[w], n)
+	j.ap[w] = ap
+	j.A.packA(w+j.wid, ap, i0, mb, j.k0+pc, kb, j.mr, j.alpha)
+	return ap
+}
+
+// packABlock packs kc block b, rows i0 .. i0+mb-1, of A into its place in
+// the A packed up front.
+func (j *gemmJob) packABlock(w, b, i0, mb int) {
+	pc := b * j.kcA
+	kb := min(j.kcA, j.k-pc)
+	off := pc*j.mPad + i0*kb
+	n := (mb + j.mr - 1) / j.mr * j.mr * kb
+	j.A.packA(w+j.wid, j.apAll[off:off+n], i0, mb, j.k0+pc, kb, j.mr, j.alpha)
 }
 
 // accumulate reports whether the current kc block adds to C.
@@ -515,7 +529,7 @@ const flatGroup = 8
 const flatMinPanels = 2
 
 func (j *gemmJob) runFlat(w, i int) {
-	mr, kc := j.mr, j.kcA
+	kc := j.kcA
 	seg := 0
 	for j.start[seg+1] <= i {
 		seg++
@@ -531,13 +545,8 @@ func (j *gemmJob) runFlat(w, i int) {
 		}
 		o -= ns
 		if o < j.packUnits() {
-			pc := seg * kc
-			kb := min(kc, j.k-pc)
 			i0 := o * j.mcEff
-			mb := min(j.mcEff, j.m-i0)
-			np := (mb + mr - 1) / mr
-			off := pc*j.mPad + i0*kb
-			j.A.packA(w+j.wid, j.apAll[off:off+np*mr*kb], i0, mb, j.k0+pc, kb, mr, j.alpha)
+			j.packABlock(w, seg, i0, min(j.mcEff, j.m-i0))
 			j.packsDone[seg].Add(1)
 			return
 		}
@@ -563,16 +572,7 @@ func (j *gemmJob) runFlat(w, i int) {
 	rb, gi := t/j.nG, t%j.nG
 	i0 := rb * j.mcEff
 	mb := min(j.mcEff, j.m-i0)
-	np := (mb + mr - 1) / mr
-	var ap []float32
-	if j.aPre {
-		off := pc*j.mPad + i0*kb
-		ap = j.apAll[off : off+np*mr*kb]
-	} else {
-		ap = grow(j.ap[w], np*mr*kb)
-		j.ap[w] = ap
-		j.A.packA(w+j.wid, ap, i0, mb, j.k0+pc, kb, mr, j.alpha)
-	}
+	ap := j.aBlock(w, b, i0, mb)
 	for jp := gi * j.group; jp < min((gi+1)*j.group, j.bPanels); jp++ {
 		j.indirectPanel(w, jp, ap, i0, mb, kb, j.tables[b], pc > 0 || !j.overwrite)
 	}
