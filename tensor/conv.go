@@ -354,11 +354,12 @@ func (s *padded) stage(w, u int) {
 	g := s.im.g
 	i0, i1 := s.span(u)
 	plane := s.ph * s.pw
-	// The unit's planes are contiguous: zero them in one call, then copy
-	// the rows in (zeroing only the padding, a few floats at a time, cost
-	// as much as the copy itself on 8- and 16-pixel rows).
-	clear(s.buf[i0*plane : i1*plane])
+	// Zero each plane in one call, then copy its rows in: zeroing only the
+	// padding, a few floats at a time, cost as much as the copy itself on
+	// 8- and 16-pixel rows, and zeroing the whole unit (64 KiB, more than
+	// L1) before copying made the 16x16 forward 2-3% slower.
 	for nc := i0; nc < i1; nc++ {
+		clear(s.buf[nc*plane : (nc+1)*plane])
 		dst := s.buf[nc*plane+g.Pad*s.pw+g.Pad : (nc+1)*plane]
 		src := s.x[nc*g.H*g.W : (nc+1)*g.H*g.W]
 		for h := 0; h < g.H; h++ {
