@@ -546,14 +546,16 @@ func (s *batchInner) pieces(dst []int, col, nr int) {
 // a zero-padded channels-last copy of the input, buf[n][ih][iw][ci]: with
 // the columns ordered (kh, kw, ci), a piece is a run of channels at one
 // input pixel, and row p (output pixel (n, oh, ow)) of column
-// (kh, kw, ci) is buf[pixel(p) + (kh*pw + kw)*Cin + ci]. Any stride works.
-// Columns are rounded up to whole panels (the extra ones are discarded).
+// (kh, kw, ci) is buf[pixel(p) + (kh*pw + kw)*cs + ci], with a pixel
+// stride cs of Cin or more (nhwcStride). Any stride works. Columns are
+// rounded up to whole panels (the extra ones are discarded).
 type nhwcB struct {
 	g      *ConvGeom
 	impl   *simd.Impl
 	x      []float32
 	buf    []float32
 	ph, pw int
+	cs     int // floats per pixel
 	cols   int
 	dw, c  []float32
 	stager // items: the images
@@ -567,8 +569,22 @@ func useNHWC(g *ConvGeom, impl *simd.Impl) bool {
 		return false
 	}
 	_, nr := impl.GemmTile()
-	size := g.N * (g.H + 2*g.Pad) * (g.W + 2*g.Pad) * g.Cin
+	size := g.N * (g.H + 2*g.Pad) * (g.W + 2*g.Pad) * nhwcStride(g.Cin)
 	return g.Cin%(nr/nv) == 0 && size < math.MaxInt32
+}
+
+// nhwcStride returns the pixel stride of the channels-last copy for cin
+// channels: cin, plus one cache line where cin floats are an even number
+// of lines. A k step of the weight gradient moves to the next pixel, so
+// with a stride of a power-of-two number of lines every B row of a panel
+// fell in the same few cache sets and the panel never stayed in L1 or
+// L2 (the 512-channel pass's 512 rows of 2 KiB apart share 4 of L1's 64
+// sets).
+func nhwcStride(cin int) int {
+	if cin%32 == 0 {
+		return cin + 16
+	}
+	return cin
 }
 
 func (s *nhwcB) prepare(g *ConvGeom, impl *simd.Impl, x []float32) {
@@ -576,8 +592,9 @@ func (s *nhwcB) prepare(g *ConvGeom, impl *simd.Impl, x []float32) {
 	_, nr := impl.GemmTile()
 	s.ph, s.pw = g.H+2*g.Pad, g.W+2*g.Pad
 	s.cols = (g.KH*g.KW*g.Cin + nr - 1) / nr * nr
-	s.buf = grow(s.buf, g.N*s.ph*s.pw*g.Cin)
-	s.stager.setup(g.N, s.ph*s.pw*g.Cin)
+	s.cs = nhwcStride(g.Cin)
+	s.buf = grow(s.buf, g.N*s.ph*s.pw*s.cs)
+	s.stager.setup(g.N, s.ph*s.pw*s.cs)
 }
 
 // unpermute writes dw[co, ci, kh, kw] from c[co, (kh, kw, ci)].
@@ -618,8 +635,8 @@ func (s *nhwcB) stage(w, u int) {
 // place.
 func (s *nhwcB) copyImage(i int) {
 	g := s.g
-	img := s.buf[i*s.ph*s.pw*g.Cin : (i+1)*s.ph*s.pw*g.Cin]
-	padTransposed(s.impl, g, img, s.pw, g.Cin, s.x[i*g.Cin*g.H*g.W:], g.H*g.W, g.Cin)
+	img := s.buf[i*s.ph*s.pw*s.cs : (i+1)*s.ph*s.pw*s.cs]
+	padTransposed(s.impl, g, img, s.pw, s.cs, s.x[i*g.Cin*g.H*g.W:], g.H*g.W, g.Cin)
 }
 
 func (s *nhwcB) base() []float32 { return s.buf }
@@ -638,7 +655,7 @@ func (s *nhwcB) koffs(dst []int32, p0 int) {
 	n, q := p0/ohw, p0%ohw
 	oh, ow := q/g.OW, q%g.OW
 	for p := range dst {
-		dst[p] = int32(((n*s.ph+oh*g.Stride)*s.pw + ow*g.Stride) * g.Cin)
+		dst[p] = int32(((n*s.ph+oh*g.Stride)*s.pw + ow*g.Stride) * s.cs)
 		if ow++; ow == g.OW {
 			ow = 0
 			if oh++; oh == g.OH {
@@ -660,7 +677,7 @@ func (s *nhwcB) pieces(dst []int, col, nr int) {
 			continue
 		}
 		r, ci := c/g.Cin, c%g.Cin
-		dst[v] = ((r/g.KW)*s.pw+r%g.KW)*g.Cin + ci
+		dst[v] = ((r/g.KW)*s.pw+r%g.KW)*s.cs + ci
 	}
 }
 
