@@ -411,6 +411,9 @@ type batchInner struct {
 	buf                []float32
 	ph, pw, npad, cols int
 	stager             // items: the input channels
+	// tmp is per-worker scratch of one channel's pixels for every image
+	// (H*W*npad floats, or OH*OW*N).
+	tmp [maxWorkers][]float32
 }
 
 // useBatchInner reports whether a stride-1 convolution can read its input
@@ -447,12 +450,19 @@ func (s *batchInner) scatter(y, c []float32) {
 	s.y, s.c = nil, nil
 }
 
-// run scatters output channel i.
-func (s *batchInner) run(_, i int) {
-	// y[n, co, q] = c[co, q*npad + n]
+// run scatters output channel i: y[n, co, q] = c[co, q*npad + n],
+// transposed into scratch and then copied image by image, so that each
+// image's run of pixels is written whole (transposing straight into y
+// wrote every run in pieces, a channel apart in a power-of-two stride).
+func (s *batchInner) run(w, i int) {
 	g := s.g
 	ohw := g.OH * g.OW
-	s.impl.Transpose(s.y[i*ohw:], g.Cout*ohw, s.c[i*s.cols:], s.npad, ohw, g.N)
+	tmp := grow(s.tmp[w], g.N*ohw)
+	s.tmp[w] = tmp
+	s.impl.Transpose(tmp, ohw, s.c[i*s.cols:], s.npad, ohw, g.N)
+	for n := 0; n < g.N; n++ {
+		copy(s.y[(n*g.Cout+i)*ohw:(n*g.Cout+i+1)*ohw], tmp[n*ohw:(n+1)*ohw])
+	}
 }
 
 // stagesFor: k steps below p read channels below ceil(p/khw).
@@ -467,18 +477,34 @@ func (*batchInner) interleave() bool { return false }
 func (s *batchInner) stage(w, u int) {
 	i0, i1 := s.span(u)
 	for i := i0; i < i1; i++ {
-		s.copyChannel(i)
+		s.copyChannel(w, i)
 	}
 }
 
-// copyChannel writes channel i: zero rows above and below, zero columns
-// left and right, and each input row transposed into place (the padded
-// image slots n >= N feed only discarded columns and are left as they
-// are).
-func (s *batchInner) copyChannel(i int) {
+// copyChannel writes channel i: every image's plane transposed at once
+// into scratch (reading each image's pixels in one sweep; transposing a
+// row at a time went back to every image, a channel apart in a
+// power-of-two stride, once per row), then zero rows above and below,
+// zero columns left and right, and the rows copied into place. The padded
+// image slots n >= N feed only discarded columns and are left as they are.
+func (s *batchInner) copyChannel(w, i int) {
 	g := s.g
+	hw, row := g.H*g.W, g.W*s.npad
+	tmp := grow(s.tmp[w], hw*s.npad)
+	s.tmp[w] = tmp
+	s.impl.Transpose(tmp, s.npad, s.x[i*hw:], g.Cin*hw, g.N, hw)
 	plane := s.buf[i*s.ph*s.pw*s.npad : (i+1)*s.ph*s.pw*s.npad]
-	padTransposed(s.impl, g, plane, s.pw, s.npad, s.x[i*g.H*g.W:], g.Cin*g.H*g.W, g.N)
+	rowLen := s.pw * s.npad
+	clear(plane[:g.Pad*rowLen+g.Pad*s.npad])
+	for h := 0; h < g.H; h++ {
+		o := (h+g.Pad)*rowLen + g.Pad*s.npad
+		copy(plane[o:o+row], tmp[h*row:(h+1)*row])
+		end := o + rowLen
+		if h == g.H-1 {
+			end = len(plane)
+		}
+		clear(plane[o+row : end])
+	}
 }
 
 // padTransposed writes plane, a zero-padded image of (H+2Pad) x pw pixels
