@@ -833,6 +833,11 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 		g.p("MOVLQSX %d(BX), AX", 4*indirectPrefetch)
 		for v := 0; v < pieces; v++ {
 			g.p("PREFETCHT0 (R%d)(AX*4)", 12+v)
+			if pieces == 2 {
+				// A whole-vector piece is rarely aligned to a line:
+				// fetch the line of its last float too.
+				g.p("PREFETCHT0 %d(R%d)(AX*4)", s.vbytes()-4, 12+v)
+			}
 		}
 		step()
 		g.p("CMPQ CX, $%d", indirectPrefetch)
