@@ -301,11 +301,21 @@ func TestConvZeroAllocs(t *testing.T) {
 	dw := Must(New(Float32, w.Shape()...))
 	y2 := Must(Conv2d(nil, x, w2, 2, 1))
 	dx2 := Must(New(Float32, x.Shape()...))
+	// 4x4 images with 32 channels: the batch-innermost copy (on AVX-512)
+	// and a padded channels-last pixel stride.
+	x3 := randTensor(r, Float32, 4, 32, 4, 4)
+	w3 := randTensor(r, Float32, 32, 32, 3, 3)
+	y3 := Must(Conv2d(nil, x3, w3, 1, 1))
+	dx3 := Must(New(Float32, x3.Shape()...))
+	dw3 := Must(New(Float32, w3.Shape()...))
 	allocs := testing.AllocsPerRun(5, func() {
 		_, _ = Conv2d(y, x, w, 1, 1)
 		_, _ = Conv2dBackwardInput(dx, y, w, 8, 8, 1, 1)
 		_, _ = Conv2dBackwardWeight(dw, x, y, 3, 3, 1, 1)
 		_, _ = Conv2dBackwardInput(dx2, y2, w2, 8, 8, 2, 1)
+		_, _ = Conv2d(y3, x3, w3, 1, 1)
+		_, _ = Conv2dBackwardInput(dx3, y3, w3, 4, 4, 1, 1)
+		_, _ = Conv2dBackwardWeight(dw3, x3, y3, 3, 3, 1, 1)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per convolution round", allocs)
