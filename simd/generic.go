@@ -220,13 +220,16 @@ func storeTile4(c []float32, ldc int, sums *[16]float32, acc int) {
 	}
 }
 
-// transposeGeneric: dst[c*ldd+r] = src[r*lds+c]. The caller passes at most
-// 8 rows, so the writes of one column stay within a cache line or two.
+// transposeGeneric: dst[c*ldd+r] = src[r*lds+c], in strips of 8 rows, so
+// that the writes of one column of a strip stay within a cache line or
+// two.
 func transposeGeneric(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
-	for r := 0; r < rows; r++ {
-		row := src[r*lds : r*lds+cols]
-		for c, v := range row {
-			dst[c*ldd+r] = v
+	for r0 := 0; r0 < rows; r0 += 8 {
+		for r := r0; r < min(r0+8, rows); r++ {
+			row := src[r*lds : r*lds+cols]
+			for c, v := range row {
+				dst[c*ldd+r] = v
+			}
 		}
 	}
 }

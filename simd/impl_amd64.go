@@ -148,11 +148,44 @@ func gemmIndirect2AVX2(k int, a, base []float32, koff []int32, pieces []int, c [
 func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)
 
 //go:noescape
-func transpose4AVX2(dst []float32, ldd int, src []float32, lds int, cb int)
+func transpose4AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)
 
-// transposeAVX transposes up to 8 rows: full 8x8 blocks, or a 4-row strip
-// in 4x4 blocks, in registers, and the ragged rest in Go.
+// transposeAVX transposes tall matrices in few calls: whole 8-row strips
+// of at least 8 columns in one call to transpose8AVX2, whole 4-row strips
+// of 4 to 7 columns in one call to transpose4AVX2 (a call per block cost
+// more than the block on tall, narrow matrices such as a row block of
+// kernels or a row of a 4x4 image's channels), and anything else a strip
+// at a time with transposeStripAVX.
 func transposeAVX(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	switch {
+	case rows >= 16 && cols >= 8:
+		r8, c8 := rows/8*8, cols/8*8
+		transpose8AVX2(dst, ldd, src, lds, r8/8, cols/8)
+		if c8 < cols {
+			transposeGeneric(dst[c8*ldd:], ldd, src[c8:], lds, r8, cols-c8)
+		}
+		if r8 < rows {
+			transposeStripAVX(dst[r8:], ldd, src[r8*lds:], lds, rows-r8, cols)
+		}
+	case rows >= 8 && cols >= 4 && cols < 8:
+		r4 := rows / 4 * 4
+		transpose4AVX2(dst, ldd, src, lds, r4/4, 1)
+		if cols > 4 {
+			transposeGeneric(dst[4*ldd:], ldd, src[4:], lds, r4, cols-4)
+		}
+		if r4 < rows {
+			transposeGeneric(dst[r4:], ldd, src[r4*lds:], lds, rows-r4, cols)
+		}
+	default:
+		for r := 0; r < rows; r += 8 {
+			transposeStripAVX(dst[r:], ldd, src[r*lds:], lds, min(8, rows-r), cols)
+		}
+	}
+}
+
+// transposeStripAVX transposes up to 8 rows: full 8x8 blocks, or a 4-row
+// strip in 4x4 blocks, in registers, and the ragged rest in Go.
+func transposeStripAVX(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
 	done := 0
 	switch {
 	case rows == 8 && cols >= 8:
@@ -160,12 +193,12 @@ func transposeAVX(dst []float32, ldd int, src []float32, lds int, rows, cols int
 		transpose8AVX2(dst, ldd, src, lds, 1, cols/8)
 	case rows >= 4 && cols >= 4:
 		done = cols / 4 * 4
-		transpose4AVX2(dst, ldd, src, lds, cols/4)
+		transpose4AVX2(dst, ldd, src, lds, 1, cols/4)
 		switch {
 		case rows == 8:
 			// Two 4-row strips (8 rows of 4 to 7 columns: the
 			// batch-innermost copies of 4x4 images).
-			transpose4AVX2(dst[4:], ldd, src[4*lds:], lds, cols/4)
+			transpose4AVX2(dst[4:], ldd, src[4*lds:], lds, 1, cols/4)
 		case rows > 4:
 			transposeGeneric(dst[4:], ldd, src[4*lds:], lds, rows-4, done)
 		}

@@ -4646,20 +4646,27 @@ t8_done:
 	VZEROUPPER
 	RET
 
-// func transpose4AVX2(dst []float32, ldd int, src []float32, lds int, cb int)
-// One strip of 4 rows: cb blocks of 4x4.
-TEXT ·transpose4AVX2(SB), NOSPLIT, $0-72
+// func transpose4AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)
+// rb strips of 4 rows, each cb blocks of 4x4.
+TEXT ·transpose4AVX2(SB), NOSPLIT, $0-80
 	MOVQ dst_base+0(FP), DI
 	MOVQ ldd+24(FP), R9
 	SHLQ $2, R9
 	MOVQ src_base+32(FP), SI
 	MOVQ lds+56(FP), R8
 	SHLQ $2, R8
-	MOVQ cb+64(FP), DX
+	MOVQ rb+64(FP), CX
+	MOVQ cb+72(FP), BX
+t4_rows:
+	TESTQ CX, CX
+	JEQ t4_done
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ BX, DX
 t4_cols:
 	TESTQ DX, DX
-	JEQ t4_done
-	MOVQ SI, AX
+	JEQ t4_next
+	MOVQ R10, AX
 	VMOVUPS (AX), X0
 	ADDQ R8, AX
 	VMOVUPS (AX), X1
@@ -4675,7 +4682,7 @@ t4_cols:
 	VMOVHLPS X4, X6, X1
 	VMOVLHPS X7, X5, X2
 	VMOVHLPS X5, X7, X3
-	MOVQ DI, AX
+	MOVQ R11, AX
 	VMOVUPS X0, (AX)
 	ADDQ R9, AX
 	VMOVUPS X1, (AX)
@@ -4683,10 +4690,15 @@ t4_cols:
 	VMOVUPS X2, (AX)
 	ADDQ R9, AX
 	VMOVUPS X3, (AX)
-	ADDQ $16, SI
-	LEAQ (DI)(R9*4), DI
+	ADDQ $16, R10
+	LEAQ (R11)(R9*4), R11
 	DECQ DX
 	JMP t4_cols
+t4_next:
+	LEAQ (SI)(R8*4), SI
+	ADDQ $16, DI
+	DECQ CX
+	JMP t4_rows
 t4_done:
 	VZEROUPPER
 	RET

@@ -613,10 +613,13 @@ func (k *Impl) Transpose(dst []float32, ldd int, src []float32, lds int, rows, c
 	if lds < cols || ldd < rows || len(src) < (rows-1)*lds+cols || len(dst) < (cols-1)*ldd+rows {
 		panic(fmt.Sprintf("simd.Transpose: %dx%d with lds=%d ldd=%d: len(src)=%d len(dst)=%d", rows, cols, lds, ldd, len(src), len(dst)))
 	}
-	// Bound each call to about 8x1024 elements.
-	const colChunk = 1024
-	for r := 0; r < rows; r += 8 {
-		nr := min(8, rows-r)
+	// Bound each call to about 8K elements (the assembly cannot be
+	// preempted): 8 rows of up to 1024 columns, or, for narrower
+	// matrices, as many 8-row strips as fit.
+	const colChunk, chunk = 1024, 8 << 10
+	rowChunk := max(8, chunk/min(cols, colChunk)/8*8)
+	for r := 0; r < rows; r += rowChunk {
+		nr := min(rowChunk, rows-r)
 		for c := 0; c < cols; c += colChunk {
 			nc := min(colChunk, cols-c)
 			k.transpose(dst[c*ldd+r:], ldd, src[r*lds+c:], lds, nr, nc)
