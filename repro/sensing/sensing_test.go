@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/flatfast/flatfast/autodiff"
+	"github.com/flatfast/flatfast/internal/dirtest"
 	"github.com/flatfast/flatfast/repro"
 	"github.com/flatfast/flatfast/tensor"
 )
@@ -243,39 +244,6 @@ func TestFinishedSweepIsNotRerun(t *testing.T) {
 	}
 }
 
-// snapshotDir reads every file in dir.
-func snapshotDir(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string][]byte{}
-	for _, e := range ents {
-		if m[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return m
-}
-
-// sameDir fails the test when dir no longer holds exactly the files of
-// before, byte for byte.
-func sameDir(t *testing.T, what, dir string, before map[string][]byte) {
-	t.Helper()
-	after := snapshotDir(t, dir)
-	for f, b := range before {
-		if !bytes.Equal(after[f], b) {
-			t.Errorf("%s: %s changed", what, f)
-		}
-	}
-	for f := range after {
-		if _, ok := before[f]; !ok {
-			t.Errorf("%s: wrote %s", what, f)
-		}
-	}
-}
-
 // TestOtherConfigIsRefused: a sweep started in a directory that holds
 // another configuration's checkpoint or results.json fails before writing
 // anything, with an error that names the directory and the differing
@@ -286,7 +254,7 @@ func TestOtherConfigIsRefused(t *testing.T) {
 	other.Steps, other.HutchinsonSteps = 40, []int{0, 40}
 	check := func(what, dir string) {
 		t.Helper()
-		before := snapshotDir(t, dir)
+		before := dirtest.Snapshot(t, dir)
 		_, _, err := Execute(context.Background(), other, Options{Out: dir})
 		var mm *repro.OtherConfigError
 		if !errors.As(err, &mm) {
@@ -297,7 +265,7 @@ func TestOtherConfigIsRefused(t *testing.T) {
 				t.Errorf("%s: error %q does not mention %q", what, err, s)
 			}
 		}
-		sameDir(t, what, dir, before)
+		dirtest.Same(t, what, dir, before)
 	}
 	// A finished sweep: checkpoint and results.json.
 	done := t.TempDir()
@@ -346,7 +314,7 @@ func TestCorruptCheckpointIsAnError(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("not a checkpoint"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		before := snapshotDir(t, dir)
+		before := dirtest.Snapshot(t, dir)
 		_, _, err := Execute(context.Background(), cfg, Options{Out: dir})
 		if err == nil {
 			t.Fatalf("corrupt %s accepted", f)
@@ -356,7 +324,7 @@ func TestCorruptCheckpointIsAnError(t *testing.T) {
 				t.Errorf("corrupt %s: error %q does not mention %q", f, err, s)
 			}
 		}
-		sameDir(t, "corrupt "+f, dir, before)
+		dirtest.Same(t, "corrupt "+f, dir, before)
 		if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, Fresh: true}); err != nil {
 			t.Errorf("corrupt %s with -fresh: %v", f, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flatfast/flatfast/internal/dirtest"
 	"github.com/flatfast/flatfast/layers"
 	"github.com/flatfast/flatfast/repro"
 )
@@ -195,39 +196,6 @@ func TestResumeGivesSameResults(t *testing.T) {
 	}
 }
 
-// snapshotDir reads every file in dir.
-func snapshotDir(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string][]byte{}
-	for _, e := range ents {
-		if m[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return m
-}
-
-// sameDir fails the test when dir no longer holds exactly the files of
-// before, byte for byte.
-func sameDir(t *testing.T, what, dir string, before map[string][]byte) {
-	t.Helper()
-	after := snapshotDir(t, dir)
-	for f, b := range before {
-		if !bytes.Equal(after[f], b) {
-			t.Errorf("%s: %s changed", what, f)
-		}
-	}
-	for f := range after {
-		if _, ok := before[f]; !ok {
-			t.Errorf("%s: wrote %s", what, f)
-		}
-	}
-}
-
 // TestOtherConfigIsRefused: an experiment started in a directory that
 // holds another configuration's checkpoint or results.json fails before
 // writing anything, with an error that names the directory and the
@@ -243,7 +211,7 @@ func TestOtherConfigIsRefused(t *testing.T) {
 	}
 	check := func(what string) {
 		t.Helper()
-		before := snapshotDir(t, dir)
+		before := dirtest.Snapshot(t, dir)
 		_, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
 		var mm *repro.OtherConfigError
 		if !errors.As(err, &mm) {
@@ -254,7 +222,7 @@ func TestOtherConfigIsRefused(t *testing.T) {
 				t.Errorf("%s: error %q does not mention %q", what, err, s)
 			}
 		}
-		sameDir(t, what, dir, before)
+		dirtest.Same(t, what, dir, before)
 	}
 	check("finished experiment")
 	// A checkpoint from before checkpoints recorded their settings: the
@@ -263,12 +231,12 @@ func TestOtherConfigIsRefused(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshotDir(t, dir)
+	before := dirtest.Snapshot(t, dir)
 	_, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
 	if err == nil || !strings.Contains(err.Error(), cfg.Hash()) || !strings.Contains(err.Error(), other.Hash()) {
 		t.Errorf("checkpoint without settings: error %v does not give both hashes", err)
 	}
-	sameDir(t, "checkpoint without settings", dir, before)
+	dirtest.Same(t, "checkpoint without settings", dir, before)
 	if err := os.Remove(filepath.Join(dir, checkpointFile)); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +283,7 @@ func TestCorruptCheckpointIsAnError(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		before := snapshotDir(t, dir)
+		before := dirtest.Snapshot(t, dir)
 		_, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
 		if err == nil {
 			t.Fatalf("corrupt %s %q accepted", c.file, c.content)
@@ -325,7 +293,7 @@ func TestCorruptCheckpointIsAnError(t *testing.T) {
 				t.Errorf("corrupt %s: error %q does not mention %q", c.file, err, s)
 			}
 		}
-		sameDir(t, "corrupt "+c.file, dir, before)
+		dirtest.Same(t, "corrupt "+c.file, dir, before)
 		if _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2, Fresh: true}); err != nil {
 			t.Errorf("corrupt %s with -fresh: %v", c.file, err)
 		}
