@@ -17,8 +17,9 @@ import statistics
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_models import paper_mlp
 
 
 def measure(fn, budget, batches=5):
@@ -44,15 +45,7 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
-    w = [784, 512, 512, 512, 512, 512, 10]
-    layers = []
-    for i in range(6):
-        layers.append(nn.Linear(w[i], w[i + 1]))
-        if i < 4:
-            layers.append(nn.ReLU())
-        elif i == 4:
-            layers.append(nn.Tanh())
-    model = nn.Sequential(*layers)
+    model = paper_mlp()
     params = list(model.parameters())
     x = torch.rand(a.batch, 784)
     y = torch.randint(0, 10, (a.batch,))

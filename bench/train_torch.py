@@ -19,6 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_models import paper_mlp
+
 
 def rss_mib(field):
     with open("/proc/self/status") as f:
@@ -79,15 +81,7 @@ def main():
     steps = a.steps or {"mlp": 50, "resnet18": 10}[a.model]
     base = rss_mib("VmRSS")
     if a.model == "mlp":
-        w = [784, 512, 512, 512, 512, 512, 10]
-        layers = []
-        for i in range(6):
-            layers.append(nn.Linear(w[i], w[i + 1]))
-            if i < 4:
-                layers.append(nn.ReLU())
-            elif i == 4:
-                layers.append(nn.Tanh())
-        model = nn.Sequential(*layers)
+        model = paper_mlp()
         x = torch.randn(batch, 784)
     else:
         model = ResNet18()
