@@ -13,28 +13,12 @@ with the thread variables set before Python starts (compare.py does).
 """
 import argparse
 import json
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
+from anchors import measure
 from torch_models import paper_mlp
-
-
-def measure(fn, budget, batches=5):
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-6)
-    n = max(1, int(budget / batches / one))
-    per = []
-    for _ in range(batches):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        per.append((time.perf_counter() - t0) / n)
-    return statistics.median(per), min(per)
 
 
 def main():
