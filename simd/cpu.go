@@ -30,21 +30,3 @@ func CPUDescription() string {
 	return fmt.Sprintf("%s, %s/%s, %d logical cores, features [%s]",
 		name, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), strings.Join(feats, " "))
 }
-
-// Caches returns the per-core L1 data and L2 cache sizes and the L3 size in
-// bytes, as cpuid reports them, with conservative defaults (32 KiB, 256 KiB,
-// 8 MiB) for whatever it cannot tell. Package tensor derives its GEMM block
-// sizes from these.
-func Caches() (l1d, l2, l3 int) {
-	l1d, l2, l3 = cpuid.CPU.Cache.L1D, cpuid.CPU.Cache.L2, cpuid.CPU.Cache.L3
-	if l1d <= 0 {
-		l1d = 32 << 10
-	}
-	if l2 <= 0 {
-		l2 = 256 << 10
-	}
-	if l3 <= 0 {
-		l3 = 8 << 20
-	}
-	return l1d, l2, l3
-}

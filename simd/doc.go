@@ -23,6 +23,15 @@
 // calls). Implementations lists every level this machine can run, so one
 // test loop can check each against the generic reference.
 //
+// # Cache sizes
+//
+// Caches and Cache report the L1d, L2 and L3 sizes that package tensor sizes
+// its GEMM blocks from: cpuid's, with defaults for what it cannot tell, or
+// those that the environment variable FLATFAST_CACHE gives (for example
+// l1d=32K,l2=1M,l3=32M; l3=0 for no L3), so that one machine can be tuned
+// or tested as another. A malformed FLATFAST_CACHE leaves cpuid's sizes in
+// use and is reported by ConfigError, as a bad FLATFAST_SIMD is.
+//
 // # Conventions
 //
 // Slice arguments must have equal lengths; a mismatch is a programmer error

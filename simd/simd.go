@@ -1,6 +1,7 @@
 package simd
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -190,9 +191,10 @@ func Active() *Impl { return active }
 func ActiveLevel() Level { return active.level }
 
 // ConfigError returns the error in FLATFAST_SIMD, if it named an unknown
-// level or one this machine cannot run; nil otherwise. In that case the
-// automatically chosen level stays active.
-func ConfigError() error { return configErr }
+// level or one this machine cannot run, and the error in FLATFAST_CACHE, if
+// it was malformed (CacheConfigError); nil when both are fine. The
+// automatically chosen level and the sizes from cpuid stay in use then.
+func ConfigError() error { return errors.Join(configErr, cacheConfigErr) }
 
 func mismatch(op string, lens ...int) string {
 	return fmt.Sprintf("simd.%s: slice lengths differ: %v", op, lens)

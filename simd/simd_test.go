@@ -35,7 +35,9 @@ var (
 func TestMain(m *testing.M) {
 	if os.Getenv("FLATFAST_SIMD_CHILD") != "" {
 		// Child of TestEnvironmentOverride: report and stop.
+		g := Cache()
 		fmt.Printf("level=%s err=%v\n", ActiveLevel(), ConfigError())
+		fmt.Printf("cache=%d/%s,%d/%s,%d/%s err=%v\n", g.L1D, g.L1DSource, g.L2, g.L2Source, g.L3, g.L3Source, ConfigError())
 		os.Exit(0)
 	}
 	if err := ConfigError(); err != nil {

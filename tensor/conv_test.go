@@ -73,10 +73,33 @@ var convCases = []convCase{
 	{2, 16, 9, 9, 5, 3, 2, 1},  // strided, channels in whole pieces (nhwcB)
 	{1, 32, 5, 5, 3, 1, 2, 0},  // a strided 1x1 shortcut
 	{8, 4, 32, 32, 3, 3, 1, 1}, // weight gradient over 8192 pixels: k split (kSegments)
-	// More output channels than one A row block (blocking.mc): in place
-	// with A cut into row blocks (driveFlat), one and several kc blocks.
+	// More output channels than one A row block: in place with A cut
+	// into row blocks (driveFlat), one kc block. tallConvCase adds the
+	// several-kc-block case, sized from the block sizes in use.
 	{2, 16, 4, 4, 230, 3, 1, 1},
-	{2, 120, 4, 4, 230, 3, 1, 1},
+}
+
+// allConvCases returns convCases and the cases whose size depends on the
+// cache geometry in use (FLATFAST_CACHE or the host's), so that every path
+// is reached on every machine.
+func allConvCases() []convCase {
+	return append(append([]convCase(nil), convCases...), tallConvCase())
+}
+
+// tallConvCase is a convolution read in place (4x4 images: the
+// batch-innermost copy) with more output channels than one A row block
+// (blocking.mc) and an inner size over several kc blocks, at every level:
+// the row blocks of A in driveFlat, each over several kc blocks. Its size
+// follows the block sizes (mc is 128-2048 over the geometries CI tests).
+func tallConvCase() convCase {
+	cout, cin := 0, 0
+	for _, impl := range simd.Implementations() {
+		mr, _ := impl.GemmTile()
+		b := blocksFor(impl)
+		cout = max(cout, b.mc+mr+1)
+		cin = max(cin, b.kc/9+2)
+	}
+	return convCase{2, cin, 4, 4, cout, 3, 1, 1}
 }
 
 // Every level with an indirect kernel meets a case that reads B in place.
@@ -86,7 +109,7 @@ func TestConvCasesCoverIndirect(t *testing.T) {
 			continue
 		}
 		var padded, halves, inner, nhwc, nhwcStrided, split, tall bool
-		for _, c := range convCases {
+		for _, c := range allConvCases() {
 			g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
 			if err != nil {
 				t.Fatal(err)
@@ -154,7 +177,7 @@ func TestConv2dForwardAndBackward(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = simd.Use(prev) }()
-			for _, c := range convCases {
+			for _, c := range allConvCases() {
 				name := fmt.Sprintf("%+v", c)
 				g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
 				if err != nil {
@@ -251,7 +274,7 @@ func TestConv2dAdjoint(t *testing.T) {
 	// <conv(x, w), gy> = <x, dX(gy, w)> = <w, dW(x, gy)>: the three
 	// float64 paths agree with one another, independently of refConv.
 	r := NewRNG(2)
-	for _, c := range convCases {
+	for _, c := range allConvCases() {
 		x := randTensor(r, Float64, c.n, c.cin, c.h, c.w)
 		w := randTensor(r, Float64, c.cout, c.cin, c.k, c.k)
 		y := Must(Conv2d(nil, x, w, c.stride, c.pad))
@@ -354,7 +377,7 @@ func BenchmarkConv(b *testing.B) {
 func TestConvThreadsBitwise(t *testing.T) {
 	defer SetThreads(0)
 	r := NewRNG(9)
-	for _, c := range convCases {
+	for _, c := range allConvCases() {
 		g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
 		if err != nil {
 			t.Fatal(err)

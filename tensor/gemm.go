@@ -178,9 +178,18 @@ type blocking struct{ kc, mc, nc int }
 // kc x nr B micro-panel takes about 1.5x L1 (it is read from L2, which
 // feeds the kernel's 128 bytes per k step with room to spare, and a larger
 // kc means fewer passes over C), the mc x kc A block about half of L2, and
-// the kc x nc B panel a quarter of L3.
+// the kc x nc B panel a quarter of L3. Without an L3 (FLATFAST_CACHE's
+// l3=0: Apple silicon's large shared L2 is its last level) the B panel
+// takes a quarter of L2 instead.
 func blockSizes(mr, nr int) blocking {
-	l1, l2, l3 := simd.Caches()
+	return blockSizesFor(mr, nr, simd.Cache())
+}
+
+func blockSizesFor(mr, nr int, c simd.CacheGeometry) blocking {
+	l1, l2, l3 := c.L1D, c.L2, c.L3
+	if l3 == 0 {
+		l3 = l2
+	}
 	kc := 3 * l1 / 2 / (4 * nr)
 	kc = min(max(kc/8*8, 64), 1024)
 	mc := l2 / 2 / (4 * kc)

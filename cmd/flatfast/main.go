@@ -212,7 +212,7 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	l1, l2, l3 := simd.Caches()
+	c := simd.Cache()
 	fmt.Fprintf(stdout, "cpu:        %s\n", simd.CPUDescription())
 	fmt.Fprintf(stdout, "simd level: %s\n", simd.ActiveLevel())
 	var lv []string
@@ -220,7 +220,12 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 		lv = append(lv, k.String())
 	}
 	fmt.Fprintf(stdout, "available:  %s\n", strings.Join(lv, ", "))
-	fmt.Fprintf(stdout, "caches:     L1d %d KiB, L2 %d KiB, L3 %d KiB\n", l1>>10, l2>>10, l3>>10)
+	l3 := "none"
+	if c.L3 > 0 {
+		l3 = fmt.Sprintf("%d KiB", c.L3>>10)
+	}
+	fmt.Fprintf(stdout, "caches:     L1d %d KiB (%s), L2 %d KiB (%s), L3 %s (%s)\n",
+		c.L1D>>10, c.L1DSource, c.L2>>10, c.L2Source, l3, c.L3Source)
 	return nil
 }
 
