@@ -30,6 +30,9 @@ func BroadcastDims(a, b []int) (dims [MaxDims]int, n int, err error) {
 func broadcastShapes(a, b []int) ([MaxDims]int, int, error) {
 	var out [MaxDims]int
 	n := max(len(a), len(b))
+	if n > MaxDims {
+		return out, 0, fmt.Errorf("%w: shapes %v and %v: %d dimensions, at most %d supported", ErrShape, shapeString(a), shapeString(b), n, MaxDims)
+	}
 	for i := 0; i < n; i++ {
 		da, db := 1, 1
 		if j := len(a) - n + i; j >= 0 {
@@ -37,6 +40,9 @@ func broadcastShapes(a, b []int) ([MaxDims]int, int, error) {
 		}
 		if j := len(b) - n + i; j >= 0 {
 			db = b[j]
+		}
+		if da < 0 || db < 0 {
+			return out, 0, fmt.Errorf("%w: negative dimension in %v or %v", ErrShape, shapeString(a), shapeString(b))
 		}
 		switch {
 		case da == db || db == 1:
@@ -168,6 +174,9 @@ func Maximum(dst, a, b *Tensor) (*Tensor, error) { return binary(opMax, dst, a, 
 func Minimum(dst, a, b *Tensor) (*Tensor, error) { return binary(opMin, dst, a, b) }
 
 func binary(op binOp, dst, a, b *Tensor) (*Tensor, error) {
+	if err := nonNil(binNames[op], a, b); err != nil {
+		return nil, err
+	}
 	if a.dt != b.dt {
 		return nil, fmt.Errorf("%w: %s of %v and %v", ErrDType, binNames[op], a.dt, b.dt)
 	}
@@ -283,6 +292,9 @@ func apply[T float](op binOp, a, b T) T {
 
 // unary applies f elementwise into dst (new when nil).
 func unary(name string, dst, a *Tensor, f32 func(z, x []float32), f64 func(z, x []float64)) (*Tensor, error) {
+	if err := nonNil(name, a); err != nil {
+		return nil, err
+	}
 	dst, err := prepareDst(name, dst, a.dt, a.Shape())
 	if err != nil {
 		return nil, err

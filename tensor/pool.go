@@ -31,12 +31,9 @@ func NewPool() *Pool { return &Pool{free: map[poolKey][]*Tensor{}} }
 // Get returns a tensor of the given type and shape. Its contents are
 // unspecified (whatever a previous user left); callers overwrite it.
 func (p *Pool) Get(dt DType, shape ...int) (*Tensor, error) {
-	n, err := checkShape(shape)
+	n, err := checkAlloc(dt, shape)
 	if err != nil {
 		return nil, err
-	}
-	if dt != Float32 && dt != Float64 {
-		return nil, fmt.Errorf("%w: unknown dtype %v", ErrDType, dt)
 	}
 	k := poolKey{dt, n}
 	var t *Tensor
@@ -63,6 +60,9 @@ func (p *Pool) Get(dt DType, shape ...int) (*Tensor, error) {
 // storage (a reshape); the header is recycled by Release, the storage is
 // not the pool's concern.
 func (p *Pool) View(src *Tensor, shape ...int) (*Tensor, error) {
+	if src == nil {
+		return nil, fmt.Errorf("%w: View of a nil tensor", ErrShape)
+	}
 	var t *Tensor
 	if len(p.headers) > 0 {
 		t = p.headers[len(p.headers)-1]

@@ -17,7 +17,8 @@ func newPoolGeom(op string, x []int, k, stride, pad int) (poolGeom, error) {
 		return poolGeom{}, fmt.Errorf("%w: %s wants a 4-D input [N C H W], got %v", ErrShape, op, shapeString(x))
 	}
 	g := poolGeom{n: x[0], c: x[1], h: x[2], w: x[3], k: k, stride: stride, pad: pad}
-	if k < 1 || stride < 1 || pad < 0 || 2*pad > k {
+	// The bounds keep h+2*pad and the output sizes far from overflow.
+	if k < 1 || stride < 1 || pad < 0 || pad > k/2 || k > maxElems || stride > maxElems {
 		return g, fmt.Errorf("%w: %s: window %d, stride %d, padding %d (padding may be at most half the window)", ErrShape, op, k, stride, pad)
 	}
 	if g.h+2*pad < k || g.w+2*pad < k {
@@ -33,6 +34,9 @@ func newPoolGeom(op string, x []int, k, stride, pad int) (poolGeom, error) {
 // the flat index into x of the element chosen (the first on ties; a NaN is
 // chosen and propagates). idx is reused when it has room.
 func MaxPool2d(dst, x *Tensor, k, stride, pad int, idx []int32) (*Tensor, []int32, error) {
+	if err := nonNil("MaxPool2d", x); err != nil {
+		return nil, nil, err
+	}
 	g, err := newPoolGeom("MaxPool2d", x.Shape(), k, stride, pad)
 	if err != nil {
 		return nil, nil, err
@@ -54,23 +58,12 @@ func MaxPool2d(dst, x *Tensor, k, stride, pad int, idx []int32) (*Tensor, []int3
 		for oh := 0; oh < g.oh; oh++ {
 			for ow := 0; ow < g.ow; ow++ {
 				best, bi := math.Inf(-1), -1
-				for ki := 0; ki < g.k; ki++ {
-					ih := oh*g.stride - g.pad + ki
-					if ih < 0 || ih >= g.h {
-						continue
+				g.window(oh, ow, func(at int) {
+					v := x.Flat(base + at)
+					if bi < 0 || v > best || (v != v && best == best) {
+						best, bi = v, base+at
 					}
-					for kj := 0; kj < g.k; kj++ {
-						iw := ow*g.stride - g.pad + kj
-						if iw < 0 || iw >= g.w {
-							continue
-						}
-						at := base + ih*g.w + iw
-						v := x.Flat(at)
-						if bi < 0 || v > best || (v != v && best == best) {
-							best, bi = v, at
-						}
-					}
-				}
+				})
 				dst.SetFlat(o, best)
 				idx[o] = int32(bi)
 				o++
@@ -83,6 +76,9 @@ func MaxPool2d(dst, x *Tensor, k, stride, pad int, idx []int32) (*Tensor, []int3
 // ScatterAdd returns a tensor of the given shape, zero except that g[i] is
 // added at flat position idx[i] (the backward of MaxPool2d and of Gather).
 func ScatterAdd(dst, g *Tensor, idx []int32, shape []int) (*Tensor, error) {
+	if err := nonNil("ScatterAdd", g); err != nil {
+		return nil, err
+	}
 	if len(idx) != g.Len() {
 		return nil, fmt.Errorf("%w: ScatterAdd: %d indices for %d values", ErrShape, len(idx), g.Len())
 	}
@@ -108,6 +104,9 @@ func ScatterAdd(dst, g *Tensor, idx []int32, shape []int) (*Tensor, error) {
 // Gather returns a tensor of the given shape whose element i is
 // x[idx[i]] (flat indices): the adjoint of ScatterAdd.
 func Gather(dst, x *Tensor, idx []int32, shape []int) (*Tensor, error) {
+	if err := nonNil("Gather", x); err != nil {
+		return nil, err
+	}
 	dst, err := prepareDst("Gather", dst, x.dt, shape)
 	if err != nil {
 		return nil, err
@@ -133,6 +132,9 @@ func Gather(dst, x *Tensor, idx []int32, shape []int) (*Tensor, error) {
 // given stride and zero padding; padded positions count in the divisor
 // (PyTorch's count_include_pad=True).
 func AvgPool2d(dst, x *Tensor, k, stride, pad int) (*Tensor, error) {
+	if err := nonNil("AvgPool2d", x); err != nil {
+		return nil, err
+	}
 	g, err := newPoolGeom("AvgPool2d", x.Shape(), k, stride, pad)
 	if err != nil {
 		return nil, err
@@ -141,7 +143,7 @@ func AvgPool2d(dst, x *Tensor, k, stride, pad int) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	inv := 1 / float64(k*k)
+	inv := 1 / (float64(k) * float64(k)) // k*k may overflow an int
 	o := 0
 	for nc := 0; nc < g.n*g.c; nc++ {
 		base := nc * g.h * g.w
@@ -161,6 +163,9 @@ func AvgPool2d(dst, x *Tensor, k, stride, pad int) (*Tensor, error) {
 // the output gradient gy; inShape is the input's shape. It is also the
 // adjoint (transpose) of AvgPool2d.
 func AvgPool2dBackward(dst, gy *Tensor, inShape []int, k, stride, pad int) (*Tensor, error) {
+	if err := nonNil("AvgPool2dBackward", gy); err != nil {
+		return nil, err
+	}
 	g, err := newPoolGeom("AvgPool2dBackward", inShape, k, stride, pad)
 	if err != nil {
 		return nil, err
@@ -173,7 +178,7 @@ func AvgPool2dBackward(dst, gy *Tensor, inShape []int, k, stride, pad int) (*Ten
 		return nil, err
 	}
 	dst.Zero()
-	inv := 1 / float64(k*k)
+	inv := 1 / (float64(k) * float64(k))
 	o := 0
 	for nc := 0; nc < g.n*g.c; nc++ {
 		base := nc * g.h * g.w
@@ -189,18 +194,14 @@ func AvgPool2dBackward(dst, gy *Tensor, inShape []int, k, stride, pad int) (*Ten
 }
 
 // window calls f with the in-plane offset of every in-bounds element of
-// the window of output (oh, ow).
+// the window of output (oh, ow), in row-major order. The loops run over
+// the in-bounds part only, so a window far larger than the input (a huge
+// k with padding k/2 is valid) costs the input's size, not k*k.
 func (g *poolGeom) window(oh, ow int, f func(at int)) {
-	for ki := 0; ki < g.k; ki++ {
-		ih := oh*g.stride - g.pad + ki
-		if ih < 0 || ih >= g.h {
-			continue
-		}
-		for kj := 0; kj < g.k; kj++ {
-			iw := ow*g.stride - g.pad + kj
-			if iw >= 0 && iw < g.w {
-				f(ih*g.w + iw)
-			}
+	h0, w0 := oh*g.stride-g.pad, ow*g.stride-g.pad
+	for ih := max(h0, 0); ih < min(h0+g.k, g.h); ih++ {
+		for iw := max(w0, 0); iw < min(w0+g.k, g.w); iw++ {
+			f(ih*g.w + iw)
 		}
 	}
 }

@@ -46,6 +46,9 @@ func split3(shape []int, axis int) (outer, n, inner int) {
 // Sum returns the sum of a along axis (negative counts from the end), with
 // that dimension removed, or kept with size 1 when keepDims.
 func Sum(dst, a *Tensor, axis int, keepDims bool) (*Tensor, error) {
+	if err := nonNil("Sum", a); err != nil {
+		return nil, err
+	}
 	axis, err := normAxis("Sum", axis, a.nd)
 	if err != nil {
 		return nil, err
@@ -94,17 +97,25 @@ func sumAxis64(z, x []float64, outer, n, inner int) {
 	}
 }
 
-// Mean returns the mean of a along axis (see Sum).
+// Mean returns the mean of a along axis (see Sum). As for Max, the axis
+// must not be empty: a mean of no values is undefined, not 0.
 func Mean(dst, a *Tensor, axis int, keepDims bool) (*Tensor, error) {
-	dst, err := Sum(dst, a, axis, keepDims)
+	if err := nonNil("Mean", a); err != nil {
+		return nil, err
+	}
+	ax, err := normAxis("Mean", axis, a.nd)
 	if err != nil {
 		return nil, err
 	}
-	ax, _ := normAxis("Mean", axis, a.nd)
-	if n := a.dims[ax]; n > 0 {
-		_, _ = Scale(dst, dst, 1/float64(n))
+	n := a.dims[ax]
+	if n == 0 {
+		return nil, fmt.Errorf("%w: Mean over an empty axis of %v", ErrShape, shapeString(a.Shape()))
 	}
-	return dst, nil
+	dst, err = Sum(dst, a, ax, keepDims)
+	if err != nil {
+		return nil, err
+	}
+	return Scale(dst, dst, 1/float64(n))
 }
 
 // SumAll returns the sum of every element, accumulated in float64.
@@ -125,6 +136,9 @@ func SumAll(a *Tensor) float64 {
 // Max returns the maximum of a along axis (see Sum); NaN where a row holds
 // a NaN. The axis must not be empty.
 func Max(dst, a *Tensor, axis int, keepDims bool) (*Tensor, error) {
+	if err := nonNil("Max", a); err != nil {
+		return nil, err
+	}
 	axis, err := normAxis("Max", axis, a.nd)
 	if err != nil {
 		return nil, err
@@ -165,6 +179,9 @@ func Max(dst, a *Tensor, axis int, keepDims bool) (*Tensor, error) {
 // order), the index along axis of the largest element (the first one on
 // ties; a NaN counts as largest).
 func ArgMax(a *Tensor, axis int) ([]int, error) {
+	if err := nonNil("ArgMax", a); err != nil {
+		return nil, err
+	}
 	axis, err := normAxis("ArgMax", axis, a.nd)
 	if err != nil {
 		return nil, err
@@ -198,6 +215,9 @@ func ArgMax(a *Tensor, axis int) ([]int, error) {
 // each size equal to a's or 1, possibly fewer dimensions). It is the
 // adjoint of BroadcastTo.
 func SumTo(dst, a *Tensor, shape []int) (*Tensor, error) {
+	if err := nonNil("SumTo", a); err != nil {
+		return nil, err
+	}
 	full, nd, err := broadcastShapes(shape, a.Shape())
 	if err != nil || !equalInts(full[:nd], a.Shape()) {
 		return nil, fmt.Errorf("%w: SumTo: %v does not broadcast to %v", ErrShape, shapeString(shape), shapeString(a.Shape()))
@@ -244,6 +264,9 @@ func SumTo(dst, a *Tensor, shape []int) (*Tensor, error) {
 
 // BroadcastTo expands a to shape by NumPy's broadcasting rules.
 func BroadcastTo(dst, a *Tensor, shape []int) (*Tensor, error) {
+	if err := nonNil("BroadcastTo", a); err != nil {
+		return nil, err
+	}
 	full, nd, err := broadcastShapes(a.Shape(), shape)
 	if err != nil || !equalInts(full[:nd], shape) {
 		return nil, fmt.Errorf("%w: BroadcastTo: %v does not broadcast to %v", ErrShape, shapeString(a.Shape()), shapeString(shape))
@@ -299,6 +322,9 @@ func OneHot(dt DType, idx []int, classes int) (*Tensor, error) {
 // LogSoftmax returns log(softmax(a)) along the last axis, computed as
 // a - max - log(sum(exp(a - max))) so that large logits do not overflow.
 func LogSoftmax(dst, a *Tensor) (*Tensor, error) {
+	if err := nonNil("LogSoftmax", a); err != nil {
+		return nil, err
+	}
 	if a.nd == 0 || a.dims[a.nd-1] == 0 {
 		return nil, fmt.Errorf("%w: LogSoftmax of %v", ErrShape, shapeString(a.Shape()))
 	}

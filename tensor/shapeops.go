@@ -5,6 +5,9 @@ import "fmt"
 // Permute returns a copy of a with its dimensions reordered: dimension i of
 // the result is dimension axes[i] of a.
 func Permute(dst, a *Tensor, axes ...int) (*Tensor, error) {
+	if err := nonNil("Permute", a); err != nil {
+		return nil, err
+	}
 	if len(axes) != a.nd {
 		return nil, fmt.Errorf("%w: Permute of %v needs %d axes, got %v", ErrShape, shapeString(a.Shape()), a.nd, axes)
 	}
@@ -75,6 +78,9 @@ func permuteRun[T float](z, x []T, shape, src []int) {
 
 // Transpose returns the transpose of a 2-D tensor.
 func Transpose(dst, a *Tensor) (*Tensor, error) {
+	if err := nonNil("Transpose", a); err != nil {
+		return nil, err
+	}
 	if a.nd != 2 {
 		return nil, fmt.Errorf("%w: Transpose of %v: want 2 dimensions", ErrShape, shapeString(a.Shape()))
 	}
@@ -86,6 +92,9 @@ func Transpose(dst, a *Tensor) (*Tensor, error) {
 func Concat(dst *Tensor, ts ...*Tensor) (*Tensor, error) {
 	if len(ts) == 0 {
 		return nil, fmt.Errorf("%w: Concat of nothing", ErrShape)
+	}
+	if err := nonNil("Concat", ts...); err != nil {
+		return nil, err
 	}
 	first := ts[0]
 	if first.nd == 0 {
@@ -120,6 +129,9 @@ func Concat(dst *Tensor, ts ...*Tensor) (*Tensor, error) {
 // Split cuts a along the first dimension into views of the given numbers
 // of rows, which must add up to the first dimension.
 func Split(a *Tensor, rows ...int) ([]*Tensor, error) {
+	if err := nonNil("Split", a); err != nil {
+		return nil, err
+	}
 	if a.nd == 0 {
 		return nil, fmt.Errorf("%w: Split of a scalar", ErrShape)
 	}

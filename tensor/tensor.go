@@ -3,7 +3,10 @@ package tensor
 import (
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // DType is the element type of a tensor.
@@ -67,22 +70,105 @@ func shapeString(s []int) string {
 	return b.String()
 }
 
-// checkShape validates a shape and returns its number of elements.
-func checkShape(shape []int) (int, error) {
-	if len(shape) > MaxDims {
-		return 0, fmt.Errorf("%w: %d dimensions %v, at most %d supported", ErrShape, len(shape), shapeString(shape), MaxDims)
+// checkShape validates a shape and returns its number of elements, which
+// must be at most maxElems (a zero dimension anywhere makes it 0).
+func checkShape(shape []int) (int, error) { return checkShapeOf("", shape) }
+
+// checkShapeOf is checkShape naming what the shape is of (a dtype).
+func checkShapeOf(what string, shape []int) (int, error) {
+	if what != "" {
+		what += " "
 	}
-	n := 1
+	if len(shape) > MaxDims {
+		return 0, fmt.Errorf("%w: %s%v: %d dimensions, at most %d supported", ErrShape, what, shapeString(shape), len(shape), MaxDims)
+	}
+	n, over := uint64(1), false
 	for _, d := range shape {
 		if d < 0 {
-			return 0, fmt.Errorf("%w: negative dimension in %v", ErrShape, shapeString(shape))
+			return 0, fmt.Errorf("%w: %snegative dimension in %v", ErrShape, what, shapeString(shape))
 		}
-		if d != 0 && n > maxElems/d {
-			return 0, fmt.Errorf("%w: %v has too many elements", ErrShape, shapeString(shape))
-		}
-		n *= d
+		hi, lo := bits.Mul64(n, uint64(d))
+		over = over || hi != 0
+		n = lo
+	}
+	switch {
+	case n == 0 && slices.Contains(shape, 0):
+		return 0, nil
+	case over:
+		return 0, fmt.Errorf("%w: %s%v: more elements than an int holds", ErrShape, what, shapeString(shape))
+	case n > maxElems:
+		return 0, fmt.Errorf("%w: %s%v: %d elements, more than %d, the limit for one tensor", ErrShape, what, shapeString(shape), n, maxElems)
+	}
+	return int(n), nil
+}
+
+// elemSize returns the bytes of one element, 0 for an unknown dtype.
+func elemSize(dt DType) int64 {
+	switch dt {
+	case Float32:
+		return 4
+	case Float64:
+		return 8
+	}
+	return 0
+}
+
+// allocLimit returns the most bytes one allocation may ask for: the
+// machine's memory (see systemMemory). A larger request can never succeed,
+// and Go's runtime answers it with a fatal error that no caller can
+// recover from, so New refuses it with an error instead. Tests replace it.
+var allocLimit = sync.OnceValue(systemMemory)
+
+// CheckSize returns an error unless elems elements of type dt could be
+// allocated: the dtype must be known, the count at most the limit for one
+// tensor and its bytes no more than the machine's memory. New and
+// Pool.Get check this for every tensor; a constructor that makes many
+// tensors calls it with their total first, so that a model too large to
+// fit fails before it allocates its first layer.
+func CheckSize(dt DType, elems int) error {
+	size := elemSize(dt)
+	switch {
+	case size == 0:
+		return fmt.Errorf("%w: unknown dtype %v", ErrDType, dt)
+	case elems < 0:
+		return fmt.Errorf("%w: negative element count %d", ErrShape, elems)
+	case elems > maxElems:
+		return fmt.Errorf("%w: %d %v elements, more than %d, the limit for one tensor", ErrShape, elems, dt, maxElems)
+	}
+	if need, limit := int64(elems)*size, allocLimit(); need > limit {
+		return fmt.Errorf("%w: %d %v elements need %s, more than the %s of memory this machine has", ErrShape, elems, dt, byteString(need), byteString(limit))
+	}
+	return nil
+}
+
+// checkAlloc is CheckSize for a tensor of the given shape, naming it.
+func checkAlloc(dt DType, shape []int) (int, error) {
+	size := elemSize(dt)
+	if size == 0 {
+		return 0, fmt.Errorf("%w: unknown dtype %v", ErrDType, dt)
+	}
+	n, err := checkShapeOf(dt.String(), shape)
+	if err != nil {
+		return 0, err
+	}
+	if need, limit := int64(n)*size, allocLimit(); need > limit {
+		return 0, fmt.Errorf("%w: a %v tensor of shape %v needs %s, more than the %s of memory this machine has", ErrShape, dt, shapeString(shape), byteString(need), byteString(limit))
 	}
 	return n, nil
+}
+
+// byteString formats a byte count in binary units (4.0 GiB).
+func byteString(b int64) string {
+	const units = "KMGTPE"
+	if b < 1024 {
+		return fmt.Sprintf("%d B", b)
+	}
+	v, i := float64(b)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, units[i])
 }
 
 func (t *Tensor) setShape(shape []int) {
@@ -90,21 +176,19 @@ func (t *Tensor) setShape(shape []int) {
 	clear(t.dims[t.nd:])
 }
 
-// New returns a zero-filled tensor of the given type and shape.
+// New returns a zero-filled tensor of the given type and shape. A shape
+// too large for the machine's memory is an error (see CheckSize).
 func New(dt DType, shape ...int) (*Tensor, error) {
-	n, err := checkShape(shape)
+	n, err := checkAlloc(dt, shape)
 	if err != nil {
 		return nil, err
 	}
 	t := &Tensor{dt: dt}
 	t.setShape(shape)
-	switch dt {
-	case Float32:
+	if dt == Float32 {
 		t.f32 = make([]float32, n)
-	case Float64:
+	} else {
 		t.f64 = make([]float64, n)
-	default:
-		return nil, fmt.Errorf("%w: unknown dtype %v", ErrDType, dt)
 	}
 	return t, nil
 }
@@ -146,11 +230,15 @@ func FromFloat64(data []float64, shape ...int) (*Tensor, error) {
 	return t, nil
 }
 
-// Scalar returns a 0-dimensional tensor holding v.
-func Scalar(dt DType, v float64) *Tensor {
-	t := Must(New(dt))
+// Scalar returns a 0-dimensional tensor holding v; the dtype may come
+// from input, so an unknown one is an error.
+func Scalar(dt DType, v float64) (*Tensor, error) {
+	t, err := New(dt)
+	if err != nil {
+		return nil, err
+	}
 	t.SetFlat(0, v)
-	return t
+	return t, nil
 }
 
 // Full returns a tensor of the given shape with every element v.
@@ -174,11 +262,18 @@ func (t *Tensor) Shape() []int { return t.dims[:t.nd:t.nd] }
 func (t *Tensor) Dims() int { return t.nd }
 
 // Dim returns the size of dimension i; negative i counts from the end.
+// An i from Dims() up to MaxDims-1 gives 0 (shape checks in this package
+// read a dimension before testing Dims); any other i panics, as a slice
+// index would, with a message naming the shape.
 func (t *Tensor) Dim(i int) int {
-	if i < 0 {
-		i += t.nd
+	j := i
+	if j < 0 {
+		j += t.nd
 	}
-	return t.dims[i]
+	if j < 0 || j >= MaxDims {
+		panic(fmt.Sprintf("tensor: Dim(%d) of shape %v", i, shapeString(t.Shape())))
+	}
+	return t.dims[j]
 }
 
 // Len returns the number of elements.
@@ -302,6 +397,9 @@ func (t *Tensor) Clone() *Tensor {
 // CopyFrom copies src's values into t; the shapes must match. Converting
 // between float32 and float64 is allowed.
 func (t *Tensor) CopyFrom(src *Tensor) error {
+	if src == nil {
+		return fmt.Errorf("%w: CopyFrom a nil tensor into %v", ErrShape, shapeString(t.Shape()))
+	}
 	if !t.SameShape(src) {
 		return fmt.Errorf("%w: CopyFrom %v into %v", ErrShape, shapeString(src.Shape()), shapeString(t.Shape()))
 	}
@@ -322,15 +420,31 @@ func (t *Tensor) CopyFrom(src *Tensor) error {
 	return nil
 }
 
-// As returns a copy of t converted to dtype dt (t itself if it already has
-// that type).
-func (t *Tensor) As(dt DType) *Tensor {
+// Convert returns a copy of t converted to dtype dt (t itself if it
+// already has that type). The dtype may come from input, so an unknown
+// one, like a copy too large for memory, is an error.
+func (t *Tensor) Convert(dt DType) (*Tensor, error) {
 	if t.dt == dt {
-		return t
+		return t, nil
 	}
-	c := Must(New(dt, t.Shape()...))
+	c, err := New(dt, t.Shape()...)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.CopyFrom(t); err != nil {
-		panic(err) // same shape by construction
+		return nil, err // same shape by construction
+	}
+	return c, nil
+}
+
+// As is Convert for a dtype known to be valid (the constants Float32 and
+// Float64, as in tests and examples), in the style of Must: it panics,
+// naming the dtype, where Convert returns an error. It is never for a
+// dtype that comes from input.
+func (t *Tensor) As(dt DType) *Tensor {
+	c, err := t.Convert(dt)
+	if err != nil {
+		panic(fmt.Sprintf("tensor: As(%v) of %v: %v (use Convert for a dtype from input)", dt, shapeString(t.Shape()), err))
 	}
 	return c
 }
@@ -351,19 +465,27 @@ func (v *Tensor) viewOf(src *Tensor, shape []int) error {
 	if len(shape) > MaxDims {
 		return fmt.Errorf("%w: reshape to %d dimensions", ErrShape, len(shape))
 	}
+	if src == nil {
+		return fmt.Errorf("%w: reshape of a nil tensor", ErrShape)
+	}
 	var s [MaxDims]int
 	copy(s[:], shape)
 	infer := -1
-	n := 1
 	for i, d := range shape {
 		switch {
 		case d == -1 && infer < 0:
 			infer = i
+			s[i] = 1
 		case d < 0:
 			return fmt.Errorf("%w: cannot reshape %v to %v", ErrShape, shapeString(src.Shape()), shapeString(shape))
-		default:
-			n *= d
 		}
+	}
+	// The product is checked for overflow: a wrapped-around count could
+	// match the source's length and give a view far larger than its
+	// storage.
+	n, err := checkShape(s[:len(shape)])
+	if err != nil {
+		return fmt.Errorf("cannot reshape %v to %v: %w", shapeString(src.Shape()), shapeString(shape), err)
 	}
 	if infer >= 0 {
 		if n == 0 || src.Len()%n != 0 {
@@ -418,8 +540,23 @@ func (t *Tensor) String() string {
 	return b.String()
 }
 
+// nonNil returns an error naming op if any of ts is nil: a nil tensor
+// argument is bad input, not a receiver, so it gets an error like any
+// other.
+func nonNil(op string, ts ...*Tensor) error {
+	for i, t := range ts {
+		if t == nil {
+			return fmt.Errorf("%w: %s: tensor argument %d is nil", ErrShape, op, i+1)
+		}
+	}
+	return nil
+}
+
 // sameTypeShape checks that a and b have the same dtype and shape.
 func sameTypeShape(op string, a, b *Tensor) error {
+	if err := nonNil(op, a, b); err != nil {
+		return err
+	}
 	if a.dt != b.dt {
 		return fmt.Errorf("%w: %s of %v and %v", ErrDType, op, a.dt, b.dt)
 	}
