@@ -74,11 +74,10 @@ func shapeString(s []int) string {
 // must be at most maxElems (a zero dimension anywhere makes it 0).
 func checkShape(shape []int) (int, error) { return checkShapeOf("", shape) }
 
-// checkShapeOf is checkShape naming what the shape is of (a dtype).
+// checkShapeOf is checkShape naming what the shape is of ("float32 ",
+// with the space, or ""). It must not allocate unless it fails: Pool.Get
+// calls it in every training step.
 func checkShapeOf(what string, shape []int) (int, error) {
-	if what != "" {
-		what += " "
-	}
 	if len(shape) > MaxDims {
 		return 0, fmt.Errorf("%w: %s%v: %d dimensions, at most %d supported", ErrShape, what, shapeString(shape), len(shape), MaxDims)
 	}
@@ -147,7 +146,11 @@ func checkAlloc(dt DType, shape []int) (int, error) {
 	if size == 0 {
 		return 0, fmt.Errorf("%w: unknown dtype %v", ErrDType, dt)
 	}
-	n, err := checkShapeOf(dt.String(), shape)
+	what := "float32 "
+	if dt == Float64 {
+		what = "float64 "
+	}
+	n, err := checkShapeOf(what, shape)
 	if err != nil {
 		return 0, err
 	}
