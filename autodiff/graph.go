@@ -52,11 +52,27 @@ type Value struct {
 
 // NewParam returns a leaf that requires a gradient: a model parameter. It
 // wraps t without copying and belongs to no graph, so it can be used in
-// any graph and survives Reset.
-func NewParam(t *tensor.Tensor) *Value { return &Value{t: t, requires: true} }
+// any graph and survives Reset. A nil t gives a Value holding an error
+// (see Value), reported by Err and by every operation on it.
+func NewParam(t *tensor.Tensor) *Value {
+	if t == nil {
+		return &Value{err: errNilTensor("NewParam"), requires: true}
+	}
+	return &Value{t: t, requires: true}
+}
 
-// NewConst returns a leaf that does not require a gradient.
-func NewConst(t *tensor.Tensor) *Value { return &Value{t: t} }
+// NewConst returns a leaf that does not require a gradient; a nil t gives
+// a Value holding an error, as for NewParam.
+func NewConst(t *tensor.Tensor) *Value {
+	if t == nil {
+		return &Value{err: errNilTensor("NewConst")}
+	}
+	return &Value{t: t}
+}
+
+func errNilTensor(op string) error {
+	return fmt.Errorf("autodiff: %s of a nil tensor: %w", op, tensor.ErrShape)
+}
 
 // Tensor returns the value's tensor (nil if the value holds an error).
 // Tensors of graph-owned values are recycled by Graph.Reset.
@@ -184,8 +200,12 @@ func (g *Graph) newValue() *Value {
 	return v
 }
 
-// Const wraps t as a constant of this graph (no copy, no gradient).
+// Const wraps t as a constant of this graph (no copy, no gradient); a nil
+// t gives a Value holding an error.
 func (g *Graph) Const(t *tensor.Tensor) *Value {
+	if t == nil {
+		return g.fail(errNilTensor("Const"))
+	}
 	v := g.newValue()
 	v.t = t
 	return v
@@ -200,7 +220,10 @@ func (g *Graph) owned(t *tensor.Tensor) *Value {
 
 // Scalar returns a constant one-element tensor of type dt.
 func (g *Graph) Scalar(dt tensor.DType, x float64) *Value {
-	t, _ := g.pool.Get(dt)
+	t, err := g.pool.Get(dt)
+	if err != nil {
+		return g.wrap("Scalar", err)
+	}
 	t.SetFlat(0, x)
 	return g.Const(t)
 }
@@ -249,6 +272,9 @@ func (g *Graph) check(op string, vs ...*Value) error {
 			return fmt.Errorf("autodiff: %s: nil input", op)
 		case v.err != nil:
 			return v.err
+		case v.t == nil:
+			// A Value{} made by hand, not by NewParam or NewConst.
+			return fmt.Errorf("autodiff: %s: input has no tensor: %w", op, tensor.ErrShape)
 		case v.g != nil && v.g != g:
 			return fmt.Errorf("autodiff: %s: input belongs to another graph", op)
 		case v.g == g && v.gen != g.gen:

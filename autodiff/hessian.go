@@ -78,16 +78,18 @@ func (h *Hessian) Apply(v, dst []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if len(v) != len(h.params) {
 		return nil, fmt.Errorf("autodiff: Hessian.Apply: %d vectors for %d parameters", len(v), len(h.params))
 	}
-	for i, p := range h.params {
-		if v[i] == nil || !v[i].SameShape(p.t) || v[i].DType() != p.t.DType() {
-			return nil, fmt.Errorf("autodiff: Hessian.Apply: vector %d does not match parameter %d (%v %v): %w", i, i, p.t.DType(), p.Shape(), tensor.ErrShape)
-		}
+	if err := h.matches("vector", v); err != nil {
+		return nil, err
 	}
 	if dst == nil {
-		dst = make([]*tensor.Tensor, len(v))
-		for i, p := range h.params {
-			dst[i] = tensor.Must(tensor.New(p.t.DType(), p.Shape()...))
+		var err error
+		if dst, err = h.newVectors(); err != nil {
+			return nil, err
 		}
+	} else if len(dst) != len(h.params) {
+		return nil, fmt.Errorf("autodiff: Hessian.Apply: %d destinations for %d parameters", len(dst), len(h.params))
+	} else if err := h.matches("destination", dst); err != nil {
+		return nil, err
 	}
 	g := h.g
 	m := g.mark()
@@ -125,6 +127,22 @@ func (h *Hessian) Apply(v, dst []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	return dst, nil
 }
 
+// matches checks that ts has one tensor of each parameter's shape and
+// dtype (len(ts) == len(h.params) is checked by the caller).
+func (h *Hessian) matches(what string, ts []*tensor.Tensor) error {
+	for i, p := range h.params {
+		switch t := ts[i]; {
+		case t == nil:
+			return fmt.Errorf("autodiff: Hessian.Apply: %s %d is nil, parameter %d is %v %v: %w", what, i, i, p.t.DType(), p.Shape(), tensor.ErrShape)
+		case t.DType() != p.t.DType():
+			return fmt.Errorf("autodiff: Hessian.Apply: %s %d is %v, parameter %d is %v: %w", what, i, t.DType(), i, p.t.DType(), tensor.ErrDType)
+		case !t.SameShape(p.t):
+			return fmt.Errorf("autodiff: Hessian.Apply: %s %d has shape %v, parameter %d has %v: %w", what, i, t.Shape(), i, p.Shape(), tensor.ErrShape)
+		}
+	}
+	return nil
+}
+
 // HVP returns the exact Hessian-vector product H v of the scalar loss with
 // respect to params (v has one tensor per parameter).
 func (g *Graph) HVP(loss *Value, params []*Value, v []*tensor.Tensor) ([]*tensor.Tensor, error) {
@@ -145,12 +163,29 @@ func dotAll(a, b []*tensor.Tensor) float64 {
 	return s
 }
 
-func (h *Hessian) newVectors() []*tensor.Tensor {
+// newVectors allocates one tensor per parameter; the parameters exist, so
+// this fails only when memory cannot hold another copy of them.
+func (h *Hessian) newVectors() ([]*tensor.Tensor, error) {
 	out := make([]*tensor.Tensor, len(h.params))
 	for i, p := range h.params {
-		out[i] = tensor.Must(tensor.New(p.t.DType(), p.Shape()...))
+		t, err := tensor.New(p.t.DType(), p.Shape()...)
+		if err != nil {
+			return nil, fmt.Errorf("autodiff: Hessian: %w", err)
+		}
+		out[i] = t
 	}
-	return out
+	return out, nil
+}
+
+// newVectors2 is two calls of newVectors.
+func (h *Hessian) newVectors2() (a, b []*tensor.Tensor, err error) {
+	if a, err = h.newVectors(); err != nil {
+		return nil, nil, err
+	}
+	if b, err = h.newVectors(); err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
 }
 
 // TraceEstimate is a Hutchinson estimate of the Hessian trace.
@@ -171,7 +206,10 @@ func (h *Hessian) HessianTrace(probes int, rng *tensor.RNG) (TraceEstimate, erro
 	if rng == nil {
 		return TraceEstimate{}, errors.New("autodiff: HessianTrace needs a random generator")
 	}
-	z, hz := h.newVectors(), h.newVectors()
+	z, hz, err := h.newVectors2()
+	if err != nil {
+		return TraceEstimate{}, err
+	}
 	samples := make([]float64, probes)
 	for k := range samples {
 		for _, t := range z {
@@ -204,7 +242,10 @@ func meanStdErr(x []float64) (mean, se float64) {
 // ExactTrace returns tr(H) = sum_i e_i^T H e_i, one Hessian-vector product
 // per parameter: for small models, and to check the estimators.
 func (h *Hessian) ExactTrace() (float64, error) {
-	e, he := h.newVectors(), h.newVectors()
+	e, he, err := h.newVectors2()
+	if err != nil {
+		return 0, err
+	}
 	var tr float64
 	for i := range e {
 		for j := 0; j < e[i].Len(); j++ {
@@ -230,10 +271,13 @@ var ErrNotConverged = errors.New("autodiff: power iteration did not converge")
 // The rate of convergence is the ratio of the two largest eigenvalue
 // magnitudes.
 func (h *Hessian) TopEigenvalue(rng *tensor.RNG, tol float64, maxIter int) (lambda float64, iters int, err error) {
-	if rng == nil || !(tol > 0) || maxIter < 1 {
-		return 0, 0, fmt.Errorf("autodiff: TopEigenvalue needs a generator, tol > 0 and maxIter >= 1 (tol %v, maxIter %d)", tol, maxIter)
+	if rng == nil || !(tol > 0) || math.IsInf(tol, 0) || maxIter < 1 {
+		return 0, 0, fmt.Errorf("autodiff: TopEigenvalue needs a generator, a finite tol > 0 and maxIter >= 1 (tol %v, maxIter %d)", tol, maxIter)
 	}
-	v, hv := h.newVectors(), h.newVectors()
+	v, hv, err := h.newVectors2()
+	if err != nil {
+		return 0, 0, err
+	}
 	for _, t := range v {
 		rng.Normal(t, 0, 1)
 	}

@@ -34,8 +34,8 @@ func (g *Graph) BatchNorm2d(x, gamma, beta *Value, eps float64) (y *Value, mean,
 	if len(xs) != 4 || !equalShape(gamma.Shape(), xs[1:2]) || !equalShape(beta.Shape(), xs[1:2]) {
 		return g.fail(fmt.Errorf("autodiff: BatchNorm2d of x %v, gamma %v, beta %v: want [N C H W], [C], [C]: %w", xs, gamma.Shape(), beta.Shape(), tensor.ErrShape)), nil, nil
 	}
-	if xs[0]*xs[2]*xs[3] < 2 || !(eps >= 0) {
-		return g.fail(fmt.Errorf("autodiff: BatchNorm2d needs at least 2 values per channel and eps >= 0 (x %v, eps %v): %w", xs, eps, tensor.ErrShape)), nil, nil
+	if xs[0]*xs[2]*xs[3] < 2 || !(eps >= 0) || math.IsInf(eps, 0) {
+		return g.fail(fmt.Errorf("autodiff: BatchNorm2d needs at least 2 values per channel and a finite eps >= 0 (x %v, eps %v): %w", xs, eps, tensor.ErrShape)), nil, nil
 	}
 	c := xs[1]
 	out, err1 := g.alloc(dt, xs)
@@ -274,6 +274,9 @@ func (g *Graph) BatchNorm2dEval(x, gamma, beta *Value, mean, variance *tensor.Te
 	xs := x.Shape()
 	if len(xs) != 4 || mean == nil || variance == nil || !equalShape(mean.Shape(), xs[1:2]) || !equalShape(variance.Shape(), xs[1:2]) {
 		return g.fail(fmt.Errorf("autodiff: BatchNorm2dEval of x %v with statistics of shape %v: %w", xs, shapeOrNil(mean), tensor.ErrShape))
+	}
+	if !(eps >= 0) || math.IsInf(eps, 0) {
+		return g.fail(fmt.Errorf("autodiff: BatchNorm2dEval needs a finite eps >= 0, got %v", eps))
 	}
 	c := xs[1]
 	// y = x*scale + shift with scale = gamma/sqrt(var+eps), shift = beta -

@@ -80,20 +80,44 @@ type Operator interface {
 // dtype), through MatMul.
 type MatrixOperator struct{ M *tensor.Tensor }
 
-// In returns the columns of M.
-func (m MatrixOperator) In() int { return m.M.Dim(1) }
+// In returns the columns of M (0 when M is not a matrix, which Forward
+// then reports).
+func (m MatrixOperator) In() int {
+	if m.M == nil || m.M.Dims() != 2 {
+		return 0
+	}
+	return m.M.Dim(1)
+}
 
-// Out returns the rows of M.
-func (m MatrixOperator) Out() int { return m.M.Dim(0) }
+// Out returns the rows of M (0 when M is not a matrix).
+func (m MatrixOperator) Out() int {
+	if m.M == nil || m.M.Dims() != 2 {
+		return 0
+	}
+	return m.M.Dim(0)
+}
+
+func (m MatrixOperator) check() error {
+	if m.M == nil || m.M.Dims() != 2 {
+		return fmt.Errorf("autodiff: MatrixOperator of %v: want a matrix: %w", shapeOrNil(m.M), tensor.ErrShape)
+	}
+	return nil
+}
 
 // Forward computes x M^T.
 func (m MatrixOperator) Forward(dst, x *tensor.Tensor) error {
+	if err := m.check(); err != nil {
+		return err
+	}
 	_, err := tensor.MatMul(dst, x, m.M, false, true)
 	return err
 }
 
 // Adjoint computes y M.
 func (m MatrixOperator) Adjoint(dst, y *tensor.Tensor) error {
+	if err := m.check(); err != nil {
+		return err
+	}
 	_, err := tensor.MatMul(dst, y, m.M, false, false)
 	return err
 }
@@ -108,6 +132,9 @@ type PackedOperator struct {
 // NewPackedOperator packs M [Out, In] (float32) both ways; it takes twice
 // M's memory.
 func NewPackedOperator(m *tensor.Tensor) (*PackedOperator, error) {
+	if m == nil || m.DType() != tensor.Float32 || m.Dims() != 2 {
+		return nil, fmt.Errorf("autodiff: NewPackedOperator of %v: want a 2-D float32 matrix: %w", shapeOrNil(m), tensor.ErrShape)
+	}
 	f, err := tensor.Pack(m, true)
 	if err != nil {
 		return nil, err
@@ -119,20 +146,41 @@ func NewPackedOperator(m *tensor.Tensor) (*PackedOperator, error) {
 	return &PackedOperator{fwd: f, adj: a}, nil
 }
 
-// In returns the input width.
-func (p *PackedOperator) In() int { return p.fwd.Rows() }
+// errNoOperator is the error of a nil or zero PackedOperator, which
+// NewPackedOperator never returns.
+var errNoOperator = fmt.Errorf("autodiff: PackedOperator not made by NewPackedOperator: %w", tensor.ErrShape)
+
+// In returns the input width (0 for a nil operator, which Forward then
+// reports).
+func (p *PackedOperator) In() int {
+	if p == nil || p.fwd == nil {
+		return 0
+	}
+	return p.fwd.Rows()
+}
 
 // Out returns the output width.
-func (p *PackedOperator) Out() int { return p.fwd.Cols() }
+func (p *PackedOperator) Out() int {
+	if p == nil || p.fwd == nil {
+		return 0
+	}
+	return p.fwd.Cols()
+}
 
 // Forward computes x M^T.
 func (p *PackedOperator) Forward(dst, x *tensor.Tensor) error {
+	if p == nil || p.fwd == nil {
+		return errNoOperator
+	}
 	_, err := p.fwd.MulInto(dst, x, false)
 	return err
 }
 
 // Adjoint computes y M.
 func (p *PackedOperator) Adjoint(dst, y *tensor.Tensor) error {
+	if p == nil || p.adj == nil {
+		return errNoOperator
+	}
 	_, err := p.adj.MulInto(dst, y, false)
 	return err
 }
@@ -145,11 +193,17 @@ func (adjointOp) name() string  { return "AdjointOperator" }
 
 // ApplyOperator returns op.Forward(x) for x [R, op.In()].
 func (g *Graph) ApplyOperator(op Operator, x *Value) *Value {
+	if op == nil {
+		return g.fail(fmt.Errorf("autodiff: ApplyOperator: nil operator"))
+	}
 	return g.applyOp(operatorOp{}, op, x, op.In(), op.Out(), op.Forward)
 }
 
 // AdjointOperator returns op.Adjoint(y) for y [R, op.Out()].
 func (g *Graph) AdjointOperator(op Operator, y *Value) *Value {
+	if op == nil {
+		return g.fail(fmt.Errorf("autodiff: AdjointOperator: nil operator"))
+	}
 	return g.applyOp(adjointOp{}, op, y, op.Out(), op.In(), op.Adjoint)
 }
 

@@ -400,7 +400,9 @@ func (sumOp) backward(g *Graph, out, gy *Value) {
 	g.accum(a, g.BroadcastTo(g.Reshape(gy, dims[:n]...), a.Shape()...))
 }
 
-// Mean returns the mean of a along axis (see Sum).
+// Mean returns the mean of a along axis (see Sum). The axis must not be
+// empty: a mean of no values is undefined (tensor.Mean and tensor.Max
+// refuse it too).
 func (g *Graph) Mean(a *Value, axis int, keepDims bool) *Value {
 	s := g.Sum(a, axis, keepDims)
 	if s.err != nil {
@@ -410,7 +412,11 @@ func (g *Graph) Mean(a *Value, axis int, keepDims bool) *Value {
 	if ax < 0 {
 		ax += len(a.Shape())
 	}
-	return g.Scale(s, 1/float64(a.Shape()[ax]))
+	n := a.Shape()[ax]
+	if n == 0 {
+		return g.fail(fmt.Errorf("autodiff: Mean over an empty axis of %v: %w", a.Shape(), tensor.ErrShape))
+	}
+	return g.Scale(s, 1/float64(n))
 }
 
 // SumAll returns the sum of all elements as a one-element value of shape
@@ -422,13 +428,17 @@ func (g *Graph) SumAll(a *Value) *Value {
 	return g.SumTo(a)
 }
 
-// MeanAll returns the mean of all elements, shape [].
+// MeanAll returns the mean of all elements, shape []; a value with no
+// elements is an error, as for Mean.
 func (g *Graph) MeanAll(a *Value) *Value {
 	s := g.SumAll(a)
 	if s.err != nil {
 		return s
 	}
-	return g.Scale(s, 1/float64(max(1, a.t.Len())))
+	if a.t.Len() == 0 {
+		return g.fail(fmt.Errorf("autodiff: MeanAll of no elements (shape %v): %w", a.Shape(), tensor.ErrShape))
+	}
+	return g.Scale(s, 1/float64(a.t.Len()))
 }
 
 type sumToOp struct{}
