@@ -362,6 +362,145 @@ func reluBackwardNEON(g *gen) {
 	g.p("RET")
 }
 
+// affineNEON: z = a*x + b, fused (as the amd64 levels). a broadcast in
+// V28, b in V29; x in V0-V3, results in V4-V7 (each starts as b).
+func affineNEON(g *gen) {
+	fn := "affineNEON"
+	g.text(fn, "$0-56", fmt.Sprintf("func %s(z, x []float32, a, b float32)", fn))
+	g.p("MOVD z_base+0(FP), R0")
+	g.p("MOVD z_len+8(FP), R3")
+	g.p("MOVD x_base+24(FP), R1")
+	g.p("FMOVS a+48(FP), F28")
+	g.p("VDUP V28.S[0], V28.S4")
+	g.p("FMOVS b+52(FP), F29")
+	g.p("VDUP V29.S[0], V29.S4")
+	g.neonLoop(neonLoop{
+		name: fn, in: []string{"R1"}, inReg: []int{0}, out: "R0", outReg: 4, unroll: 4,
+		body: func(u int, _ bool) {
+			g.p("VMOV %s, %s", b16(29), b16(4+u))
+			g.p("VFMLA V28.S4, %s, %s", s4(u), s4(4+u))
+		},
+	})
+	g.p("RET")
+}
+
+// affine2NEON: z = a*x + b*y + c as c + a*x, then + b*y, each fused (the
+// order of the amd64 kernels). a, b, c broadcast in V28-V30; x in V0-V3, y
+// in V4-V7, results in V8-V11.
+func affine2NEON(g *gen) {
+	fn := "affine2NEON"
+	g.text(fn, "$0-84", fmt.Sprintf("func %s(z, x, y []float32, a, b, c float32)", fn))
+	g.p("MOVD z_base+0(FP), R0")
+	g.p("MOVD z_len+8(FP), R3")
+	g.p("MOVD x_base+24(FP), R1")
+	g.p("MOVD y_base+48(FP), R2")
+	for i, arg := range []string{"a+72", "b+76", "c+80"} {
+		g.p("FMOVS %s(FP), F%d", arg, 28+i)
+		g.p("VDUP V%d.S[0], V%d.S4", 28+i, 28+i)
+	}
+	g.neonLoop(neonLoop{
+		name: fn, in: []string{"R1", "R2"}, inReg: []int{0, 4}, out: "R0", outReg: 8, unroll: 4,
+		body: func(u int, _ bool) {
+			g.p("VMOV %s, %s", b16(30), b16(8+u))
+			g.p("VFMLA V28.S4, %s, %s", s4(u), s4(8+u))
+			g.p("VFMLA V29.S4, %s, %s", s4(4+u), s4(8+u))
+		},
+	})
+	g.p("RET")
+}
+
+// sqdevNEON: sum (x - c)^2 with eight accumulators V0-V7, x in V16-V23,
+// differences in V8-V15. c is broadcast in V28 and held in lane 0 only in
+// V29: the scalar tail subtracts V29, so its zeroed lanes 1-3 give
+// differences of 0 (not -c) and add nothing.
+func sqdevNEON(g *gen) {
+	fn := "sqdevNEON"
+	const acc = 8
+	g.text(fn, "$0-36", fmt.Sprintf("func %s(x []float32, c float32) float32", fn))
+	g.p("MOVD x_base+0(FP), R1")
+	g.p("MOVD x_len+8(FP), R3")
+	g.p("FMOVS c+24(FP), F29")
+	g.p("VDUP V29.S[0], V28.S4")
+	for i := 0; i < acc; i++ {
+		g.p("VEOR %s, %s, %s", b16(i), b16(i), b16(i))
+	}
+	g.neonLoop(neonLoop{
+		name: fn, in: []string{"R1"}, inReg: []int{16}, unroll: acc,
+		body: func(u int, tail bool) {
+			c := 28
+			if tail {
+				c = 29
+			}
+			g.w(fsub(8+u, 16+u, c))
+			g.p("VFMLA %s, %s, %s", s4(8+u), s4(8+u), s4(u))
+		},
+	})
+	hreduceNEON(g, acc, fadd)
+	g.p("FMOVS F0, ret+32(FP)")
+	g.p("RET")
+}
+
+// transposeNEON: transpose4NEON transposes rb strips of 4 rows, each of cb
+// 4x4 blocks: dst[c*ldd+r] = src[r*lds+c] for r < 4*rb, c < 4*cb. A block
+// is four row loads, TRN1/TRN2 on 32-bit lanes (pairs of rows
+// interleaved), TRN1/TRN2 on 64-bit lanes (pairs of pairs), and four
+// column stores.
+func transposeNEON(g *gen) {
+	fn := "transpose4NEON"
+	g.text(fn, "$0-80", fmt.Sprintf("func %s(dst []float32, ldd int, src []float32, lds int, rb, cb int)\nrb strips of 4 rows, each cb blocks of 4x4.", fn))
+	g.p("MOVD dst_base+0(FP), R0")
+	g.p("MOVD ldd+24(FP), R1")
+	g.p("LSL $2, R1")
+	g.p("MOVD src_base+32(FP), R2")
+	g.p("MOVD lds+56(FP), R3")
+	g.p("LSL $2, R3")
+	g.p("MOVD rb+64(FP), R4")
+	g.p("MOVD cb+72(FP), R5")
+	g.lbl(fn + "_rows")
+	g.p("CBZ R4, %s_done", fn)
+	g.p("MOVD R2, R6")
+	g.p("MOVD R0, R7")
+	g.p("MOVD R5, R8")
+	g.lbl(fn + "_cols")
+	g.p("CBZ R8, %s_next", fn)
+	g.p("MOVD R6, R9")
+	for i := 0; i < 4; i++ {
+		g.p("VLD1 (R9), [%s]", s4(i))
+		if i < 3 {
+			g.p("ADD R3, R9")
+		}
+	}
+	// t0 = r0[0] r1[0] r0[2] r1[2], t1 = r0[1] r1[1] r0[3] r1[3], the
+	// same for rows 2 and 3 in t2, t3; then column c from the 64-bit
+	// halves of t(c%2) and t(c%2+2).
+	g.p("VTRN1 V1.S4, V0.S4, V4.S4")
+	g.p("VTRN2 V1.S4, V0.S4, V5.S4")
+	g.p("VTRN1 V3.S4, V2.S4, V6.S4")
+	g.p("VTRN2 V3.S4, V2.S4, V7.S4")
+	g.p("VTRN1 V6.D2, V4.D2, V0.D2")
+	g.p("VTRN1 V7.D2, V5.D2, V1.D2")
+	g.p("VTRN2 V6.D2, V4.D2, V2.D2")
+	g.p("VTRN2 V7.D2, V5.D2, V3.D2")
+	g.p("MOVD R7, R9")
+	for c := 0; c < 4; c++ {
+		g.p("VST1 [%s], (R9)", s4(c))
+		if c < 3 {
+			g.p("ADD R1, R9")
+		}
+	}
+	g.p("ADD $16, R6")
+	g.p("ADD R1<<2, R7")
+	g.p("SUB $1, R8")
+	g.p("B %s_cols", fn)
+	g.lbl(fn + "_next")
+	g.p("ADD R3<<2, R2")
+	g.p("ADD $16, R0")
+	g.p("SUB $1, R4")
+	g.p("B %s_rows", fn)
+	g.lbl(fn + "_done")
+	g.p("RET")
+}
+
 // expDataNEON writes the exp constants once each (lane 0 values of the
 // amd64 table); expNEON broadcasts them with VLD1R.
 func expDataNEON(g *gen) {
@@ -502,6 +641,10 @@ func arm64() []byte {
 	reluNEON(g)
 	reluBackwardNEON(g)
 	expNEON(g)
+	affineNEON(g)
+	affine2NEON(g)
+	sqdevNEON(g)
+	transposeNEON(g)
 	gemmNEON(g)
 	return g.buf.Bytes()
 }

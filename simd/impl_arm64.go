@@ -42,13 +42,45 @@ func expNEON(z, x []float32)
 //go:noescape
 func gemmNEON(k int, a, b, c []float32, ldc, acc int)
 
+//go:noescape
+func affineNEON(z, x []float32, a, b float32)
+
+//go:noescape
+func affine2NEON(z, x, y []float32, a, b, c float32)
+
+//go:noescape
+func sqdevNEON(x []float32, c float32) float32
+
+//go:noescape
+func transpose4NEON(dst []float32, ldd int, src []float32, lds int, rb, cb int)
+
+// transposeNEON hands the whole 4x4 blocks of the matrix to
+// transpose4NEON in one call (every 4-row strip, every whole block of
+// it) and the ragged right columns and bottom rows to the generic code.
+// Transpose bounds each call to about 8K floats.
+func transposeNEON(dst []float32, ldd int, src []float32, lds int, rows, cols int) {
+	if rows < 4 || cols < 4 {
+		transposeGeneric(dst, ldd, src, lds, rows, cols)
+		return
+	}
+	r4, c4 := rows/4*4, cols/4*4
+	transpose4NEON(dst, ldd, src, lds, r4/4, c4/4)
+	if c4 < cols {
+		transposeGeneric(dst[c4*ldd:], ldd, src[c4:], lds, r4, cols-c4)
+	}
+	if r4 < rows {
+		transposeGeneric(dst[r4:], ldd, src[r4*lds:], lds, rows-r4, cols)
+	}
+}
+
 var neonImpl = &Impl{
 	level: NEON, mr: 8, nr: 12,
 	dot: dotNEON, sum: sumNEON, max: maxNEON,
 	axpy: axpyNEON, scale: scaleNEON,
 	add: addNEON, sub: subNEON, mul: mulNEON,
 	relu: reluNEON, reluBackward: reluBackwardNEON,
-	exp: expNEON, gemm: gemmNEON,
+	exp: expNEON, gemm: gemmNEON, transpose: transposeNEON,
+	affine: affineNEON, affine2: affine2NEON, sqdev: sqdevNEON,
 }
 
 // archImpls gates the NEON level on ASIMD, the Advanced SIMD extension of

@@ -656,6 +656,227 @@ expNEON_tail:
 expNEON_done:
 	RET
 
+// func affineNEON(z, x []float32, a, b float32)
+TEXT ·affineNEON(SB), NOSPLIT, $0-56
+	MOVD z_base+0(FP), R0
+	MOVD z_len+8(FP), R3
+	MOVD x_base+24(FP), R1
+	FMOVS a+48(FP), F28
+	VDUP V28.S[0], V28.S4
+	FMOVS b+52(FP), F29
+	VDUP V29.S[0], V29.S4
+affineNEON_big:
+	CMP $16, R3
+	BLT affineNEON_one
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VMOV V29.B16, V4.B16
+	VFMLA V28.S4, V0.S4, V4.S4
+	VMOV V29.B16, V5.B16
+	VFMLA V28.S4, V1.S4, V5.S4
+	VMOV V29.B16, V6.B16
+	VFMLA V28.S4, V2.S4, V6.S4
+	VMOV V29.B16, V7.B16
+	VFMLA V28.S4, V3.S4, V7.S4
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	SUB $16, R3
+	B affineNEON_big
+affineNEON_one:
+	CMP $4, R3
+	BLT affineNEON_tail
+	VLD1.P 16(R1), [V0.S4]
+	VMOV V29.B16, V4.B16
+	VFMLA V28.S4, V0.S4, V4.S4
+	VST1.P [V4.S4], 16(R0)
+	SUB $4, R3
+	B affineNEON_one
+affineNEON_tail:
+	CBZ R3, affineNEON_done
+	FMOVS.P 4(R1), F0
+	VMOV V29.B16, V4.B16
+	VFMLA V28.S4, V0.S4, V4.S4
+	FMOVS.P F4, 4(R0)
+	SUB $1, R3
+	B affineNEON_tail
+affineNEON_done:
+	RET
+
+// func affine2NEON(z, x, y []float32, a, b, c float32)
+TEXT ·affine2NEON(SB), NOSPLIT, $0-84
+	MOVD z_base+0(FP), R0
+	MOVD z_len+8(FP), R3
+	MOVD x_base+24(FP), R1
+	MOVD y_base+48(FP), R2
+	FMOVS a+72(FP), F28
+	VDUP V28.S[0], V28.S4
+	FMOVS b+76(FP), F29
+	VDUP V29.S[0], V29.S4
+	FMOVS c+80(FP), F30
+	VDUP V30.S[0], V30.S4
+affine2NEON_big:
+	CMP $16, R3
+	BLT affine2NEON_one
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VMOV V30.B16, V8.B16
+	VFMLA V28.S4, V0.S4, V8.S4
+	VFMLA V29.S4, V4.S4, V8.S4
+	VMOV V30.B16, V9.B16
+	VFMLA V28.S4, V1.S4, V9.S4
+	VFMLA V29.S4, V5.S4, V9.S4
+	VMOV V30.B16, V10.B16
+	VFMLA V28.S4, V2.S4, V10.S4
+	VFMLA V29.S4, V6.S4, V10.S4
+	VMOV V30.B16, V11.B16
+	VFMLA V28.S4, V3.S4, V11.S4
+	VFMLA V29.S4, V7.S4, V11.S4
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)
+	SUB $16, R3
+	B affine2NEON_big
+affine2NEON_one:
+	CMP $4, R3
+	BLT affine2NEON_tail
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V4.S4]
+	VMOV V30.B16, V8.B16
+	VFMLA V28.S4, V0.S4, V8.S4
+	VFMLA V29.S4, V4.S4, V8.S4
+	VST1.P [V8.S4], 16(R0)
+	SUB $4, R3
+	B affine2NEON_one
+affine2NEON_tail:
+	CBZ R3, affine2NEON_done
+	FMOVS.P 4(R1), F0
+	FMOVS.P 4(R2), F4
+	VMOV V30.B16, V8.B16
+	VFMLA V28.S4, V0.S4, V8.S4
+	VFMLA V29.S4, V4.S4, V8.S4
+	FMOVS.P F8, 4(R0)
+	SUB $1, R3
+	B affine2NEON_tail
+affine2NEON_done:
+	RET
+
+// func sqdevNEON(x []float32, c float32) float32
+TEXT ·sqdevNEON(SB), NOSPLIT, $0-36
+	MOVD x_base+0(FP), R1
+	MOVD x_len+8(FP), R3
+	FMOVS c+24(FP), F29
+	VDUP V29.S[0], V28.S4
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+sqdevNEON_big:
+	CMP $32, R3
+	BLT sqdevNEON_one
+	VLD1.P 64(R1), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1.P 64(R1), [V20.S4, V21.S4, V22.S4, V23.S4]
+	WORD $0x4ebcd608 // fsub v8.4s, v16.4s, v28.4s
+	VFMLA V8.S4, V8.S4, V0.S4
+	WORD $0x4ebcd629 // fsub v9.4s, v17.4s, v28.4s
+	VFMLA V9.S4, V9.S4, V1.S4
+	WORD $0x4ebcd64a // fsub v10.4s, v18.4s, v28.4s
+	VFMLA V10.S4, V10.S4, V2.S4
+	WORD $0x4ebcd66b // fsub v11.4s, v19.4s, v28.4s
+	VFMLA V11.S4, V11.S4, V3.S4
+	WORD $0x4ebcd68c // fsub v12.4s, v20.4s, v28.4s
+	VFMLA V12.S4, V12.S4, V4.S4
+	WORD $0x4ebcd6ad // fsub v13.4s, v21.4s, v28.4s
+	VFMLA V13.S4, V13.S4, V5.S4
+	WORD $0x4ebcd6ce // fsub v14.4s, v22.4s, v28.4s
+	VFMLA V14.S4, V14.S4, V6.S4
+	WORD $0x4ebcd6ef // fsub v15.4s, v23.4s, v28.4s
+	VFMLA V15.S4, V15.S4, V7.S4
+	SUB $32, R3
+	B sqdevNEON_big
+sqdevNEON_one:
+	CMP $4, R3
+	BLT sqdevNEON_tail
+	VLD1.P 16(R1), [V16.S4]
+	WORD $0x4ebcd608 // fsub v8.4s, v16.4s, v28.4s
+	VFMLA V8.S4, V8.S4, V0.S4
+	SUB $4, R3
+	B sqdevNEON_one
+sqdevNEON_tail:
+	CBZ R3, sqdevNEON_done
+	FMOVS.P 4(R1), F16
+	WORD $0x4ebdd608 // fsub v8.4s, v16.4s, v29.4s
+	VFMLA V8.S4, V8.S4, V0.S4
+	SUB $1, R3
+	B sqdevNEON_tail
+sqdevNEON_done:
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
+	WORD $0x4e25d484 // fadd v4.4s, v4.4s, v5.4s
+	WORD $0x4e27d4c6 // fadd v6.4s, v6.4s, v7.4s
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	WORD $0x4e26d484 // fadd v4.4s, v4.4s, v6.4s
+	WORD $0x4e24d400 // fadd v0.4s, v0.4s, v4.4s
+	VEXT $8, V0.B16, V0.B16, V31.B16
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	VEXT $4, V0.B16, V0.B16, V31.B16
+	WORD $0x4e3fd400 // fadd v0.4s, v0.4s, v31.4s
+	FMOVS F0, ret+32(FP)
+	RET
+
+// func transpose4NEON(dst []float32, ldd int, src []float32, lds int, rb, cb int)
+// rb strips of 4 rows, each cb blocks of 4x4.
+TEXT ·transpose4NEON(SB), NOSPLIT, $0-80
+	MOVD dst_base+0(FP), R0
+	MOVD ldd+24(FP), R1
+	LSL $2, R1
+	MOVD src_base+32(FP), R2
+	MOVD lds+56(FP), R3
+	LSL $2, R3
+	MOVD rb+64(FP), R4
+	MOVD cb+72(FP), R5
+transpose4NEON_rows:
+	CBZ R4, transpose4NEON_done
+	MOVD R2, R6
+	MOVD R0, R7
+	MOVD R5, R8
+transpose4NEON_cols:
+	CBZ R8, transpose4NEON_next
+	MOVD R6, R9
+	VLD1 (R9), [V0.S4]
+	ADD R3, R9
+	VLD1 (R9), [V1.S4]
+	ADD R3, R9
+	VLD1 (R9), [V2.S4]
+	ADD R3, R9
+	VLD1 (R9), [V3.S4]
+	VTRN1 V1.S4, V0.S4, V4.S4
+	VTRN2 V1.S4, V0.S4, V5.S4
+	VTRN1 V3.S4, V2.S4, V6.S4
+	VTRN2 V3.S4, V2.S4, V7.S4
+	VTRN1 V6.D2, V4.D2, V0.D2
+	VTRN1 V7.D2, V5.D2, V1.D2
+	VTRN2 V6.D2, V4.D2, V2.D2
+	VTRN2 V7.D2, V5.D2, V3.D2
+	MOVD R7, R9
+	VST1 [V0.S4], (R9)
+	ADD R1, R9
+	VST1 [V1.S4], (R9)
+	ADD R1, R9
+	VST1 [V2.S4], (R9)
+	ADD R1, R9
+	VST1 [V3.S4], (R9)
+	ADD $16, R6
+	ADD R1<<2, R7
+	SUB $1, R8
+	B transpose4NEON_cols
+transpose4NEON_next:
+	ADD R3<<2, R2
+	ADD $16, R0
+	SUB $1, R4
+	B transpose4NEON_rows
+transpose4NEON_done:
+	RET
+
 // func gemmNEON(k int, a, b, c []float32, ldc, acc int)
 // 8x12 tile: accumulators V0-V23, A in V24-V25, B in V26-V28. acc = 0 overwrites C.
 TEXT ·gemmNEON(SB), NOSPLIT, $0-96
