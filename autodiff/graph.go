@@ -256,6 +256,18 @@ func (g *Graph) alloc(dt tensor.DType, shape []int) (*tensor.Tensor, error) {
 	return g.pool.Get(dt, shape...)
 }
 
+// Fail returns a Value holding err (or a generic error if err is nil).
+// Code outside this package that builds on a Graph (a module checking its
+// own settings, say) reports bad input with it, so that its callers see
+// the error where they see an operation's: in Err, in every operation on
+// the Value, and in Grad.
+func (g *Graph) Fail(err error) *Value {
+	if err == nil {
+		err = errors.New("autodiff: Fail with a nil error")
+	}
+	return g.fail(err)
+}
+
 // fail returns a Value carrying err.
 func (g *Graph) fail(err error) *Value {
 	v := g.newValue()

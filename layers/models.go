@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/flatfast/flatfast/autodiff"
 	"github.com/flatfast/flatfast/tensor"
@@ -15,6 +16,25 @@ import (
 func NewMLP(rng *tensor.RNG, dt tensor.DType, widths []int, acts []Activation) (*Sequential, error) {
 	if len(widths) < 2 || len(acts) != len(widths)-1 {
 		return nil, fmt.Errorf("layers: MLP needs at least 2 widths and one activation per layer (got %d widths, %d activations)", len(widths), len(acts))
+	}
+	if err := checkDType(dt); err != nil {
+		return nil, err
+	}
+	if err := checkRNG("MLP", rng); err != nil {
+		return nil, err
+	}
+	var c paramCount
+	for i := 0; i+1 < len(widths); i++ {
+		if widths[i] < 1 || widths[i+1] < 1 {
+			return nil, fmt.Errorf("layers: MLP widths %v must be positive", widths)
+		}
+		if err := acts[i].check(); err != nil {
+			return nil, err
+		}
+		c.add(1, widths[i+1], widths[i]+1) // weight and bias
+	}
+	if err := c.check(fmt.Sprintf("MLP of widths %v", widths), dt); err != nil {
+		return nil, err
 	}
 	s := &Sequential{}
 	for i := 0; i+1 < len(widths); i++ {
@@ -162,12 +182,27 @@ func NewResNet(rng *tensor.RNG, dt tensor.DType, cfg ResNetConfig) (*ResNet, err
 	if !(cfg.Width > 0) || cfg.Classes < 1 {
 		return nil, fmt.Errorf("layers: ResNet width %v, classes %d: both must be positive", cfg.Width, cfg.Classes)
 	}
+	if err := checkDType(dt); err != nil {
+		return nil, err
+	}
+	if err := checkRNG("ResNet", rng); err != nil {
+		return nil, err
+	}
 	widths := [4]int{}
 	for i, c := range [4]int{64, 128, 256, 512} {
-		widths[i] = max(1, int(math.Round(float64(c)*cfg.Width)))
+		// A channel count must convert to an int exactly (a float beyond
+		// the int range converts to garbage, Inf included).
+		w := math.Round(float64(c) * cfg.Width)
+		if !(w <= maxChannels) {
+			return nil, fmt.Errorf("layers: ResNet width %v gives %v channels in stage %d, more than %d", cfg.Width, w, i+1, maxChannels)
+		}
+		widths[i] = max(1, int(w))
 		if cfg.Blocks[i] < 1 {
 			return nil, fmt.Errorf("layers: ResNet stage %d has %d blocks, need at least 1", i+1, cfg.Blocks[i])
 		}
+	}
+	if err := resNetSize(cfg, widths).check(fmt.Sprintf("ResNet of width %v, blocks %v, %d classes", cfg.Width, cfg.Blocks, cfg.Classes), dt); err != nil {
+		return nil, err
 	}
 	r := &ResNet{}
 	var err error
@@ -196,6 +231,35 @@ func NewResNet(rng *tensor.RNG, dt tensor.DType, cfg ResNetConfig) (*ResNet, err
 		return nil, err
 	}
 	return r, nil
+}
+
+// maxChannels bounds a ResNet's channel counts, far above any real
+// network, so that the float computing them converts to an int exactly.
+const maxChannels = 1 << 40
+
+// resNetSize counts the parameters and buffers NewResNet would allocate.
+func resNetSize(cfg ResNetConfig, widths [4]int) *paramCount {
+	var c paramCount
+	bn := func(times, ch int) { c.add(4*times, ch); c.add(times) }
+	c.add(1, widths[0], 3, 3, 3)
+	bn(1, widths[0])
+	in := widths[0]
+	for s, w := range widths {
+		// The first block of a stage may change the shape (a shortcut
+		// convolution); the others map w channels to w.
+		c.add(1, w, in, 3, 3)
+		c.add(1, w, w, 3, 3)
+		bn(2, w)
+		if s > 0 || in != w {
+			c.add(1, w, in)
+			bn(1, w)
+		}
+		c.add(cfg.Blocks[s]-1, 2*9, w, w)
+		bn(2*(cfg.Blocks[s]-1), w)
+		in = w
+	}
+	c.add(1, cfg.Classes, in+1)
+	return &c
 }
 
 // Forward maps images [N, 3, H, W] to logits [N, Classes].
@@ -268,15 +332,38 @@ func NewUV(rng *tensor.RNG, dt tensor.DType, d, n, m int, act Activation) (*UV, 
 	if err := checkDType(dt); err != nil {
 		return nil, err
 	}
-	u := tensor.Must(tensor.New(dt, m, n))
-	v := tensor.Must(tensor.New(dt, n, d))
+	if err := act.check(); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("UV model d=%d n=%d m=%d", d, n, m)
+	if err := checkRNG(what, rng); err != nil {
+		return nil, err
+	}
+	var c paramCount
+	c.add(1, m, n)
+	c.add(1, n, d)
+	if err := c.check(what, dt); err != nil {
+		return nil, err
+	}
+	u, err := newTensor(what+" U", dt, m, n)
+	if err != nil {
+		return nil, err
+	}
+	v, err := newTensor(what+" V", dt, n, d)
+	if err != nil {
+		return nil, err
+	}
 	rng.Normal(u, 0, 1)
 	rng.Normal(v, 0, 1)
 	return &UV{U: autodiff.NewParam(u), V: autodiff.NewParam(v), Act: act, N: n}, nil
 }
 
-// Forward computes act(x V^T) U^T / sqrt(n).
+// Forward computes act(x V^T) U^T / sqrt(n). N, an exported field, must
+// still be V's number of rows.
 func (m *UV) Forward(g *autodiff.Graph, x *autodiff.Value) *autodiff.Value {
+	if m.V == nil || m.V.Err() != nil || len(m.V.Shape()) != 2 || m.V.Shape()[0] != m.N {
+		return g.Fail(fmt.Errorf("layers: UV model of width N=%d with V of shape %v: %w", m.N, valueShape(m.V), tensor.ErrShape))
+	}
 	h := m.Act.Apply(g, g.MatMul(x, m.V, false, true))
 	return g.Scale(g.MatMul(h, m.U, false, true), 1/math.Sqrt(float64(m.N)))
 }
@@ -312,8 +399,23 @@ func NewVectorUV(dt tensor.DType, runs int, u, v []float64, act Activation) (*Ve
 	if err := checkDType(dt); err != nil {
 		return nil, err
 	}
-	ut := tensor.Must(tensor.New(dt, runs, n))
-	vt := tensor.Must(tensor.New(dt, runs, n))
+	if err := act.check(); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("VectorUV of %d runs, width %d", runs, n)
+	var c paramCount
+	c.add(2, runs, n)
+	if err := c.check(what, dt); err != nil {
+		return nil, err
+	}
+	ut, err := newTensor(what, dt, runs, n)
+	if err != nil {
+		return nil, err
+	}
+	vt, err := newTensor(what, dt, runs, n)
+	if err != nil {
+		return nil, err
+	}
 	for r := 0; r < runs; r++ {
 		for k := 0; k < n; k++ {
 			ut.SetFlat(r*n+k, u[k])
@@ -325,6 +427,15 @@ func NewVectorUV(dt tensor.DType, runs int, u, v []float64, act Activation) (*Ve
 
 // Forward maps the data points x [P] to outputs [R, P].
 func (m *VectorUV) Forward(g *autodiff.Graph, x *autodiff.Value) *autodiff.Value {
+	for _, v := range []*autodiff.Value{x, m.U, m.V} {
+		if v != nil && v.Err() != nil {
+			return g.Fail(v.Err())
+		}
+	}
+	us, vs, xs := valueShape(m.U), valueShape(m.V), valueShape(x)
+	if len(us) != 2 || !slices.Equal(us, vs) || len(xs) != 1 {
+		return g.Fail(fmt.Errorf("layers: VectorUV with U %v, V %v on data %v: want U and V [R n], data [P]: %w", us, vs, xs, tensor.ErrShape))
+	}
 	s := m.U.Shape()
 	r, n := s[0], s[1]
 	p := x.Shape()[0]
@@ -343,3 +454,11 @@ func (m *VectorUV) Buffers() []Buffer { return nil }
 
 // SetTraining does nothing.
 func (m *VectorUV) SetTraining(bool) {}
+
+// valueShape is v's shape, nil for a nil Value.
+func valueShape(v *autodiff.Value) []int {
+	if v == nil {
+		return nil
+	}
+	return v.Shape()
+}

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/flatfast/flatfast/autodiff"
 	"github.com/flatfast/flatfast/tensor"
@@ -107,6 +108,60 @@ func checkDType(dt tensor.DType) error {
 	return nil
 }
 
+func checkRNG(what string, rng *tensor.RNG) error {
+	if rng == nil {
+		return fmt.Errorf("layers: %s needs a random generator, got nil", what)
+	}
+	return nil
+}
+
+// paramCount adds up the elements of a model's tensors before any is
+// allocated, noting overflow, so that a model too large for memory is
+// refused as a whole rather than after its first layers took the memory.
+type paramCount struct {
+	n    int
+	over bool
+}
+
+// add counts times tensors of the given shape.
+func (c *paramCount) add(times int, shape ...int) {
+	p := times
+	for _, d := range shape {
+		hi, lo := bits.Mul64(uint64(p), uint64(d))
+		if hi != 0 || lo > math.MaxInt {
+			c.over = true
+			return
+		}
+		p = int(lo)
+	}
+	if c.n > math.MaxInt-p {
+		c.over = true
+		return
+	}
+	c.n += p
+}
+
+// check returns an error naming what and its size unless the counted
+// elements of type dt fit in memory.
+func (c *paramCount) check(what string, dt tensor.DType) error {
+	if c.over {
+		return fmt.Errorf("layers: %s has more elements than an int holds: %w", what, tensor.ErrShape)
+	}
+	if err := tensor.CheckSize(dt, c.n); err != nil {
+		return fmt.Errorf("layers: %s: %d parameters and buffers: %w", what, c.n, err)
+	}
+	return nil
+}
+
+// newTensor is tensor.New naming the layer whose tensor it is.
+func newTensor(what string, dt tensor.DType, shape ...int) (*tensor.Tensor, error) {
+	t, err := tensor.New(dt, shape...)
+	if err != nil {
+		return nil, fmt.Errorf("layers: %s: %w", what, err)
+	}
+	return t, nil
+}
+
 // Linear is y = x W^T + b for x [N, In], with W [Out, In] and b [Out]
 // (PyTorch's layout).
 type Linear struct {
@@ -123,11 +178,29 @@ func NewLinear(rng *tensor.RNG, dt tensor.DType, in, out int, bias bool) (*Linea
 	if err := checkDType(dt); err != nil {
 		return nil, err
 	}
-	w := tensor.Must(tensor.New(dt, out, in))
+	what := fmt.Sprintf("Linear(%d, %d)", in, out)
+	if err := checkRNG(what, rng); err != nil {
+		return nil, err
+	}
+	var c paramCount
+	c.add(1, out, in)
+	if bias {
+		c.add(1, out)
+	}
+	if err := c.check(what, dt); err != nil {
+		return nil, err
+	}
+	w, err := newTensor(what+" weight", dt, out, in)
+	if err != nil {
+		return nil, err
+	}
 	kaimingUniform(rng, w, in)
 	l := &Linear{W: autodiff.NewParam(w), In: in, Out: out}
 	if bias {
-		b := tensor.Must(tensor.New(dt, out))
+		b, err := newTensor(what+" bias", dt, out)
+		if err != nil {
+			return nil, err
+		}
 		kaimingUniform(rng, b, in)
 		l.B = autodiff.NewParam(b)
 	}
@@ -175,12 +248,31 @@ func NewConv2d(rng *tensor.RNG, dt tensor.DType, in, out, k, stride, pad int, bi
 	if err := checkDType(dt); err != nil {
 		return nil, err
 	}
-	w := tensor.Must(tensor.New(dt, out, in, k, k))
-	kaimingUniform(rng, w, in*k*k)
+	what := fmt.Sprintf("Conv2d(in %d, out %d, kernel %d)", in, out, k)
+	if err := checkRNG(what, rng); err != nil {
+		return nil, err
+	}
+	var n paramCount
+	n.add(1, out, in, k, k)
+	if bias {
+		n.add(1, out)
+	}
+	if err := n.check(what, dt); err != nil {
+		return nil, err
+	}
+	w, err := newTensor(what+" weight", dt, out, in, k, k)
+	if err != nil {
+		return nil, err
+	}
+	fanIn := in * k * k // no overflow: w holds as many elements
+	kaimingUniform(rng, w, fanIn)
 	c := &Conv2d{W: autodiff.NewParam(w), In: in, Out: out, K: k, Stride: stride, Pad: pad}
 	if bias {
-		b := tensor.Must(tensor.New(dt, out))
-		kaimingUniform(rng, b, in*k*k)
+		b, err := newTensor(what+" bias", dt, out)
+		if err != nil {
+			return nil, err
+		}
+		kaimingUniform(rng, b, fanIn)
 		c.B = autodiff.NewParam(b)
 	}
 	return c, nil
@@ -234,18 +326,39 @@ func NewBatchNorm2d(dt tensor.DType, c int) (*BatchNorm2d, error) {
 	if err := checkDType(dt); err != nil {
 		return nil, err
 	}
+	what := fmt.Sprintf("BatchNorm2d(%d)", c)
+	var n paramCount
+	n.add(4, c) // gamma, beta and the two running statistics
+	if err := n.check(what, dt); err != nil {
+		return nil, err
+	}
+	var ts [4]*tensor.Tensor
+	for i := range ts {
+		t, err := newTensor(what, dt, c)
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = t
+	}
+	ts[0].Fill(1) // gamma
+	ts[3].Fill(1) // running variance
 	return &BatchNorm2d{
-		Gamma:       autodiff.NewParam(tensor.Must(tensor.Full(dt, 1, c))),
-		Beta:        autodiff.NewParam(tensor.Must(tensor.New(dt, c))),
-		RunningMean: tensor.Must(tensor.New(dt, c)),
-		RunningVar:  tensor.Must(tensor.Full(dt, 1, c)),
-		NumBatches:  tensor.Must(tensor.New(tensor.Float64)),
+		Gamma:       autodiff.NewParam(ts[0]),
+		Beta:        autodiff.NewParam(ts[1]),
+		RunningMean: ts[2],
+		RunningVar:  ts[3],
+		NumBatches:  tensor.Must(tensor.New(tensor.Float64)), // one element
 		Eps:         1e-5, Momentum: 0.1, C: c, training: true,
 	}, nil
 }
 
-// Forward normalises x.
+// Forward normalises x. The exported fields may have been changed since
+// NewBatchNorm2d; they are checked here, and bad ones give a Value
+// holding the error.
 func (b *BatchNorm2d) Forward(g *autodiff.Graph, x *autodiff.Value) *autodiff.Value {
+	if err := b.check(); err != nil {
+		return g.Fail(err)
+	}
 	if !b.training {
 		return g.BatchNorm2dEval(x, b.Gamma, b.Beta, b.RunningMean, b.RunningVar, b.Eps)
 	}
@@ -256,12 +369,37 @@ func (b *BatchNorm2d) Forward(g *autodiff.Graph, x *autodiff.Value) *autodiff.Va
 	xs := x.Shape()
 	m := float64(xs[0] * xs[2] * xs[3])
 	unbias := m / (m - 1)
-	for c := 0; c < b.C; c++ {
+	for c := 0; c < mean.Len(); c++ { // x's channels, checked against C
 		b.RunningMean.SetFlat(c, (1-b.Momentum)*b.RunningMean.Flat(c)+b.Momentum*mean.Flat(c))
 		b.RunningVar.SetFlat(c, (1-b.Momentum)*b.RunningVar.Flat(c)+b.Momentum*variance.Flat(c)*unbias)
 	}
 	b.NumBatches.SetFlat(0, b.NumBatches.Flat(0)+1)
 	return y
+}
+
+// check validates the fields Forward uses.
+func (b *BatchNorm2d) check() error {
+	switch {
+	case !(b.Momentum >= 0 && b.Momentum <= 1):
+		return fmt.Errorf("layers: BatchNorm2d momentum must be in [0, 1], got %v", b.Momentum)
+	case !(b.Eps >= 0) || math.IsInf(b.Eps, 0):
+		return fmt.Errorf("layers: BatchNorm2d eps must be finite and >= 0, got %v", b.Eps)
+	case b.NumBatches == nil || b.NumBatches.Len() != 1:
+		return fmt.Errorf("layers: BatchNorm2d needs a one-element NumBatches")
+	}
+	for _, s := range []*tensor.Tensor{b.RunningMean, b.RunningVar} {
+		if s == nil || s.Dims() != 1 || s.Len() != b.C {
+			return fmt.Errorf("layers: BatchNorm2d of %d channels has running statistics of shape %v, want [%d]: %w", b.C, shapeOf(s), b.C, tensor.ErrShape)
+		}
+	}
+	return nil
+}
+
+func shapeOf(t *tensor.Tensor) []int {
+	if t == nil {
+		return nil
+	}
+	return t.Shape()
 }
 
 // Params returns gamma and beta as PyTorch names them.
@@ -312,15 +450,28 @@ func ParseActivation(s string) (Activation, error) {
 	return 0, fmt.Errorf("layers: unknown activation %q (want identity, relu or tanh)", s)
 }
 
-// Apply applies the activation on graph g.
+// check returns an error for a value that is none of the constants: an
+// unknown activation must not act silently as the identity.
+func (a Activation) check() error {
+	switch a {
+	case Identity, ReLUAct, TanhAct:
+		return nil
+	}
+	return fmt.Errorf("layers: unknown activation %v (want Identity, ReLUAct or TanhAct)", a)
+}
+
+// Apply applies the activation on graph g; an unknown activation gives a
+// Value holding the error.
 func (a Activation) Apply(g *autodiff.Graph, x *autodiff.Value) *autodiff.Value {
 	switch a {
 	case ReLUAct:
 		return g.ReLU(x)
 	case TanhAct:
 		return g.Tanh(x)
+	case Identity:
+		return x
 	}
-	return x
+	return g.Fail(a.check())
 }
 
 // ReLU is the module max(x, 0).

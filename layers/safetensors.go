@@ -51,6 +51,9 @@ func WriteSafetensors(w io.Writer, entries []Entry, meta map[string]string) erro
 		if e.Name == "" || e.Name == "__metadata__" || seen[e.Name] {
 			return fmt.Errorf("safetensors: invalid or repeated tensor name %q", e.Name)
 		}
+		if e.Tensor == nil {
+			return fmt.Errorf("safetensors: entry %q has no tensor", e.Name)
+		}
 		seen[e.Name] = true
 		begin := int64(data.Len())
 		var dt string
@@ -228,7 +231,7 @@ func LoadState(m Module, ts map[string]*tensor.Tensor) error {
 	used := map[string]bool{}
 	for _, e := range entries {
 		t, ok := ts[e.Name]
-		if !ok {
+		if !ok || t == nil {
 			return fmt.Errorf("layers: state has no tensor %q", e.Name)
 		}
 		if !t.SameShape(e.Tensor) {
