@@ -33,16 +33,24 @@ func NewAdamWith(params []*tensor.Tensor, lr, beta1, beta2, eps float64) (*Adam,
 	if err := checkLR(lr); err != nil {
 		return nil, err
 	}
-	if !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) {
-		return nil, fmt.Errorf("optim: Adam needs 0 <= beta1, beta2 < 1 and eps > 0 (got %v, %v, %v)", beta1, beta2, eps)
+	// An infinite eps would make every step 0, silently.
+	if !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || math.IsInf(eps, 0) {
+		return nil, fmt.Errorf("optim: Adam needs 0 <= beta1, beta2 < 1 and a finite eps > 0 (got %v, %v, %v)", beta1, beta2, eps)
 	}
 	a := &Adam{params: params, lr: lr, b1: beta1, b2: beta2, ep: eps}
 	for i, p := range params {
 		if p == nil {
 			return nil, fmt.Errorf("optim: parameter %d is nil", i)
 		}
-		a.m = append(a.m, tensor.Must(tensor.New(p.DType(), p.Shape()...)))
-		a.v = append(a.v, tensor.Must(tensor.New(p.DType(), p.Shape()...)))
+		m, err := stateLike(i, p)
+		if err != nil {
+			return nil, err
+		}
+		v, err := stateLike(i, p)
+		if err != nil {
+			return nil, err
+		}
+		a.m, a.v = append(a.m, m), append(a.v, v)
 	}
 	return a, nil
 }

@@ -14,6 +14,12 @@ func GaussianTargets(dst, y *tensor.Tensor, eps float64, rng *tensor.RNG) error 
 	if !(eps >= 0) || math.IsInf(eps, 0) {
 		return fmt.Errorf("optim: label-noise strength must be finite and >= 0, got %v", eps)
 	}
+	if rng == nil {
+		return fmt.Errorf("optim: GaussianTargets needs a random generator, got nil")
+	}
+	if dst == nil || y == nil {
+		return fmt.Errorf("optim: GaussianTargets with a nil tensor: %w", tensor.ErrShape)
+	}
 	if !dst.SameShape(y) || dst.DType() != y.DType() {
 		return fmt.Errorf("optim: GaussianTargets into %v %v from %v %v: %w", dst.DType(), dst.Shape(), y.DType(), y.Shape(), tensor.ErrShape)
 	}
@@ -29,6 +35,9 @@ func GaussianTargets(dst, y *tensor.Tensor, eps float64, rng *tensor.RNG) error 
 func NoisyLabels(dst, labels []int, classes int, p float64, rng *tensor.RNG) error {
 	if err := checkNoise(classes, p); err != nil {
 		return err
+	}
+	if rng == nil {
+		return fmt.Errorf("optim: NoisyLabels needs a random generator, got nil")
 	}
 	if len(dst) != len(labels) {
 		return fmt.Errorf("optim: NoisyLabels into %d slots from %d labels", len(dst), len(labels))

@@ -71,6 +71,9 @@ func (l *Loop) Run() error {
 // holding a NaN or Inf.
 func CheckFinite(step int, params []*tensor.Tensor) error {
 	for i, p := range params {
+		if p == nil {
+			return fmt.Errorf("optim: parameter %d to check is nil", i)
+		}
 		for j := 0; j < p.Len(); j++ {
 			if v := p.Flat(j); math.IsNaN(v) || math.IsInf(v, 0) {
 				return &DivergenceError{Step: step, What: fmt.Sprintf("parameter %d (element %d)", i, j), Val: v}

@@ -37,9 +37,23 @@ func NewMomentum(params []*tensor.Tensor, eta, beta float64) (*Momentum, error) 
 		if p == nil {
 			return nil, fmt.Errorf("optim: parameter %d is nil", i)
 		}
-		m.pi = append(m.pi, tensor.Must(tensor.New(p.DType(), p.Shape()...)))
+		pi, err := stateLike(i, p)
+		if err != nil {
+			return nil, err
+		}
+		m.pi = append(m.pi, pi)
 	}
 	return m, nil
+}
+
+// stateLike returns a zero tensor shaped as parameter i for an
+// optimizer's state; it fails only when memory cannot hold another copy.
+func stateLike(i int, p *tensor.Tensor) (*tensor.Tensor, error) {
+	t, err := tensor.New(p.DType(), p.Shape()...)
+	if err != nil {
+		return nil, fmt.Errorf("optim: state for parameter %d: %w", i, err)
+	}
+	return t, nil
 }
 
 func checkLR(eta float64) error {

@@ -260,17 +260,26 @@ func TestNoisyLabels(t *testing.T) {
 }
 
 func TestSchedules(t *testing.T) {
-	w := LinearWarmup(1, 4)
+	w, err := LinearWarmup(1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for s, want := range []float64{0.25, 0.5, 0.75, 1, 1} {
 		if w(s) != want {
 			t.Errorf("warmup(%d) = %v want %v", s, w(s), want)
 		}
 	}
-	c := Cosine(2, 10)
+	c, err := Cosine(2, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c(0) != 2 || math.Abs(c(5)-1) > 1e-15 || c(10) != 0 {
 		t.Errorf("cosine: %v %v %v", c(0), c(5), c(10))
 	}
-	wc := WarmupCosine(1, 2, 4)
+	wc, err := WarmupCosine(1, 2, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if wc(1) != 1 || wc(2) != 1 || math.Abs(wc(4)-0.5) > 1e-15 {
 		t.Errorf("warmup-cosine: %v %v %v", wc(1), wc(2), wc(4))
 	}

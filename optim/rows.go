@@ -35,7 +35,11 @@ func NewRowMomentum(params []*tensor.Tensor, eta, beta []float64) (*RowMomentum,
 		if p == nil || p.Dims() == 0 || p.Dim(0) != len(eta) {
 			return nil, fmt.Errorf("optim: parameter %d must have %d rows", i, len(eta))
 		}
-		m.pi = append(m.pi, tensor.Must(tensor.New(p.DType(), p.Shape()...)))
+		pi, err := stateLike(i, p)
+		if err != nil {
+			return nil, err
+		}
+		m.pi = append(m.pi, pi)
 	}
 	return m, nil
 }

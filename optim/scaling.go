@@ -36,5 +36,10 @@ func UVOptimalC(eps, mu2 float64, p, n int) (float64, error) {
 	if !(eps > 0) || !(mu2 > 0) || p < 1 || n < 1 || math.IsInf(eps, 0) || math.IsInf(mu2, 0) {
 		return 0, fmt.Errorf("optim: UVOptimalC needs eps > 0, mu2 > 0, P >= 1, n >= 1 (got %v, %v, %d, %d)", eps, mu2, p, n)
 	}
-	return math.Cbrt(eps * eps * mu2 / float64(p*n)), nil
+	// P*n in floating point: the int product can overflow.
+	c := math.Cbrt(eps * eps * mu2 / (float64(p) * float64(n)))
+	if !(c > 0) || math.IsInf(c, 0) {
+		return 0, fmt.Errorf("optim: UVOptimalC(%v, %v, %d, %d) = %v is not a positive finite number", eps, mu2, p, n, c)
+	}
+	return c, nil
 }
