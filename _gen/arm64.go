@@ -569,53 +569,149 @@ func expNEON(g *gen) {
 	g.p("RET")
 }
 
-// gemmNEON: the 8x12 micro-kernel. Row i of the C tile accumulates in
-// V(3i)..V(3i+2), so V0-V23 hold the 96 sums; each k step loads the 8
-// floats of the A column into V24-V25 and the 12 floats of the B row into
-// V26-V28 and issues 24 FMLAs by element (A lane times a B vector).
-func gemmNEON(g *gen) {
-	const mr, nr, nv = 8, 12, 3
-	fn := "gemmNEON"
-	g.text(fn, "$0-96", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc, acc int)\n%dx%d tile: accumulators V0-V23, A in V24-V25, B in V26-V28. acc = 0 overwrites C.", fn, mr, nr))
-	g.p("MOVD k+0(FP), R0")
-	g.p("MOVD a_base+8(FP), R1")
-	g.p("MOVD b_base+32(FP), R2")
-	g.p("MOVD c_base+56(FP), R3")
-	g.p("MOVD ldc+80(FP), R4")
-	g.p("MOVD acc+88(FP), R5")
+// neonMR and neonNR are the NEON tile: 12 rows by 8 columns (see
+// docs/simd.md for why not 8x12).
+const neonMR, neonNR = 12, 8
+
+// neonPrefetch is how many k steps ahead the prefetching indirect kernel
+// fetches B rows (as on amd64).
+const neonPrefetch = 32
+
+// gemmNEON: the 12x8 micro-kernel and its variants. Row i of the tile
+// accumulates in V(2i), V(2i+1), so a full tile's 96 sums are in V0-V23;
+// each k step loads the 12 floats of the A column into V24-V26 and the 8
+// floats of the B row into V27-V28 and issues 24 FMLAs by element (a B
+// vector times one lane of A): 29 registers, 24 FMAs per 5 loads.
+//
+// rows < 12 makes a short variant (rows 4 or 8) computing the first rows
+// rows only, with A still packed 12 floats per k step; its name carries
+// the row count.
+//
+// indirect makes the kernel read B in place (GemmIndirect): at k step p,
+// piece v (of 2, one vector each) of the B row is loaded from
+// base[pieces[v]+koff[p]:]. The piece addresses base+4*pieces[v] are in
+// R12 and R13 and each step adds 4*koff[p], loaded with MOVW
+// (sign-extending; the offsets are non-negative int32). prefetch makes the
+// variant that also prefetches (PRFM PLDL1KEEP) the two pieces of k step
+// p+neonPrefetch at step p while that many steps remain.
+func gemmNEON(g *gen, rows int, indirect, prefetch bool) {
+	const mr, nr, nv = neonMR, neonNR, 2
+	fn := "gemm"
+	if indirect {
+		fn = "gemmIndirect"
+		if prefetch {
+			fn += "PF"
+		}
+	}
+	if rows < mr {
+		fn += fmt.Sprint(rows)
+	}
+	fn += "NEON"
+	aRegs := rows / 4
+	if indirect {
+		what := ""
+		if prefetch {
+			what = fmt.Sprintf("\nIt prefetches the B pieces of k step p+%d at step p.", neonPrefetch)
+		}
+		g.text(fn, "$0-144", fmt.Sprintf("func %s(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)\n"+
+			"The %dx%d kernel with B read in place: at k step p, piece v (of %d) of the B row is loaded from base[pieces[v]+koff[p]:].\n"+
+			"Accumulators V0-V%d, A in V24-V%d, B in V27-V28. acc = 0 overwrites C.%s", fn, rows, nr, nv, 2*rows-1, 23+aRegs, what))
+		g.p("MOVD k+0(FP), R0")
+		g.p("MOVD a_base+8(FP), R1")
+		g.p("MOVD base_base+32(FP), R2")
+		g.p("MOVD koff_base+56(FP), R6")
+		g.p("MOVD pieces_base+80(FP), R7")
+		g.p("MOVD c_base+104(FP), R3")
+		g.p("MOVD ldc+128(FP), R4")
+		g.p("MOVD acc+136(FP), R5")
+		for v := 0; v < nv; v++ {
+			g.p("MOVD %d(R7), R%d", 8*v, 12+v)
+			g.p("ADD R%d<<2, R2, R%d", 12+v, 12+v)
+		}
+	} else {
+		g.text(fn, "$0-96", fmt.Sprintf("func %s(k int, a, b, c []float32, ldc, acc int)\n"+
+			"%dx%d tile (A packed %d rows per k step): accumulators V0-V%d, A in V24-V%d, B in V27-V28. acc = 0 overwrites C.",
+			fn, rows, nr, mr, 2*rows-1, 23+aRegs))
+		g.p("MOVD k+0(FP), R0")
+		g.p("MOVD a_base+8(FP), R1")
+		g.p("MOVD b_base+32(FP), R2")
+		g.p("MOVD c_base+56(FP), R3")
+		g.p("MOVD ldc+80(FP), R4")
+		g.p("MOVD acc+88(FP), R5")
+	}
 	g.p("LSL $2, R4")
-	for i := 0; i < mr*nv; i++ {
+	// Prefetch the C tile, whose rows are ldc apart (as on amd64).
+	g.p("MOVD R3, R8")
+	for i := 0; i < rows; i++ {
+		g.p("PRFM (R8), PLDL1KEEP")
+		if i < rows-1 {
+			g.p("ADD R4, R8")
+		}
+	}
+	for i := 0; i < nv*rows; i++ {
 		g.p("VEOR %s, %s, %s", b16(i), b16(i), b16(i))
 	}
 	g.p("CBZ R0, %s_store", fn)
-	g.lbl(fn + "_loop")
-	g.vld("R1", 24, mr/4)
-	g.vld("R2", 26, nv)
-	for i := 0; i < mr; i++ {
-		for v := 0; v < nv; v++ {
-			g.w(fmlaElem(i*nv+v, 26+v, 24+i/4, i%4))
+	step := func() {
+		if aRegs == mr/4 {
+			g.vld("R1", 24, aRegs)
+		} else {
+			g.p("VLD1 (R1), %s", vlist(24, aRegs))
+			g.p("ADD $%d, R1", 4*mr)
+		}
+		if indirect {
+			g.p("MOVW.P 4(R6), R9")
+			for v := 0; v < nv; v++ {
+				g.p("ADD R9<<2, R%d, R%d", 12+v, 14+v)
+			}
+			for v := 0; v < nv; v++ {
+				g.p("VLD1 (R%d), [%s]", 14+v, s4(27+v))
+			}
+		} else {
+			g.vld("R2", 27, nv)
+		}
+		for i := 0; i < rows; i++ {
+			for v := 0; v < nv; v++ {
+				g.w(fmlaElem(i*nv+v, 27+v, 24+i/4, i%4))
+			}
 		}
 	}
+	if prefetch {
+		g.p("CMP $%d, R0", neonPrefetch)
+		g.p("BLE %s_loop", fn)
+		g.lbl(fn + "_pf")
+		g.p("MOVW %d(R6), R10", 4*neonPrefetch)
+		for v := 0; v < nv; v++ {
+			g.p("ADD R10<<2, R%d, R11", 12+v)
+			g.p("PRFM (R11), PLDL1KEEP")
+		}
+		step()
+		g.p("SUB $1, R0")
+		g.p("CMP $%d, R0", neonPrefetch)
+		g.p("BGT %s_pf", fn)
+	}
+	g.lbl(fn + "_loop")
+	step()
 	g.p("SUBS $1, R0")
 	g.p("BNE %s_loop", fn)
 	g.lbl(fn + "_store")
 	g.p("CBZ R5, %s_set", fn)
-	for i := 0; i < mr; i++ {
-		g.p("VLD1 (R3), %s", vlist(26, nv))
+	for i := 0; i < rows; i++ {
+		g.p("VLD1 (R3), %s", vlist(24, nv))
 		for v := 0; v < nv; v++ {
-			g.w(fadd(26+v, 26+v, i*nv+v))
+			g.w(fadd(24+v, 24+v, i*nv+v))
 		}
-		g.p("VST1 %s, (R3)", vlist(26, nv))
-		if i < mr-1 {
+		g.p("VST1 %s, (R3)", vlist(24, nv))
+		if i < rows-1 {
 			g.p("ADD R4, R3")
 		}
 	}
 	g.p("RET")
 	// Overwrite: C = A*B, without reading C.
 	g.lbl(fn + "_set")
-	for i := 0; i < mr; i++ {
+	for i := 0; i < rows; i++ {
 		g.p("VST1 %s, (R3)", vlist(i*nv, nv))
-		if i < mr-1 {
+		if i < rows-1 {
 			g.p("ADD R4, R3")
 		}
 	}
@@ -645,6 +741,11 @@ func arm64() []byte {
 	affine2NEON(g)
 	sqdevNEON(g)
 	transposeNEON(g)
-	gemmNEON(g)
+	for _, indirect := range []bool{false, true} {
+		for _, rows := range []int{12, 8, 4} {
+			gemmNEON(g, rows, indirect, false)
+		}
+	}
+	gemmNEON(g, neonMR, true, true)
 	return g.buf.Bytes()
 }

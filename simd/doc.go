@@ -77,7 +77,7 @@
 //
 // The tile shapes are 12x32 for AVX-512 (24 zmm accumulators, two vectors of
 // B and two broadcast registers: 28 of the 32 registers), 6x16 for AVX2 (12
-// ymm accumulators out of 16 registers, the classic Haswell shape), 8x12 for
+// ymm accumulators out of 16 registers, the classic Haswell shape), 12x8 for
 // NEON (24 of 32 registers) and 4x4 for the generic Go code. Edge tiles are
 // computed in full into a scratch tile and only their valid corner added to
 // C (GemmKernelEdge), so the SIMD kernel also covers ragged matrix sizes.

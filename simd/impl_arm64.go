@@ -43,6 +43,24 @@ func expNEON(z, x []float32)
 func gemmNEON(k int, a, b, c []float32, ldc, acc int)
 
 //go:noescape
+func gemm8NEON(k int, a, b, c []float32, ldc, acc int)
+
+//go:noescape
+func gemm4NEON(k int, a, b, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirectNEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirectPFNEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirect8NEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
+func gemmIndirect4NEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+
+//go:noescape
 func affineNEON(z, x []float32, a, b float32)
 
 //go:noescape
@@ -73,13 +91,20 @@ func transposeNEON(dst []float32, ldd int, src []float32, lds int, rows, cols in
 	}
 }
 
+// neonImpl: a 12x8 tile, so that B is read in place in two pieces of one
+// vector (4 floats) each, which covers every output row of 4 or more
+// pixels in a multiple of 4 (ResNet's 32x32 to 4x4 stages all take the
+// padded in-place path); short kernels of 4 and 8 rows for the last row
+// panel.
 var neonImpl = &Impl{
-	level: NEON, mr: 8, nr: 12,
+	level: NEON, mr: 12, nr: 8,
 	dot: dotNEON, sum: sumNEON, max: maxNEON,
 	axpy: axpyNEON, scale: scaleNEON,
 	add: addNEON, sub: subNEON, mul: mulNEON,
 	relu: reluNEON, reluBackward: reluBackwardNEON,
 	exp: expNEON, gemm: gemmNEON, transpose: transposeNEON,
+	gemmIndirect: gemmIndirectNEON, gemmIndirectPF: gemmIndirectPFNEON, nv: 2,
+	short:  []shortKernel{{4, gemm4NEON, gemmIndirect4NEON, nil}, {8, gemm8NEON, gemmIndirect8NEON, nil}},
 	affine: affineNEON, affine2: affine2NEON, sqdev: sqdevNEON,
 }
 

@@ -878,7 +878,7 @@ transpose4NEON_done:
 	RET
 
 // func gemmNEON(k int, a, b, c []float32, ldc, acc int)
-// 8x12 tile: accumulators V0-V23, A in V24-V25, B in V26-V28. acc = 0 overwrites C.
+// 12x8 tile (A packed 12 rows per k step): accumulators V0-V23, A in V24-V26, B in V27-V28. acc = 0 overwrites C.
 TEXT ·gemmNEON(SB), NOSPLIT, $0-96
 	MOVD k+0(FP), R0
 	MOVD a_base+8(FP), R1
@@ -887,6 +887,30 @@ TEXT ·gemmNEON(SB), NOSPLIT, $0-96
 	MOVD ldc+80(FP), R4
 	MOVD acc+88(FP), R5
 	LSL $2, R4
+	MOVD R3, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
 	VEOR V2.B16, V2.B16, V2.B16
@@ -913,98 +937,952 @@ TEXT ·gemmNEON(SB), NOSPLIT, $0-96
 	VEOR V23.B16, V23.B16, V23.B16
 	CBZ R0, gemmNEON_store
 gemmNEON_loop:
-	VLD1.P 32(R1), [V24.S4, V25.S4]
-	VLD1.P 48(R2), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4f981340 // fmla v0.4s, v26.4s, v24.s[0]
-	WORD $0x4f981361 // fmla v1.4s, v27.4s, v24.s[0]
-	WORD $0x4f981382 // fmla v2.4s, v28.4s, v24.s[0]
-	WORD $0x4fb81343 // fmla v3.4s, v26.4s, v24.s[1]
-	WORD $0x4fb81364 // fmla v4.4s, v27.4s, v24.s[1]
-	WORD $0x4fb81385 // fmla v5.4s, v28.4s, v24.s[1]
-	WORD $0x4f981b46 // fmla v6.4s, v26.4s, v24.s[2]
-	WORD $0x4f981b67 // fmla v7.4s, v27.4s, v24.s[2]
-	WORD $0x4f981b88 // fmla v8.4s, v28.4s, v24.s[2]
-	WORD $0x4fb81b49 // fmla v9.4s, v26.4s, v24.s[3]
-	WORD $0x4fb81b6a // fmla v10.4s, v27.4s, v24.s[3]
-	WORD $0x4fb81b8b // fmla v11.4s, v28.4s, v24.s[3]
-	WORD $0x4f99134c // fmla v12.4s, v26.4s, v25.s[0]
-	WORD $0x4f99136d // fmla v13.4s, v27.4s, v25.s[0]
-	WORD $0x4f99138e // fmla v14.4s, v28.4s, v25.s[0]
-	WORD $0x4fb9134f // fmla v15.4s, v26.4s, v25.s[1]
-	WORD $0x4fb91370 // fmla v16.4s, v27.4s, v25.s[1]
-	WORD $0x4fb91391 // fmla v17.4s, v28.4s, v25.s[1]
-	WORD $0x4f991b52 // fmla v18.4s, v26.4s, v25.s[2]
-	WORD $0x4f991b73 // fmla v19.4s, v27.4s, v25.s[2]
-	WORD $0x4f991b94 // fmla v20.4s, v28.4s, v25.s[2]
-	WORD $0x4fb91b55 // fmla v21.4s, v26.4s, v25.s[3]
-	WORD $0x4fb91b76 // fmla v22.4s, v27.4s, v25.s[3]
-	WORD $0x4fb91b97 // fmla v23.4s, v28.4s, v25.s[3]
+	VLD1.P 48(R1), [V24.S4, V25.S4, V26.S4]
+	VLD1.P 32(R2), [V27.S4, V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	WORD $0x4f991368 // fmla v8.4s, v27.4s, v25.s[0]
+	WORD $0x4f991389 // fmla v9.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9136a // fmla v10.4s, v27.4s, v25.s[1]
+	WORD $0x4fb9138b // fmla v11.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b6c // fmla v12.4s, v27.4s, v25.s[2]
+	WORD $0x4f991b8d // fmla v13.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b6e // fmla v14.4s, v27.4s, v25.s[3]
+	WORD $0x4fb91b8f // fmla v15.4s, v28.4s, v25.s[3]
+	WORD $0x4f9a1370 // fmla v16.4s, v27.4s, v26.s[0]
+	WORD $0x4f9a1391 // fmla v17.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1372 // fmla v18.4s, v27.4s, v26.s[1]
+	WORD $0x4fba1393 // fmla v19.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b74 // fmla v20.4s, v27.4s, v26.s[2]
+	WORD $0x4f9a1b95 // fmla v21.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b76 // fmla v22.4s, v27.4s, v26.s[3]
+	WORD $0x4fba1b97 // fmla v23.4s, v28.4s, v26.s[3]
 	SUBS $1, R0
 	BNE gemmNEON_loop
 gemmNEON_store:
 	CBZ R5, gemmNEON_set
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e20d75a // fadd v26.4s, v26.4s, v0.4s
-	WORD $0x4e21d77b // fadd v27.4s, v27.4s, v1.4s
-	WORD $0x4e22d79c // fadd v28.4s, v28.4s, v2.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e20d718 // fadd v24.4s, v24.4s, v0.4s
+	WORD $0x4e21d739 // fadd v25.4s, v25.4s, v1.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	ADD R4, R3
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e23d75a // fadd v26.4s, v26.4s, v3.4s
-	WORD $0x4e24d77b // fadd v27.4s, v27.4s, v4.4s
-	WORD $0x4e25d79c // fadd v28.4s, v28.4s, v5.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e22d718 // fadd v24.4s, v24.4s, v2.4s
+	WORD $0x4e23d739 // fadd v25.4s, v25.4s, v3.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	ADD R4, R3
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e26d75a // fadd v26.4s, v26.4s, v6.4s
-	WORD $0x4e27d77b // fadd v27.4s, v27.4s, v7.4s
-	WORD $0x4e28d79c // fadd v28.4s, v28.4s, v8.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e24d718 // fadd v24.4s, v24.4s, v4.4s
+	WORD $0x4e25d739 // fadd v25.4s, v25.4s, v5.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	ADD R4, R3
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e29d75a // fadd v26.4s, v26.4s, v9.4s
-	WORD $0x4e2ad77b // fadd v27.4s, v27.4s, v10.4s
-	WORD $0x4e2bd79c // fadd v28.4s, v28.4s, v11.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e26d718 // fadd v24.4s, v24.4s, v6.4s
+	WORD $0x4e27d739 // fadd v25.4s, v25.4s, v7.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	ADD R4, R3
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e2cd75a // fadd v26.4s, v26.4s, v12.4s
-	WORD $0x4e2dd77b // fadd v27.4s, v27.4s, v13.4s
-	WORD $0x4e2ed79c // fadd v28.4s, v28.4s, v14.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e28d718 // fadd v24.4s, v24.4s, v8.4s
+	WORD $0x4e29d739 // fadd v25.4s, v25.4s, v9.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	ADD R4, R3
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e2fd75a // fadd v26.4s, v26.4s, v15.4s
-	WORD $0x4e30d77b // fadd v27.4s, v27.4s, v16.4s
-	WORD $0x4e31d79c // fadd v28.4s, v28.4s, v17.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ad718 // fadd v24.4s, v24.4s, v10.4s
+	WORD $0x4e2bd739 // fadd v25.4s, v25.4s, v11.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	ADD R4, R3
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e32d75a // fadd v26.4s, v26.4s, v18.4s
-	WORD $0x4e33d77b // fadd v27.4s, v27.4s, v19.4s
-	WORD $0x4e34d79c // fadd v28.4s, v28.4s, v20.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2cd718 // fadd v24.4s, v24.4s, v12.4s
+	WORD $0x4e2dd739 // fadd v25.4s, v25.4s, v13.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	ADD R4, R3
-	VLD1 (R3), [V26.S4, V27.S4, V28.S4]
-	WORD $0x4e35d75a // fadd v26.4s, v26.4s, v21.4s
-	WORD $0x4e36d77b // fadd v27.4s, v27.4s, v22.4s
-	WORD $0x4e37d79c // fadd v28.4s, v28.4s, v23.4s
-	VST1 [V26.S4, V27.S4, V28.S4], (R3)
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ed718 // fadd v24.4s, v24.4s, v14.4s
+	WORD $0x4e2fd739 // fadd v25.4s, v25.4s, v15.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e30d718 // fadd v24.4s, v24.4s, v16.4s
+	WORD $0x4e31d739 // fadd v25.4s, v25.4s, v17.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e32d718 // fadd v24.4s, v24.4s, v18.4s
+	WORD $0x4e33d739 // fadd v25.4s, v25.4s, v19.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e34d718 // fadd v24.4s, v24.4s, v20.4s
+	WORD $0x4e35d739 // fadd v25.4s, v25.4s, v21.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e36d718 // fadd v24.4s, v24.4s, v22.4s
+	WORD $0x4e37d739 // fadd v25.4s, v25.4s, v23.4s
+	VST1 [V24.S4, V25.S4], (R3)
 	RET
 gemmNEON_set:
-	VST1 [V0.S4, V1.S4, V2.S4], (R3)
+	VST1 [V0.S4, V1.S4], (R3)
 	ADD R4, R3
-	VST1 [V3.S4, V4.S4, V5.S4], (R3)
+	VST1 [V2.S4, V3.S4], (R3)
 	ADD R4, R3
-	VST1 [V6.S4, V7.S4, V8.S4], (R3)
+	VST1 [V4.S4, V5.S4], (R3)
 	ADD R4, R3
-	VST1 [V9.S4, V10.S4, V11.S4], (R3)
+	VST1 [V6.S4, V7.S4], (R3)
 	ADD R4, R3
-	VST1 [V12.S4, V13.S4, V14.S4], (R3)
+	VST1 [V8.S4, V9.S4], (R3)
 	ADD R4, R3
-	VST1 [V15.S4, V16.S4, V17.S4], (R3)
+	VST1 [V10.S4, V11.S4], (R3)
 	ADD R4, R3
-	VST1 [V18.S4, V19.S4, V20.S4], (R3)
+	VST1 [V12.S4, V13.S4], (R3)
 	ADD R4, R3
-	VST1 [V21.S4, V22.S4, V23.S4], (R3)
+	VST1 [V14.S4, V15.S4], (R3)
+	ADD R4, R3
+	VST1 [V16.S4, V17.S4], (R3)
+	ADD R4, R3
+	VST1 [V18.S4, V19.S4], (R3)
+	ADD R4, R3
+	VST1 [V20.S4, V21.S4], (R3)
+	ADD R4, R3
+	VST1 [V22.S4, V23.S4], (R3)
+	RET
+
+// func gemm8NEON(k int, a, b, c []float32, ldc, acc int)
+// 8x8 tile (A packed 12 rows per k step): accumulators V0-V15, A in V24-V25, B in V27-V28. acc = 0 overwrites C.
+TEXT ·gemm8NEON(SB), NOSPLIT, $0-96
+	MOVD k+0(FP), R0
+	MOVD a_base+8(FP), R1
+	MOVD b_base+32(FP), R2
+	MOVD c_base+56(FP), R3
+	MOVD ldc+80(FP), R4
+	MOVD acc+88(FP), R5
+	LSL $2, R4
+	MOVD R3, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	CBZ R0, gemm8NEON_store
+gemm8NEON_loop:
+	VLD1 (R1), [V24.S4, V25.S4]
+	ADD $48, R1
+	VLD1.P 32(R2), [V27.S4, V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	WORD $0x4f991368 // fmla v8.4s, v27.4s, v25.s[0]
+	WORD $0x4f991389 // fmla v9.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9136a // fmla v10.4s, v27.4s, v25.s[1]
+	WORD $0x4fb9138b // fmla v11.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b6c // fmla v12.4s, v27.4s, v25.s[2]
+	WORD $0x4f991b8d // fmla v13.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b6e // fmla v14.4s, v27.4s, v25.s[3]
+	WORD $0x4fb91b8f // fmla v15.4s, v28.4s, v25.s[3]
+	SUBS $1, R0
+	BNE gemm8NEON_loop
+gemm8NEON_store:
+	CBZ R5, gemm8NEON_set
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e20d718 // fadd v24.4s, v24.4s, v0.4s
+	WORD $0x4e21d739 // fadd v25.4s, v25.4s, v1.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e22d718 // fadd v24.4s, v24.4s, v2.4s
+	WORD $0x4e23d739 // fadd v25.4s, v25.4s, v3.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e24d718 // fadd v24.4s, v24.4s, v4.4s
+	WORD $0x4e25d739 // fadd v25.4s, v25.4s, v5.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e26d718 // fadd v24.4s, v24.4s, v6.4s
+	WORD $0x4e27d739 // fadd v25.4s, v25.4s, v7.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e28d718 // fadd v24.4s, v24.4s, v8.4s
+	WORD $0x4e29d739 // fadd v25.4s, v25.4s, v9.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ad718 // fadd v24.4s, v24.4s, v10.4s
+	WORD $0x4e2bd739 // fadd v25.4s, v25.4s, v11.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2cd718 // fadd v24.4s, v24.4s, v12.4s
+	WORD $0x4e2dd739 // fadd v25.4s, v25.4s, v13.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ed718 // fadd v24.4s, v24.4s, v14.4s
+	WORD $0x4e2fd739 // fadd v25.4s, v25.4s, v15.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	RET
+gemm8NEON_set:
+	VST1 [V0.S4, V1.S4], (R3)
+	ADD R4, R3
+	VST1 [V2.S4, V3.S4], (R3)
+	ADD R4, R3
+	VST1 [V4.S4, V5.S4], (R3)
+	ADD R4, R3
+	VST1 [V6.S4, V7.S4], (R3)
+	ADD R4, R3
+	VST1 [V8.S4, V9.S4], (R3)
+	ADD R4, R3
+	VST1 [V10.S4, V11.S4], (R3)
+	ADD R4, R3
+	VST1 [V12.S4, V13.S4], (R3)
+	ADD R4, R3
+	VST1 [V14.S4, V15.S4], (R3)
+	RET
+
+// func gemm4NEON(k int, a, b, c []float32, ldc, acc int)
+// 4x8 tile (A packed 12 rows per k step): accumulators V0-V7, A in V24-V24, B in V27-V28. acc = 0 overwrites C.
+TEXT ·gemm4NEON(SB), NOSPLIT, $0-96
+	MOVD k+0(FP), R0
+	MOVD a_base+8(FP), R1
+	MOVD b_base+32(FP), R2
+	MOVD c_base+56(FP), R3
+	MOVD ldc+80(FP), R4
+	MOVD acc+88(FP), R5
+	LSL $2, R4
+	MOVD R3, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	CBZ R0, gemm4NEON_store
+gemm4NEON_loop:
+	VLD1 (R1), [V24.S4]
+	ADD $48, R1
+	VLD1.P 32(R2), [V27.S4, V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	SUBS $1, R0
+	BNE gemm4NEON_loop
+gemm4NEON_store:
+	CBZ R5, gemm4NEON_set
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e20d718 // fadd v24.4s, v24.4s, v0.4s
+	WORD $0x4e21d739 // fadd v25.4s, v25.4s, v1.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e22d718 // fadd v24.4s, v24.4s, v2.4s
+	WORD $0x4e23d739 // fadd v25.4s, v25.4s, v3.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e24d718 // fadd v24.4s, v24.4s, v4.4s
+	WORD $0x4e25d739 // fadd v25.4s, v25.4s, v5.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e26d718 // fadd v24.4s, v24.4s, v6.4s
+	WORD $0x4e27d739 // fadd v25.4s, v25.4s, v7.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	RET
+gemm4NEON_set:
+	VST1 [V0.S4, V1.S4], (R3)
+	ADD R4, R3
+	VST1 [V2.S4, V3.S4], (R3)
+	ADD R4, R3
+	VST1 [V4.S4, V5.S4], (R3)
+	ADD R4, R3
+	VST1 [V6.S4, V7.S4], (R3)
+	RET
+
+// func gemmIndirectNEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 12x8 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:].
+// Accumulators V0-V23, A in V24-V26, B in V27-V28. acc = 0 overwrites C.
+TEXT ·gemmIndirectNEON(SB), NOSPLIT, $0-144
+	MOVD k+0(FP), R0
+	MOVD a_base+8(FP), R1
+	MOVD base_base+32(FP), R2
+	MOVD koff_base+56(FP), R6
+	MOVD pieces_base+80(FP), R7
+	MOVD c_base+104(FP), R3
+	MOVD ldc+128(FP), R4
+	MOVD acc+136(FP), R5
+	MOVD 0(R7), R12
+	ADD R12<<2, R2, R12
+	MOVD 8(R7), R13
+	ADD R13<<2, R2, R13
+	LSL $2, R4
+	MOVD R3, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	CBZ R0, gemmIndirectNEON_store
+gemmIndirectNEON_loop:
+	VLD1.P 48(R1), [V24.S4, V25.S4, V26.S4]
+	MOVW.P 4(R6), R9
+	ADD R9<<2, R12, R14
+	ADD R9<<2, R13, R15
+	VLD1 (R14), [V27.S4]
+	VLD1 (R15), [V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	WORD $0x4f991368 // fmla v8.4s, v27.4s, v25.s[0]
+	WORD $0x4f991389 // fmla v9.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9136a // fmla v10.4s, v27.4s, v25.s[1]
+	WORD $0x4fb9138b // fmla v11.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b6c // fmla v12.4s, v27.4s, v25.s[2]
+	WORD $0x4f991b8d // fmla v13.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b6e // fmla v14.4s, v27.4s, v25.s[3]
+	WORD $0x4fb91b8f // fmla v15.4s, v28.4s, v25.s[3]
+	WORD $0x4f9a1370 // fmla v16.4s, v27.4s, v26.s[0]
+	WORD $0x4f9a1391 // fmla v17.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1372 // fmla v18.4s, v27.4s, v26.s[1]
+	WORD $0x4fba1393 // fmla v19.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b74 // fmla v20.4s, v27.4s, v26.s[2]
+	WORD $0x4f9a1b95 // fmla v21.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b76 // fmla v22.4s, v27.4s, v26.s[3]
+	WORD $0x4fba1b97 // fmla v23.4s, v28.4s, v26.s[3]
+	SUBS $1, R0
+	BNE gemmIndirectNEON_loop
+gemmIndirectNEON_store:
+	CBZ R5, gemmIndirectNEON_set
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e20d718 // fadd v24.4s, v24.4s, v0.4s
+	WORD $0x4e21d739 // fadd v25.4s, v25.4s, v1.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e22d718 // fadd v24.4s, v24.4s, v2.4s
+	WORD $0x4e23d739 // fadd v25.4s, v25.4s, v3.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e24d718 // fadd v24.4s, v24.4s, v4.4s
+	WORD $0x4e25d739 // fadd v25.4s, v25.4s, v5.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e26d718 // fadd v24.4s, v24.4s, v6.4s
+	WORD $0x4e27d739 // fadd v25.4s, v25.4s, v7.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e28d718 // fadd v24.4s, v24.4s, v8.4s
+	WORD $0x4e29d739 // fadd v25.4s, v25.4s, v9.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ad718 // fadd v24.4s, v24.4s, v10.4s
+	WORD $0x4e2bd739 // fadd v25.4s, v25.4s, v11.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2cd718 // fadd v24.4s, v24.4s, v12.4s
+	WORD $0x4e2dd739 // fadd v25.4s, v25.4s, v13.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ed718 // fadd v24.4s, v24.4s, v14.4s
+	WORD $0x4e2fd739 // fadd v25.4s, v25.4s, v15.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e30d718 // fadd v24.4s, v24.4s, v16.4s
+	WORD $0x4e31d739 // fadd v25.4s, v25.4s, v17.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e32d718 // fadd v24.4s, v24.4s, v18.4s
+	WORD $0x4e33d739 // fadd v25.4s, v25.4s, v19.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e34d718 // fadd v24.4s, v24.4s, v20.4s
+	WORD $0x4e35d739 // fadd v25.4s, v25.4s, v21.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e36d718 // fadd v24.4s, v24.4s, v22.4s
+	WORD $0x4e37d739 // fadd v25.4s, v25.4s, v23.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	RET
+gemmIndirectNEON_set:
+	VST1 [V0.S4, V1.S4], (R3)
+	ADD R4, R3
+	VST1 [V2.S4, V3.S4], (R3)
+	ADD R4, R3
+	VST1 [V4.S4, V5.S4], (R3)
+	ADD R4, R3
+	VST1 [V6.S4, V7.S4], (R3)
+	ADD R4, R3
+	VST1 [V8.S4, V9.S4], (R3)
+	ADD R4, R3
+	VST1 [V10.S4, V11.S4], (R3)
+	ADD R4, R3
+	VST1 [V12.S4, V13.S4], (R3)
+	ADD R4, R3
+	VST1 [V14.S4, V15.S4], (R3)
+	ADD R4, R3
+	VST1 [V16.S4, V17.S4], (R3)
+	ADD R4, R3
+	VST1 [V18.S4, V19.S4], (R3)
+	ADD R4, R3
+	VST1 [V20.S4, V21.S4], (R3)
+	ADD R4, R3
+	VST1 [V22.S4, V23.S4], (R3)
+	RET
+
+// func gemmIndirect8NEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 8x8 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:].
+// Accumulators V0-V15, A in V24-V25, B in V27-V28. acc = 0 overwrites C.
+TEXT ·gemmIndirect8NEON(SB), NOSPLIT, $0-144
+	MOVD k+0(FP), R0
+	MOVD a_base+8(FP), R1
+	MOVD base_base+32(FP), R2
+	MOVD koff_base+56(FP), R6
+	MOVD pieces_base+80(FP), R7
+	MOVD c_base+104(FP), R3
+	MOVD ldc+128(FP), R4
+	MOVD acc+136(FP), R5
+	MOVD 0(R7), R12
+	ADD R12<<2, R2, R12
+	MOVD 8(R7), R13
+	ADD R13<<2, R2, R13
+	LSL $2, R4
+	MOVD R3, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	CBZ R0, gemmIndirect8NEON_store
+gemmIndirect8NEON_loop:
+	VLD1 (R1), [V24.S4, V25.S4]
+	ADD $48, R1
+	MOVW.P 4(R6), R9
+	ADD R9<<2, R12, R14
+	ADD R9<<2, R13, R15
+	VLD1 (R14), [V27.S4]
+	VLD1 (R15), [V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	WORD $0x4f991368 // fmla v8.4s, v27.4s, v25.s[0]
+	WORD $0x4f991389 // fmla v9.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9136a // fmla v10.4s, v27.4s, v25.s[1]
+	WORD $0x4fb9138b // fmla v11.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b6c // fmla v12.4s, v27.4s, v25.s[2]
+	WORD $0x4f991b8d // fmla v13.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b6e // fmla v14.4s, v27.4s, v25.s[3]
+	WORD $0x4fb91b8f // fmla v15.4s, v28.4s, v25.s[3]
+	SUBS $1, R0
+	BNE gemmIndirect8NEON_loop
+gemmIndirect8NEON_store:
+	CBZ R5, gemmIndirect8NEON_set
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e20d718 // fadd v24.4s, v24.4s, v0.4s
+	WORD $0x4e21d739 // fadd v25.4s, v25.4s, v1.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e22d718 // fadd v24.4s, v24.4s, v2.4s
+	WORD $0x4e23d739 // fadd v25.4s, v25.4s, v3.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e24d718 // fadd v24.4s, v24.4s, v4.4s
+	WORD $0x4e25d739 // fadd v25.4s, v25.4s, v5.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e26d718 // fadd v24.4s, v24.4s, v6.4s
+	WORD $0x4e27d739 // fadd v25.4s, v25.4s, v7.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e28d718 // fadd v24.4s, v24.4s, v8.4s
+	WORD $0x4e29d739 // fadd v25.4s, v25.4s, v9.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ad718 // fadd v24.4s, v24.4s, v10.4s
+	WORD $0x4e2bd739 // fadd v25.4s, v25.4s, v11.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2cd718 // fadd v24.4s, v24.4s, v12.4s
+	WORD $0x4e2dd739 // fadd v25.4s, v25.4s, v13.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ed718 // fadd v24.4s, v24.4s, v14.4s
+	WORD $0x4e2fd739 // fadd v25.4s, v25.4s, v15.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	RET
+gemmIndirect8NEON_set:
+	VST1 [V0.S4, V1.S4], (R3)
+	ADD R4, R3
+	VST1 [V2.S4, V3.S4], (R3)
+	ADD R4, R3
+	VST1 [V4.S4, V5.S4], (R3)
+	ADD R4, R3
+	VST1 [V6.S4, V7.S4], (R3)
+	ADD R4, R3
+	VST1 [V8.S4, V9.S4], (R3)
+	ADD R4, R3
+	VST1 [V10.S4, V11.S4], (R3)
+	ADD R4, R3
+	VST1 [V12.S4, V13.S4], (R3)
+	ADD R4, R3
+	VST1 [V14.S4, V15.S4], (R3)
+	RET
+
+// func gemmIndirect4NEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 4x8 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:].
+// Accumulators V0-V7, A in V24-V24, B in V27-V28. acc = 0 overwrites C.
+TEXT ·gemmIndirect4NEON(SB), NOSPLIT, $0-144
+	MOVD k+0(FP), R0
+	MOVD a_base+8(FP), R1
+	MOVD base_base+32(FP), R2
+	MOVD koff_base+56(FP), R6
+	MOVD pieces_base+80(FP), R7
+	MOVD c_base+104(FP), R3
+	MOVD ldc+128(FP), R4
+	MOVD acc+136(FP), R5
+	MOVD 0(R7), R12
+	ADD R12<<2, R2, R12
+	MOVD 8(R7), R13
+	ADD R13<<2, R2, R13
+	LSL $2, R4
+	MOVD R3, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	CBZ R0, gemmIndirect4NEON_store
+gemmIndirect4NEON_loop:
+	VLD1 (R1), [V24.S4]
+	ADD $48, R1
+	MOVW.P 4(R6), R9
+	ADD R9<<2, R12, R14
+	ADD R9<<2, R13, R15
+	VLD1 (R14), [V27.S4]
+	VLD1 (R15), [V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	SUBS $1, R0
+	BNE gemmIndirect4NEON_loop
+gemmIndirect4NEON_store:
+	CBZ R5, gemmIndirect4NEON_set
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e20d718 // fadd v24.4s, v24.4s, v0.4s
+	WORD $0x4e21d739 // fadd v25.4s, v25.4s, v1.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e22d718 // fadd v24.4s, v24.4s, v2.4s
+	WORD $0x4e23d739 // fadd v25.4s, v25.4s, v3.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e24d718 // fadd v24.4s, v24.4s, v4.4s
+	WORD $0x4e25d739 // fadd v25.4s, v25.4s, v5.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e26d718 // fadd v24.4s, v24.4s, v6.4s
+	WORD $0x4e27d739 // fadd v25.4s, v25.4s, v7.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	RET
+gemmIndirect4NEON_set:
+	VST1 [V0.S4, V1.S4], (R3)
+	ADD R4, R3
+	VST1 [V2.S4, V3.S4], (R3)
+	ADD R4, R3
+	VST1 [V4.S4, V5.S4], (R3)
+	ADD R4, R3
+	VST1 [V6.S4, V7.S4], (R3)
+	RET
+
+// func gemmIndirectPFNEON(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
+// The 12x8 kernel with B read in place: at k step p, piece v (of 2) of the B row is loaded from base[pieces[v]+koff[p]:].
+// Accumulators V0-V23, A in V24-V26, B in V27-V28. acc = 0 overwrites C.
+// It prefetches the B pieces of k step p+32 at step p.
+TEXT ·gemmIndirectPFNEON(SB), NOSPLIT, $0-144
+	MOVD k+0(FP), R0
+	MOVD a_base+8(FP), R1
+	MOVD base_base+32(FP), R2
+	MOVD koff_base+56(FP), R6
+	MOVD pieces_base+80(FP), R7
+	MOVD c_base+104(FP), R3
+	MOVD ldc+128(FP), R4
+	MOVD acc+136(FP), R5
+	MOVD 0(R7), R12
+	ADD R12<<2, R2, R12
+	MOVD 8(R7), R13
+	ADD R13<<2, R2, R13
+	LSL $2, R4
+	MOVD R3, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	ADD R4, R8
+	PRFM (R8), PLDL1KEEP
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+	VEOR V8.B16, V8.B16, V8.B16
+	VEOR V9.B16, V9.B16, V9.B16
+	VEOR V10.B16, V10.B16, V10.B16
+	VEOR V11.B16, V11.B16, V11.B16
+	VEOR V12.B16, V12.B16, V12.B16
+	VEOR V13.B16, V13.B16, V13.B16
+	VEOR V14.B16, V14.B16, V14.B16
+	VEOR V15.B16, V15.B16, V15.B16
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	CBZ R0, gemmIndirectPFNEON_store
+	CMP $32, R0
+	BLE gemmIndirectPFNEON_loop
+gemmIndirectPFNEON_pf:
+	MOVW 128(R6), R10
+	ADD R10<<2, R12, R11
+	PRFM (R11), PLDL1KEEP
+	ADD R10<<2, R13, R11
+	PRFM (R11), PLDL1KEEP
+	VLD1.P 48(R1), [V24.S4, V25.S4, V26.S4]
+	MOVW.P 4(R6), R9
+	ADD R9<<2, R12, R14
+	ADD R9<<2, R13, R15
+	VLD1 (R14), [V27.S4]
+	VLD1 (R15), [V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	WORD $0x4f991368 // fmla v8.4s, v27.4s, v25.s[0]
+	WORD $0x4f991389 // fmla v9.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9136a // fmla v10.4s, v27.4s, v25.s[1]
+	WORD $0x4fb9138b // fmla v11.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b6c // fmla v12.4s, v27.4s, v25.s[2]
+	WORD $0x4f991b8d // fmla v13.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b6e // fmla v14.4s, v27.4s, v25.s[3]
+	WORD $0x4fb91b8f // fmla v15.4s, v28.4s, v25.s[3]
+	WORD $0x4f9a1370 // fmla v16.4s, v27.4s, v26.s[0]
+	WORD $0x4f9a1391 // fmla v17.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1372 // fmla v18.4s, v27.4s, v26.s[1]
+	WORD $0x4fba1393 // fmla v19.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b74 // fmla v20.4s, v27.4s, v26.s[2]
+	WORD $0x4f9a1b95 // fmla v21.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b76 // fmla v22.4s, v27.4s, v26.s[3]
+	WORD $0x4fba1b97 // fmla v23.4s, v28.4s, v26.s[3]
+	SUB $1, R0
+	CMP $32, R0
+	BGT gemmIndirectPFNEON_pf
+gemmIndirectPFNEON_loop:
+	VLD1.P 48(R1), [V24.S4, V25.S4, V26.S4]
+	MOVW.P 4(R6), R9
+	ADD R9<<2, R12, R14
+	ADD R9<<2, R13, R15
+	VLD1 (R14), [V27.S4]
+	VLD1 (R15), [V28.S4]
+	WORD $0x4f981360 // fmla v0.4s, v27.4s, v24.s[0]
+	WORD $0x4f981381 // fmla v1.4s, v28.4s, v24.s[0]
+	WORD $0x4fb81362 // fmla v2.4s, v27.4s, v24.s[1]
+	WORD $0x4fb81383 // fmla v3.4s, v28.4s, v24.s[1]
+	WORD $0x4f981b64 // fmla v4.4s, v27.4s, v24.s[2]
+	WORD $0x4f981b85 // fmla v5.4s, v28.4s, v24.s[2]
+	WORD $0x4fb81b66 // fmla v6.4s, v27.4s, v24.s[3]
+	WORD $0x4fb81b87 // fmla v7.4s, v28.4s, v24.s[3]
+	WORD $0x4f991368 // fmla v8.4s, v27.4s, v25.s[0]
+	WORD $0x4f991389 // fmla v9.4s, v28.4s, v25.s[0]
+	WORD $0x4fb9136a // fmla v10.4s, v27.4s, v25.s[1]
+	WORD $0x4fb9138b // fmla v11.4s, v28.4s, v25.s[1]
+	WORD $0x4f991b6c // fmla v12.4s, v27.4s, v25.s[2]
+	WORD $0x4f991b8d // fmla v13.4s, v28.4s, v25.s[2]
+	WORD $0x4fb91b6e // fmla v14.4s, v27.4s, v25.s[3]
+	WORD $0x4fb91b8f // fmla v15.4s, v28.4s, v25.s[3]
+	WORD $0x4f9a1370 // fmla v16.4s, v27.4s, v26.s[0]
+	WORD $0x4f9a1391 // fmla v17.4s, v28.4s, v26.s[0]
+	WORD $0x4fba1372 // fmla v18.4s, v27.4s, v26.s[1]
+	WORD $0x4fba1393 // fmla v19.4s, v28.4s, v26.s[1]
+	WORD $0x4f9a1b74 // fmla v20.4s, v27.4s, v26.s[2]
+	WORD $0x4f9a1b95 // fmla v21.4s, v28.4s, v26.s[2]
+	WORD $0x4fba1b76 // fmla v22.4s, v27.4s, v26.s[3]
+	WORD $0x4fba1b97 // fmla v23.4s, v28.4s, v26.s[3]
+	SUBS $1, R0
+	BNE gemmIndirectPFNEON_loop
+gemmIndirectPFNEON_store:
+	CBZ R5, gemmIndirectPFNEON_set
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e20d718 // fadd v24.4s, v24.4s, v0.4s
+	WORD $0x4e21d739 // fadd v25.4s, v25.4s, v1.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e22d718 // fadd v24.4s, v24.4s, v2.4s
+	WORD $0x4e23d739 // fadd v25.4s, v25.4s, v3.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e24d718 // fadd v24.4s, v24.4s, v4.4s
+	WORD $0x4e25d739 // fadd v25.4s, v25.4s, v5.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e26d718 // fadd v24.4s, v24.4s, v6.4s
+	WORD $0x4e27d739 // fadd v25.4s, v25.4s, v7.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e28d718 // fadd v24.4s, v24.4s, v8.4s
+	WORD $0x4e29d739 // fadd v25.4s, v25.4s, v9.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ad718 // fadd v24.4s, v24.4s, v10.4s
+	WORD $0x4e2bd739 // fadd v25.4s, v25.4s, v11.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2cd718 // fadd v24.4s, v24.4s, v12.4s
+	WORD $0x4e2dd739 // fadd v25.4s, v25.4s, v13.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e2ed718 // fadd v24.4s, v24.4s, v14.4s
+	WORD $0x4e2fd739 // fadd v25.4s, v25.4s, v15.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e30d718 // fadd v24.4s, v24.4s, v16.4s
+	WORD $0x4e31d739 // fadd v25.4s, v25.4s, v17.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e32d718 // fadd v24.4s, v24.4s, v18.4s
+	WORD $0x4e33d739 // fadd v25.4s, v25.4s, v19.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e34d718 // fadd v24.4s, v24.4s, v20.4s
+	WORD $0x4e35d739 // fadd v25.4s, v25.4s, v21.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	ADD R4, R3
+	VLD1 (R3), [V24.S4, V25.S4]
+	WORD $0x4e36d718 // fadd v24.4s, v24.4s, v22.4s
+	WORD $0x4e37d739 // fadd v25.4s, v25.4s, v23.4s
+	VST1 [V24.S4, V25.S4], (R3)
+	RET
+gemmIndirectPFNEON_set:
+	VST1 [V0.S4, V1.S4], (R3)
+	ADD R4, R3
+	VST1 [V2.S4, V3.S4], (R3)
+	ADD R4, R3
+	VST1 [V4.S4, V5.S4], (R3)
+	ADD R4, R3
+	VST1 [V6.S4, V7.S4], (R3)
+	ADD R4, R3
+	VST1 [V8.S4, V9.S4], (R3)
+	ADD R4, R3
+	VST1 [V10.S4, V11.S4], (R3)
+	ADD R4, R3
+	VST1 [V12.S4, V13.S4], (R3)
+	ADD R4, R3
+	VST1 [V14.S4, V15.S4], (R3)
+	ADD R4, R3
+	VST1 [V16.S4, V17.S4], (R3)
+	ADD R4, R3
+	VST1 [V18.S4, V19.S4], (R3)
+	ADD R4, R3
+	VST1 [V20.S4, V21.S4], (R3)
+	ADD R4, R3
+	VST1 [V22.S4, V23.S4], (R3)
 	RET
