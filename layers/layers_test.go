@@ -24,7 +24,7 @@ func (g goldenTensor) tensor(t *testing.T) *tensor.Tensor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return x.As(tensor.Float32)
+	return tensor.Must(x.As(tensor.Float32))
 }
 
 func closeTo(t *testing.T, what string, got *tensor.Tensor, want goldenTensor, tol float64) {

@@ -98,7 +98,7 @@ func followGolden(t *testing.T, gd golden, opt stepper, w *tensor.Tensor, traj [
 func TestMomentumMatchesPyTorchSGD(t *testing.T) {
 	gd := loadGolden(t)
 	for _, dt := range []tensor.DType{tensor.Float64, tensor.Float32} {
-		w := tensor.Must(tensor.FromFloat64(append([]float64(nil), gd.W0...), len(gd.W0))).As(dt)
+		w := tensor.Must(tensor.Must(tensor.FromFloat64(append([]float64(nil), gd.W0...), len(gd.W0))).As(dt))
 		opt, err := NewMomentum([]*tensor.Tensor{w}, gd.SGD.LR, gd.SGD.Momentum)
 		if err != nil {
 			t.Fatal(err)
@@ -114,7 +114,7 @@ func TestMomentumMatchesPyTorchSGD(t *testing.T) {
 func TestAdamMatchesPyTorch(t *testing.T) {
 	gd := loadGolden(t)
 	for _, dt := range []tensor.DType{tensor.Float64, tensor.Float32} {
-		w := tensor.Must(tensor.FromFloat64(append([]float64(nil), gd.W0...), len(gd.W0))).As(dt)
+		w := tensor.Must(tensor.Must(tensor.FromFloat64(append([]float64(nil), gd.W0...), len(gd.W0))).As(dt))
 		opt, err := NewAdam([]*tensor.Tensor{w}, gd.Adam.LR)
 		if err != nil {
 			t.Fatal(err)

@@ -198,7 +198,7 @@ func TestConv2dForwardAndBackward(t *testing.T) {
 					if dt == Float32 {
 						tol = 2e-5 * math.Sqrt(float64(g.Cin*g.KH*g.KW+g.N*g.OH*g.OW+g.Cout*g.KH*g.KW))
 					}
-					x, w, gy := x64.As(dt), w64.As(dt), gy64.As(dt)
+					x, w, gy := Must(x64.As(dt)), Must(w64.As(dt)), Must(gy64.As(dt))
 					y, err := Conv2d(nanTensor(dt, g.outShape()...), x, w, c.stride, c.pad)
 					if err != nil {
 						t.Fatal(err)

@@ -19,7 +19,7 @@ func (g goldenTensor) tensor(t *testing.T, dt DType) *Tensor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return x.As(dt)
+	return Must(x.As(dt))
 }
 
 // TestConvAgainstPyTorch compares Conv2d and its two backward passes with

@@ -423,10 +423,11 @@ func (t *Tensor) CopyFrom(src *Tensor) error {
 	return nil
 }
 
-// Convert returns a copy of t converted to dtype dt (t itself if it
-// already has that type). The dtype may come from input, so an unknown
-// one, like a copy too large for memory, is an error.
-func (t *Tensor) Convert(dt DType) (*Tensor, error) {
+// As returns a copy of t converted to dtype dt (t itself if it already
+// has that type). The dtype may come from input, so an unknown one, like a
+// copy too large for memory, is an error (wrapping ErrDType or ErrShape);
+// wrap a conversion to a constant dtype in Must.
+func (t *Tensor) As(dt DType) (*Tensor, error) {
 	if t.dt == dt {
 		return t, nil
 	}
@@ -438,18 +439,6 @@ func (t *Tensor) Convert(dt DType) (*Tensor, error) {
 		return nil, err // same shape by construction
 	}
 	return c, nil
-}
-
-// As is Convert for a dtype known to be valid (the constants Float32 and
-// Float64, as in tests and examples), in the style of Must: it panics,
-// naming the dtype, where Convert returns an error. It is never for a
-// dtype that comes from input.
-func (t *Tensor) As(dt DType) *Tensor {
-	c, err := t.Convert(dt)
-	if err != nil {
-		panic(fmt.Sprintf("tensor: As(%v) of %v: %v (use Convert for a dtype from input)", dt, shapeString(t.Shape()), err))
-	}
-	return c
 }
 
 // Reshape returns a view of t with a new shape of the same number of

@@ -62,7 +62,7 @@ func TestNewAndViews(t *testing.T) {
 	if a.Flat(0) == -1 {
 		t.Error("Clone shares storage")
 	}
-	f := a.As(Float32)
+	f := Must(a.As(Float32))
 	if f.DType() != Float32 || f.Flat(5) != 60 {
 		t.Errorf("As(Float32) = %v", f)
 	}
