@@ -50,6 +50,17 @@ func TestBadInputReturnsError(t *testing.T) {
 	}{
 		{"Scalar of an unknown dtype", ErrDType, func() error { _, err := Scalar(DType(9), 1); return err }},
 		{"As an unknown dtype", ErrDType, func() error { _, err := a.As(DType(9)); return err }},
+		{"Conv2d with a nil input", ErrShape, func() error { _, err := Conv2d(nil, nil, a, 1, 0); return err }},
+		{"Conv2d with a nil kernel", ErrShape, func() error { _, err := Conv2d(nil, a, nil, 1, 0); return err }},
+		{"Conv2dBackwardInput with a nil gradient", ErrShape, func() error { _, err := Conv2dBackwardInput(nil, nil, a, 3, 3, 1, 0); return err }},
+		{"Conv2dBackwardWeight with a nil input", ErrShape, func() error { _, err := Conv2dBackwardWeight(nil, nil, a, 3, 3, 1, 0); return err }},
+		{"Conv2dBackwardWeight with a 2-D input", ErrShape, func() error {
+			_, err := Conv2dBackwardWeight(nil, a, Must(New(Float32, 1, 1, 1, 1)), 1, 1, 1, 0)
+			return err
+		}},
+		{"MatMul with a nil operand", ErrShape, func() error { _, err := MatMul(nil, a, nil, false, false); return err }},
+		{"BatchMatMul with a nil operand", ErrShape, func() error { _, err := BatchMatMul(nil, nil, a, false, false); return err }},
+		{"Pack of a nil matrix", ErrShape, func() error { _, err := Pack(nil, false); return err }},
 		{"Full of an unknown dtype", ErrDType, func() error { _, err := Full(DType(9), 1, 2); return err }},
 		{"Pool.Get of an unknown dtype", ErrDType, func() error { _, err := NewPool().Get(DType(9), 2); return err }},
 		{"BroadcastShape to 9 dimensions (second)", ErrShape, func() error { _, err := BroadcastShape([]int{2}, nineDims); return err }},
@@ -166,6 +177,7 @@ func TestAccessorPanicsAreClear(t *testing.T) {
 	}{
 		{"Dim before the first dimension", func() { a.Dim(-3) }, "Dim(-3) of shape [2 3]"},
 		{"Dim far past MaxDims", func() { a.Dim(9) }, "Dim(9) of shape [2 3]"},
+		{"Dim past the last dimension", func() { a.Dim(2) }, "Dim(2) of shape [2 3]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -918,6 +918,9 @@ var convPool freeList[convScratch]
 // stride and zero padding on both axes: [N, Cout, OH, OW]. Bias, if any, is
 // added separately.
 func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
+	if err := nonNil("Conv2d", x, w); err != nil {
+		return nil, err
+	}
 	if x.dt != w.dt {
 		return nil, fmt.Errorf("%w: Conv2d of %v input and %v kernel", ErrDType, x.dt, w.dt)
 	}
@@ -977,16 +980,19 @@ func (s *convScratch) forward(impl *simd.Impl, A aSource, x, y []float32) {
 // Conv2dBackwardWeight returns the gradient of the kernel of Conv2d(x, w)
 // given the output gradient gy: [Cout, Cin, kh, kw].
 func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor, error) {
+	if err := nonNil("Conv2dBackwardWeight", x, gy); err != nil {
+		return nil, err
+	}
 	if x.dt != gy.dt {
 		return nil, fmt.Errorf("%w: Conv2dBackwardWeight of %v input and %v gradient", ErrDType, x.dt, gy.dt)
 	}
 	if gy.nd != 4 {
 		return nil, fmt.Errorf("%w: Conv2dBackwardWeight: gradient %v is not 4-D", ErrShape, shapeString(gy.Shape()))
 	}
-	wshape := []int{gy.dims[1], x.Dim(1), kh, kw}
 	if x.nd != 4 {
 		return nil, fmt.Errorf("%w: Conv2dBackwardWeight: input %v is not 4-D", ErrShape, shapeString(x.Shape()))
 	}
+	wshape := []int{gy.dims[1], x.dims[1], kh, kw}
 	g, err := NewConvGeom(x.Shape(), wshape, stride, pad)
 	if err != nil {
 		return nil, err
@@ -1034,6 +1040,9 @@ func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor,
 // [N, Cin, h, wd]. (The input size is needed because strided
 // convolutions map several input sizes to one output size.)
 func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, error) {
+	if err := nonNil("Conv2dBackwardInput", gy, w); err != nil {
+		return nil, err
+	}
 	if gy.dt != w.dt {
 		return nil, fmt.Errorf("%w: Conv2dBackwardInput of %v gradient and %v kernel", ErrDType, gy.dt, w.dt)
 	}

@@ -1002,6 +1002,9 @@ func Gemm64(transA, transB bool, m, n, k int, alpha float64, a []float64, lda in
 // MatMul returns op(a) @ op(b) for 2-D tensors, where op transposes when
 // the flag is set, written into dst (new when nil).
 func MatMul(dst, a, b *Tensor, transA, transB bool) (*Tensor, error) {
+	if err := nonNil("MatMul", a, b); err != nil {
+		return nil, err
+	}
 	if a.dt != b.dt {
 		return nil, fmt.Errorf("%w: MatMul of %v and %v", ErrDType, a.dt, b.dt)
 	}
@@ -1036,6 +1039,9 @@ func MatMul(dst, a, b *Tensor, transA, transB bool) (*Tensor, error) {
 // Each product is an independent GEMM, so results are as deterministic as
 // MatMul's.
 func BatchMatMul(dst, a, b *Tensor, transA, transB bool) (*Tensor, error) {
+	if err := nonNil("BatchMatMul", a, b); err != nil {
+		return nil, err
+	}
 	if a.dt != b.dt {
 		return nil, fmt.Errorf("%w: BatchMatMul of %v and %v", ErrDType, a.dt, b.dt)
 	}

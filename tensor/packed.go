@@ -26,6 +26,9 @@ type PackedMatrix struct {
 // Pack packs op(b) for later products; b is a 2-D float32 tensor and
 // op(b) is b, or its transpose when trans is set.
 func Pack(b *Tensor, trans bool) (*PackedMatrix, error) {
+	if err := nonNil("Pack", b); err != nil {
+		return nil, err
+	}
 	if b.dt != Float32 || b.nd != 2 {
 		return nil, fmt.Errorf("%w: Pack needs a 2-D float32 matrix, got %v %v", ErrShape, b.dt, shapeString(b.Shape()))
 	}

@@ -264,16 +264,15 @@ func (t *Tensor) Shape() []int { return t.dims[:t.nd:t.nd] }
 // Dims returns the number of dimensions.
 func (t *Tensor) Dims() int { return t.nd }
 
-// Dim returns the size of dimension i; negative i counts from the end.
-// An i from Dims() up to MaxDims-1 gives 0 (shape checks in this package
-// read a dimension before testing Dims); any other i panics, as a slice
-// index would, with a message naming the shape.
+// Dim returns the size of dimension i; negative i counts from the end. An
+// i outside the tensor's dimensions panics, as a slice index would, with a
+// message naming the shape.
 func (t *Tensor) Dim(i int) int {
 	j := i
 	if j < 0 {
 		j += t.nd
 	}
-	if j < 0 || j >= MaxDims {
+	if j < 0 || j >= t.nd {
 		panic(fmt.Sprintf("tensor: Dim(%d) of shape %v", i, shapeString(t.Shape())))
 	}
 	return t.dims[j]
