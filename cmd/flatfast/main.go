@@ -11,6 +11,8 @@
 //	flatfast bench autodiff       gradient, Hessian-vector product, trace estimate
 //	flatfast repro uv             Figure 1 of the paper (vector UV model)
 //	flatfast repro sensing        Figure 3 of the paper (matrix sensing)
+//	flatfast data get             download FashionMNIST or CIFAR-10, verified
+//	flatfast data verify          check a data set on disk, count its classes
 //
 // Every command and subcommand accepts -h for its flags (printed on
 // standard error, exit status 0); `flatfast help bench gemm` prints the
@@ -48,6 +50,7 @@ func commands() []command {
 		{name: "info", summary: "print the CPU, the SIMD level in use and the cache sizes", run: runInfo},
 		{name: "bench", summary: "measure speed: bench kernels | gemm | conv | train | autodiff", subs: benchCommands()},
 		{name: "repro", summary: "reproduce a figure of the paper: repro uv | sensing", subs: reproCommands()},
+		{name: "data", summary: "data sets: data get | verify (fashion-mnist, cifar10)", subs: dataCommands()},
 	}
 }
 
