@@ -41,6 +41,10 @@ type gemmRow struct {
 	GFlops  float64 `json:"gflops"`
 	MinMs   float64 `json:"min_ms"`
 	Repeats int     `json:"calls"`
+	// SpeedupVsGeneric: the generic level's median over this row's, for
+	// flatfast rows with -generic.
+	SpeedupVsGeneric float64    `json:"speedup_vs_generic,omitempty"`
+	CPU              *bench.CPU `json:"cpu,omitempty"`
 }
 
 func benchGemm(args []string, stdout, stderr io.Writer) error {
@@ -49,6 +53,7 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 	threads := fs.String("threads", "", "comma-separated thread counts (default: 1 and the number of CPUs)")
 	shapes := fs.String("shapes", "", "comma-separated MxNxK shapes (default: 256^3, 512^3, 1024^3, 2048^3, 512x512x784)")
 	withGonum := fs.Bool("gonum", true, "also time gonum's pure-Go Sgemm")
+	vsGeneric := fs.Bool("generic", false, "also time flatfast at the generic level and report the speedup over it")
 	budget := fs.Duration("time", time.Second, "measuring time per case (5 batches; the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -89,6 +94,12 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 				tm := bench.Measure(c.Run, *budget, 5)
 				row := gemmRow{Kernel: c.Kernel, M: s.M, N: s.N, K: s.K, Threads: t, Level: simd.ActiveLevel().String(),
 					Ms: tm.Median * 1e3, MinMs: tm.Min * 1e3, GFlops: c.Flops / tm.Median / 1e9, Repeats: tm.Calls}
+				if *vsGeneric && c.Kernel == ff.Kernel {
+					row.SpeedupVsGeneric = genericMedian(c.Run, *budget) / tm.Median
+				}
+				if *asJSON {
+					row.CPU = bench.DescribeCPU()
+				}
 				if err := printRow(stdout, *asJSON, row, "%-12s %6d %6d %6d %7d %10.3f %9.1f\n",
 					row.Kernel, row.M, row.N, row.K, row.Threads, row.Ms, row.GFlops); err != nil {
 					return err
@@ -115,6 +126,19 @@ type convRow struct {
 	Ms      float64 `json:"ms"`
 	MinMs   float64 `json:"min_ms"`
 	GFlops  float64 `json:"gflops"`
+	// SpeedupVsGeneric: the generic level's median over this row's, with
+	// -generic.
+	SpeedupVsGeneric float64    `json:"speedup_vs_generic,omitempty"`
+	CPU              *bench.CPU `json:"cpu,omitempty"`
+}
+
+// genericMedian times run at the generic level (then restores the active
+// one) and returns its median seconds per call.
+func genericMedian(run func(int), budget time.Duration) float64 {
+	prev := simd.ActiveLevel()
+	defer func() { _ = simd.Use(prev) }()
+	_ = simd.Use(simd.Generic)
+	return bench.Measure(run, budget, 5).Median
 }
 
 func benchConv(args []string, stdout, stderr io.Writer) error {
@@ -122,6 +146,7 @@ func benchConv(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	threads := fs.String("threads", "", "comma-separated thread counts (default: 1 and the number of CPUs)")
 	all := fs.Bool("passes", false, "also report the forward and the two backward passes separately")
+	vsGeneric := fs.Bool("generic", false, "also time each case at the generic level and report the speedup over it (slow)")
 	budget := fs.Duration("time", 2*time.Second, "measuring time per case (5 batches; the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -146,6 +171,12 @@ func benchConv(args []string, stdout, stderr io.Writer) error {
 				tm := bench.Measure(c.Run, *budget, 5)
 				row := convRow{Kernel: c.Kernel, N: s.N, C: s.C, H: s.HW, W: s.HW, Cout: s.C, KSize: s.K, Stride: s.Stride, Pad: s.Pad,
 					Threads: t, Level: simd.ActiveLevel().String(), Ms: tm.Median * 1e3, MinMs: tm.Min * 1e3, GFlops: c.Flops / tm.Median / 1e9}
+				if *vsGeneric {
+					row.SpeedupVsGeneric = genericMedian(c.Run, *budget) / tm.Median
+				}
+				if *asJSON {
+					row.CPU = bench.DescribeCPU()
+				}
 				shape := fmt.Sprintf("%dx%dx%dx%d", s.N, s.C, s.HW, s.HW)
 				if err := printRow(stdout, *asJSON, row, "%-18s %-16s %7d %10.2f %9.1f\n",
 					row.Kernel, shape, row.Threads, row.Ms, row.GFlops); err != nil {
@@ -167,13 +198,14 @@ func printRow(w io.Writer, asJSON bool, row any, format string, args ...any) err
 
 // kernelRow is one line of `bench kernels`, also its JSON form.
 type kernelRow struct {
-	Kernel           string  `json:"kernel"`
-	N                int     `json:"n"`
-	Level            string  `json:"level"`
-	NsPerOp          float64 `json:"ns_per_op"`
-	GFlops           float64 `json:"gflops"`
-	GBytesPerSec     float64 `json:"gbytes_per_s"`
-	SpeedupVsGeneric float64 `json:"speedup_vs_generic"`
+	Kernel           string     `json:"kernel"`
+	N                int        `json:"n"`
+	Level            string     `json:"level"`
+	NsPerOp          float64    `json:"ns_per_op"`
+	GFlops           float64    `json:"gflops"`
+	GBytesPerSec     float64    `json:"gbytes_per_s"`
+	SpeedupVsGeneric float64    `json:"speedup_vs_generic"`
+	CPU              *bench.CPU `json:"cpu,omitempty"`
 }
 
 func benchKernels(args []string, stdout, stderr io.Writer) error {
@@ -233,6 +265,7 @@ func benchKernels(args []string, stdout, stderr io.Writer) error {
 					row.SpeedupVsGeneric = row.GFlops / (g.Flops / generic / 1e9)
 				}
 				if *asJSON {
+					row.CPU = bench.DescribeCPU()
 					if err := enc.Encode(row); err != nil {
 						return err
 					}

@@ -16,7 +16,7 @@ type Case struct {
 }
 
 // KernelNames lists the kernels KernelCases covers, in report order.
-var KernelNames = []string{"dot", "axpy", "scale", "add", "sub", "mul", "sum", "max", "relu", "relu_backward", "exp", "gemm_kernel"}
+var KernelNames = []string{"dot", "axpy", "scale", "add", "sub", "mul", "sum", "max", "relu", "relu_backward", "exp", "affine", "affine2", "sqdev", "transpose", "gemm_kernel"}
 
 // KernelCases returns one case per kernel of implementation k at size n.
 // For the GEMM micro-kernel n is the depth kc of the packed panels.
@@ -42,6 +42,7 @@ func KernelCases(k *simd.Impl, n int) []Case {
 		b[i] = float32(r.NormFloat64())
 	}
 	c := make([]float32, mr*nr)
+	tr := min(32, max(1, n))
 	cases := []Case{
 		{"dot", n, 2 * f, 8 * f, func(it int) {
 			for range it {
@@ -96,6 +97,28 @@ func KernelCases(k *simd.Impl, n int) []Case {
 		{"exp", n, f, 8 * f, func(it int) {
 			for range it {
 				k.Exp(z, x)
+			}
+		}},
+		{"affine", n, 2 * f, 8 * f, func(it int) {
+			for range it {
+				k.Affine(z, x, 1.5, 0.25)
+			}
+		}},
+		{"affine2", n, 4 * f, 12 * f, func(it int) {
+			for range it {
+				k.Affine2(z, x, y, 1.5, -0.5, 0.25)
+			}
+		}},
+		{"sqdev", n, 2 * f, 4 * f, func(it int) {
+			for range it {
+				sink += k.SumSquaredDeviation(x, 0.5)
+			}
+		}},
+		// A rows x n/rows matrix (32 x 32 at n = 1024); one "flop" per
+		// element moved, as for max and relu.
+		{"transpose", n, float64(tr * (n / tr)), 8 * float64(tr*(n/tr)), func(it int) {
+			for range it {
+				k.Transpose(z, tr, x, n/tr, tr, n/tr)
 			}
 		}},
 		{"gemm_kernel", n, 2 * float64(mr*nr) * f, 4 * (float64(mr+nr)*f + 2*float64(mr*nr)), func(it int) {
