@@ -22,8 +22,8 @@ func SavePanels(path string, plots []*plot.Plot, panelW, panelH vg.Length) error
 		return fmt.Errorf("no plots for %s", path)
 	}
 	for _, p := range plots {
-		logRange(&p.X)
-		logRange(&p.Y)
+		fixRange(&p.X)
+		fixRange(&p.Y)
 	}
 	img := vgimg.New(panelW*vg.Length(len(plots)), panelH)
 	dc := draw.New(img)
@@ -39,13 +39,59 @@ func SavePanels(path string, plots []*plot.Plot, panelW, panelH vg.Length) error
 	return WriteFileAtomic(path, buf.Bytes())
 }
 
-// logRange gives a log axis with nothing positive to show (an empty panel:
-// every point skipped) the range [1, 10]; gonum's log ticks panic on the
-// [-1, 1] it would choose.
-func logRange(a *plot.Axis) {
-	if _, ok := a.Scale.(plot.LogScale); ok && !(a.Min > 0 && a.Max >= a.Min && !math.IsInf(a.Max, 0)) {
-		a.Min, a.Max = 1, 10
+// fixRange gives an axis a range that gonum can draw whatever the data
+// were: its tick makers panic on a log range that is not positive (an
+// empty panel: every point skipped; or a single learning rate, which it
+// widens to [x-1, x+1]), its linear ticks panic on an empty range (equal
+// values too large for its +-1 widening) and loop forever on one whose
+// width overflows.
+func fixRange(a *plot.Axis) {
+	lo, hi := a.Min, a.Max
+	if _, ok := a.Scale.(plot.LogScale); ok {
+		// Within [1e-300, 1e300] the decades of the tick makers are finite.
+		const small, big = 1e-300, 1e300
+		ok := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
+		switch {
+		case !ok(lo) && !ok(hi):
+			lo, hi = 1, 10
+		case !ok(lo):
+			lo = hi / 10
+		case !ok(hi):
+			hi = lo * 10
+		}
+		lo, hi = math.Min(math.Max(lo, small), big), math.Min(math.Max(hi, small), big)
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		if hi <= lo*(1+1e-9) {
+			// One value: a decade around it.
+			lo, hi = math.Max(lo/math.Sqrt(10), small), math.Min(hi*math.Sqrt(10), big)
+			if lo == hi {
+				lo, hi = lo/10, hi*10
+			}
+		}
+	} else {
+		// Within +-MaxFloat64/4 the width hi-lo stays finite.
+		const big = math.MaxFloat64 / 4
+		fin := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+		switch {
+		case !fin(lo) && !fin(hi):
+			lo, hi = 0, 1
+		case !fin(lo):
+			lo = hi - 1
+		case !fin(hi):
+			hi = lo + 1
+		}
+		lo, hi = math.Min(math.Max(lo, -big), big), math.Min(math.Max(hi, -big), big)
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		if w := math.Max(math.Abs(lo), math.Abs(hi)); hi-lo <= 1e-12*w || hi == lo {
+			d := math.Max(0.1*w, 1)
+			lo, hi = lo-d, hi+d
+		}
 	}
+	a.Min, a.Max = lo, hi
 }
 
 // Color returns the i-th colour: plotutil's palette for the first seven,
@@ -85,8 +131,13 @@ type Series struct {
 }
 
 // AddSeries draws series on p, colour i. Non-finite or (on log axes)
-// non-positive points are skipped.
+// non-positive points are skipped, and so are error bars that are not
+// finite; on a log y axis a bar reaching zero or below is cut at a tenth
+// of its point (the axis cannot show more of it).
 func AddSeries(p *plot.Plot, s Series, i int, logX, logY bool) error {
+	if len(s.Y) != len(s.X) || (s.YErr != nil && len(s.YErr) != len(s.X)) {
+		return fmt.Errorf("series %q: %d x values, %d y values and %d errors", s.Name, len(s.X), len(s.Y), len(s.YErr))
+	}
 	var pts plotter.XYs
 	var errs plotter.YErrors
 	for k := range s.X {
@@ -96,10 +147,14 @@ func AddSeries(p *plot.Plot, s Series, i int, logX, logY bool) error {
 		}
 		pts = append(pts, plotter.XY{X: x, Y: y})
 		e := 0.0
-		if s.YErr != nil && !math.IsNaN(s.YErr[k]) {
+		if s.YErr != nil && s.YErr[k] > 0 && !math.IsInf(s.YErr[k], 0) {
 			e = s.YErr[k]
 		}
-		errs = append(errs, struct{ Low, High float64 }{e, e})
+		low := e
+		if logY && y-low <= 0 {
+			low = y - y/10
+		}
+		errs = append(errs, struct{ Low, High float64 }{low, e})
 	}
 	if len(pts) == 0 {
 		return nil

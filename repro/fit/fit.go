@@ -52,6 +52,10 @@ func FitLine(x, y []float64) (Line, error) {
 	}
 	l := Line{B: sxy / sxx, N: n}
 	l.A = my - l.B*mx
+	if math.IsNaN(l.A) || math.IsInf(l.A, 0) || math.IsNaN(l.B) || math.IsInf(l.B, 0) {
+		// Sums of squares of values near the float64 limit overflow.
+		return Line{}, fmt.Errorf("fit: the values are too large to fit a line (slope %v, intercept %v)", l.B, l.A)
+	}
 	var ss float64
 	for i := range x {
 		r := y[i] - l.A - l.B*x[i]
@@ -80,10 +84,13 @@ type PowerLaw struct {
 // FitPowerLaw fits y = Y0 x^-alpha by least squares on log y against
 // log x; x and y must be positive.
 func FitPowerLaw(x, y []float64) (PowerLaw, error) {
+	if len(x) != len(y) {
+		return PowerLaw{}, fmt.Errorf("fit: %d x values and %d y values", len(x), len(y))
+	}
 	lx, ly := make([]float64, len(x)), make([]float64, len(y))
 	for i := range x {
-		if !(x[i] > 0) || i >= len(y) || !(y[i] > 0) {
-			return PowerLaw{}, fmt.Errorf("fit: power law needs positive values, point %d is (%v, %v)", i, x[i], y[min(i, len(y)-1)])
+		if !(x[i] > 0) || !(y[i] > 0) || math.IsInf(x[i], 0) || math.IsInf(y[i], 0) {
+			return PowerLaw{}, fmt.Errorf("fit: power law needs positive finite values, point %d is (%v, %v)", i, x[i], y[i])
 		}
 		lx[i], ly[i] = math.Log(x[i]), math.Log(y[i])
 	}
@@ -117,7 +124,16 @@ func FitTimescale(t, y []float64) (Timescale, error) {
 	if !(l.B < 0) {
 		return Timescale{}, fmt.Errorf("fit: log y does not decay (slope %v)", l.B)
 	}
-	return Timescale{T: -1 / l.B, SE: l.SEB / (l.B * l.B), Line: l}, nil
+	ts := Timescale{T: -1 / l.B, SE: l.SEB / (l.B * l.B), Line: l}
+	if math.IsInf(ts.T, 0) {
+		// A slope so close to zero that its inverse overflows: no
+		// measurable decay.
+		return Timescale{}, fmt.Errorf("fit: log y does not measurably decay (slope %v)", l.B)
+	}
+	if math.IsInf(ts.SE, 0) {
+		ts.SE = math.NaN()
+	}
+	return ts, nil
 }
 
 // Hinge is the continuous piecewise-linear model of the paper's eq. 14:
@@ -141,6 +157,11 @@ func FitHinge(x, y []float64) (Hinge, error) {
 	}
 	if len(x) < 4 {
 		return Hinge{}, fmt.Errorf("%w: %d points for a hinge (need 4)", ErrTooFew, len(x))
+	}
+	for i := range x {
+		if math.IsNaN(x[i]) || math.IsNaN(y[i]) || math.IsInf(x[i], 0) || math.IsInf(y[i], 0) {
+			return Hinge{}, fmt.Errorf("fit: point %d is not finite (%v, %v)", i, x[i], y[i])
+		}
 	}
 	xs := append([]float64(nil), x...)
 	sort.Float64s(xs)

@@ -122,3 +122,56 @@ func TestHinge(t *testing.T) {
 		t.Error("3 points accepted")
 	}
 }
+
+// TestDegenerateInputs: no fit panics or returns a non-finite estimate
+// without an error, whatever it is given: nothing, one point, equal x,
+// NaN, Inf, lengths that differ, values whose squares overflow.
+func TestDegenerateInputs(t *testing.T) {
+	nan, inf, big := math.NaN(), math.Inf(1), 1e300
+	cases := []struct {
+		name string
+		x, y []float64
+	}{
+		{"empty", nil, nil},
+		{"one point", []float64{1}, []float64{2}},
+		{"x without y", []float64{1, 2, 3}, nil},
+		{"y shorter", []float64{1, 2, 3}, []float64{1}},
+		{"x shorter", []float64{1}, []float64{1, 2, 3}},
+		{"equal x", []float64{2, 2, 2, 2}, []float64{1, 2, 3, 4}},
+		{"equal y", []float64{1, 2, 3, 4}, []float64{5, 5, 5, 5}},
+		{"NaN", []float64{1, nan, 3, 4}, []float64{1, 2, 3, 4}},
+		{"Inf", []float64{1, 2, 3, 4}, []float64{1, inf, 3, 4}},
+		{"overflowing squares", []float64{-big, 0, big, 2 * big}, []float64{big, -big, big, -big}},
+		{"tiny slope", []float64{0, 1, 2, 3}, []float64{1, 1 - 1e-300, 1 - 2e-300, 1 - 3e-300}},
+	}
+	finite := func(v ...float64) bool {
+		for _, x := range v {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("panic: %v", r)
+				}
+			}()
+			if l, err := FitLine(c.x, c.y); err == nil && !finite(l.A, l.B) {
+				t.Errorf("FitLine: %+v without an error", l)
+			}
+			if p, err := FitPowerLaw(c.x, c.y); err == nil && !finite(p.Y0, p.Alpha) {
+				t.Errorf("FitPowerLaw: %+v without an error", p)
+			}
+			if ts, err := FitTimescale(c.x, c.y); err == nil && !(finite(ts.T) && ts.T > 0) {
+				t.Errorf("FitTimescale: %+v without an error", ts)
+			}
+			if h, err := FitHinge(c.x, c.y); err == nil && !finite(h.X, h.Top, h.Left, h.Right) {
+				t.Errorf("FitHinge: %+v without an error", h)
+			}
+			MeanSE(c.y)
+		})
+	}
+}
