@@ -45,6 +45,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 
 	"github.com/flatfast/flatfast/layers"
@@ -113,22 +114,80 @@ func logspace(lo, hi float64, n int) []float64 {
 	return out
 }
 
+// Bounds of the settings. maxSteps is a step cap no run reaches in a
+// lifetime (about 10^7 steps per second per core); maxEFolds a fit window
+// that starts e^50 above the threshold, far beyond any start.
+const (
+	maxWidth  = 1 << 30
+	maxPoints = 1 << 20
+	maxSeeds  = 1 << 40
+	maxSteps  = 1_000_000_000_000
+	maxEFolds = 50
+)
+
+// MemoryEstimate returns the bytes a run of the experiment with workers
+// goroutines (0: GOMAXPROCS) needs, estimated from the configuration
+// (from above: the records kept per run, the data and starts, and the
+// batched models in flight), and the setting that makes most of it, for
+// messages.
+func (c *Config) MemoryEstimate(workers int) (float64, string) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	n, p := float64(c.N), float64(c.P)
+	cells := float64(len(c.Activations)) * float64(len(c.Gammas)) * float64(len(c.Etas))
+	runs := cells * (float64(c.Seeds) + 1)
+	// Per run: its Run and RunResult, its line in the checkpoint and in
+	// results.json, its row of runs.csv (about 2 KiB in all).
+	perRun := runs * 2048
+	// The data and the starts: x, u0, v0, a valley start per activation
+	// and the P basis vectors of its projection.
+	setup := 8 * n * (3 + float64(len(c.Activations)) + p)
+	// In flight: up to 96 runs per batch, one batch per worker; each run
+	// has its samples (maxSamples of step and norm), u, v, their
+	// velocities and gradients, and the [n, P] intermediates of a step.
+	active := math.Min(runs, float64(workers)*96)
+	inFlight := active * (maxSamples*16 + 8*n*(12+8*p))
+	if perRun >= setup+inFlight {
+		return perRun + setup + inFlight, fmt.Sprintf("the grid (%d activations x %d gammas x %d learning rates x (seeds = %d + 1) = %.3g runs)",
+			len(c.Activations), len(c.Gammas), len(c.Etas), c.Seeds, runs)
+	}
+	return perRun + setup + inFlight, fmt.Sprintf("the width n = %d", c.N)
+}
+
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []string
 	add := func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) }
-	if c.N < 1 {
-		add("n = %d must be at least 1", c.N)
+	// The upper bounds keep products of the sizes inside an int; whether
+	// a configuration fits in memory is MemoryEstimate's question.
+	if c.N < 1 || c.N > maxWidth {
+		add("n = %d must be in [1, %d]", c.N, maxWidth)
 	}
-	if c.P < 2 {
-		add("P = %d must be at least 2", c.P)
+	if c.P < 2 || c.P > maxPoints {
+		add("P = %d must be in [2, %d]", c.P, maxPoints)
 	}
 	if !(c.Eps > 0) || math.IsInf(c.Eps, 0) {
 		add("eps = %v must be positive and finite", c.Eps)
 	}
-	if c.Seeds < 1 {
-		add("seeds = %d must be at least 1", c.Seeds)
+	if c.Seeds < 1 || int64(c.Seeds) > maxSeeds {
+		add("seeds = %d must be in [1, %d]", c.Seeds, int64(maxSeeds))
 	}
+	dup := func(what string, n int, eq func(i, j int) bool, show func(i int) any) {
+		for i := 0; i < n; i++ {
+			for j := 0; j < i; j++ {
+				if eq(i, j) {
+					// Runs are grouped into cells by their values, so a
+					// repeated value would merge two cells into one.
+					add("%s %v listed twice", what, show(i))
+					return
+				}
+			}
+		}
+	}
+	dup("activation", len(c.Activations), func(i, j int) bool { return c.Activations[i] == c.Activations[j] }, func(i int) any { return c.Activations[i] })
+	dup("gamma", len(c.Gammas), func(i, j int) bool { return c.Gammas[i] == c.Gammas[j] }, func(i int) any { return c.Gammas[i] })
+	dup("learning rate", len(c.Etas), func(i, j int) bool { return c.Etas[i] == c.Etas[j] }, func(i int) any { return c.Etas[i] })
 	if len(c.Activations) == 0 {
 		add("no activations")
 	}
@@ -156,14 +215,14 @@ func (c *Config) Validate() error {
 	if c.C < 0 || math.IsNaN(c.C) || math.IsInf(c.C, 0) {
 		add("C = %v must be >= 0 (0: eq. 10)", c.C)
 	}
-	if !(c.Threshold > 0) {
-		add("threshold %v must be positive", c.Threshold)
+	if !(c.Threshold > 0) || math.IsInf(c.Threshold, 0) {
+		add("threshold %v must be positive and finite", c.Threshold)
 	}
-	if c.MaxSteps < 100 {
-		add("max steps %d below 100", c.MaxSteps)
+	if c.MaxSteps < 100 || int64(c.MaxSteps) > maxSteps {
+		add("max steps %d outside [100, %g]", c.MaxSteps, float64(maxSteps))
 	}
-	if !(c.FitEFolds > 0) {
-		add("fit window of %v e-folds must be positive", c.FitEFolds)
+	if !(c.FitEFolds > 0 && c.FitEFolds <= maxEFolds) {
+		add("fit window of %v e-folds must be in (0, %d]", c.FitEFolds, maxEFolds)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("uv: invalid configuration: %s", strings.Join(errs, "; "))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"sort"
 	"sync"
 
@@ -487,10 +488,24 @@ func executeRuns(ctx context.Context, cfg *Config, s *Setup, runs []Run, skip ma
 	var firstErr error
 	next := 0
 	var wg sync.WaitGroup
-	for w := 0; w < max(1, workers); w++ {
+	// More goroutines than batches would only wait; capping them also
+	// keeps an absurd worker count from spawning millions.
+	for w := 0; w < max(1, min(workers, len(jobs))); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic here would kill the process past any recover of the
+			// caller's: it becomes the experiment's error instead.
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("uv: internal error (a bug): %v\n%s", r, debug.Stack())
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}()
 			for {
 				mu.Lock()
 				if next >= len(jobs) || firstErr != nil {
