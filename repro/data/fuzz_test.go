@@ -50,8 +50,10 @@ func FuzzDecodeCIFAR10(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(b, 0)
-	f.Add(b, 4)
+	// Whole files are 12 KB; two records keep the mutator's inputs small
+	// enough to run fast.
+	f.Add(b[:2*CIFARRecordBytes], 0)
+	f.Add(b[:CIFARRecordBytes], 1)
 	f.Add(b[:CIFARRecordBytes+1], 0)
 	f.Add([]byte{10}, 1)
 	f.Fuzz(func(t *testing.T, b []byte, records int) {
@@ -68,10 +70,8 @@ func FuzzDecodeCIFAR10(f *testing.F) {
 				t.Fatalf("record %d: label %d", i, l)
 			}
 		}
-		r := &Raw{Name: "fuzz", N: n, C: 3, H: 32, W: 32, Pix: pix, Labels: labels, Classes: 10}
-		s, err := r.Set(CIFAR10Norm)
-		if err != nil || s.Len() != n {
-			t.Fatalf("converting %d valid records: %v", n, err)
+		if err := checkCIFAR10(b, "fuzz", n); err != nil {
+			t.Fatalf("decoded %d records that do not check: %v", n, err)
 		}
 	})
 }
