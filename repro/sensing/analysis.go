@@ -18,10 +18,12 @@ type BetaSummary struct {
 	// Per-seed threshold steps (null: not reached).
 	TestSteps  []repro.Finite `json:"test_threshold_step_per_seed"`
 	TraceSteps []repro.Finite `json:"trace_threshold_step_per_seed"`
-	MinTest    float64        `json:"min_test_error"`
-	MinTrace   float64        `json:"min_hessian_trace"`
-	FinalTest  float64        `json:"final_test_error"`
-	FinalTrace float64        `json:"final_hessian_trace"`
+	// The figures are Finite (null when not finite) so that a degenerate
+	// sweep still writes its results.json.
+	MinTest    repro.Finite `json:"min_test_error"`
+	MinTrace   repro.Finite `json:"min_hessian_trace"`
+	FinalTest  repro.Finite `json:"final_test_error"`
+	FinalTrace repro.Finite `json:"final_hessian_trace"`
 	// Epoch-wise double descent of the mean test error: the largest rise
 	// above the running minimum (DDMin) to a peak (DDPeak at DDPeakStep)
 	// after which the error falls below DDMin again; present when the
@@ -32,7 +34,7 @@ type BetaSummary struct {
 	DDPresent  bool    `json:"double_descent"`
 	// The highest test error reached at all (the early transient peak that
 	// grows as beta -> 1).
-	MaxTest float64 `json:"max_test_error"`
+	MaxTest repro.Finite `json:"max_test_error"`
 }
 
 // Optimum is beta* for one measure.
@@ -117,6 +119,9 @@ func Analyze(cfg *Config, pr *Problem, runs []Run, st *state) Analysis {
 
 // meanCurve averages curves recorded at the same steps.
 func meanCurve(cs []Curve) Curve {
+	if len(cs) == 0 {
+		return Curve{}
+	}
 	m := Curve{Steps: cs[0].Steps}
 	n := len(cs[0].Steps)
 	m.TestError, m.Trace, m.TrainLoss = make([]float64, n), make([]float64, n), make([]float64, n)
@@ -141,19 +146,27 @@ func firstBelow(steps []int, v []float64, limit float64) repro.Finite {
 
 func summarise(beta float64, cs []Curve, testLimit, traceLimit float64) BetaSummary {
 	m := meanCurve(cs)
+	if len(m.Steps) == 0 {
+		// Nothing recorded (an analysis of a sweep before its first
+		// step): no figures rather than an index out of range.
+		nan := math.NaN()
+		return BetaSummary{Beta: beta, TestStep: repro.Finite(nan), TraceStep: repro.Finite(nan),
+			MinTest: repro.Finite(nan), MinTrace: repro.Finite(nan), FinalTest: repro.Finite(nan), FinalTrace: repro.Finite(nan), MaxTest: repro.Finite(nan)}
+	}
 	b := BetaSummary{Beta: beta, TestStep: firstBelow(m.Steps, m.TestError, testLimit), TraceStep: firstBelow(m.Steps, m.Trace, traceLimit)}
 	for _, c := range cs {
 		b.TestSteps = append(b.TestSteps, firstBelow(c.Steps, c.TestError, testLimit))
 		b.TraceSteps = append(b.TraceSteps, firstBelow(c.Steps, c.Trace, traceLimit))
 	}
-	b.MinTest, b.MinTrace = math.Inf(1), math.Inf(1)
+	minTest, minTrace, maxTest := math.Inf(1), math.Inf(1), 0.0
 	for k := range m.Steps {
-		b.MinTest = math.Min(b.MinTest, m.TestError[k])
-		b.MinTrace = math.Min(b.MinTrace, m.Trace[k])
-		b.MaxTest = math.Max(b.MaxTest, m.TestError[k])
+		minTest = math.Min(minTest, m.TestError[k])
+		minTrace = math.Min(minTrace, m.Trace[k])
+		maxTest = math.Max(maxTest, m.TestError[k])
 	}
+	b.MinTest, b.MinTrace, b.MaxTest = repro.Finite(minTest), repro.Finite(minTrace), repro.Finite(maxTest)
 	last := len(m.Steps) - 1
-	b.FinalTest, b.FinalTrace = m.TestError[last], m.Trace[last]
+	b.FinalTest, b.FinalTrace = repro.Finite(m.TestError[last]), repro.Finite(m.Trace[last])
 	// Double descent: the largest rise of the mean test error above its
 	// running minimum that is followed by a descent below that minimum.
 	t := m.TestError

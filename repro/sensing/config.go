@@ -92,12 +92,47 @@ var Presets = map[string]Config{
 	},
 }
 
+// Bounds of the settings: maxSteps is years of training at this
+// problem's speed.
+const (
+	maxDim          = 1 << 12
+	maxMeasurements = 1 << 24
+	maxSeeds        = 1 << 40
+	maxSteps        = 1_000_000_000
+	maxProbes       = 1 << 20
+)
+
+// MemoryEstimate returns the bytes the sweep needs, estimated (from
+// above) from the configuration: the measurement operator, each run's
+// factors with their velocities, gradients and snapshot, and the recorded
+// curves as the state, results.json and curves.csv hold them; and the
+// setting that makes most of it, for messages.
+func (c *Config) MemoryEstimate() (float64, string) {
+	d2, p := float64(c.D)*float64(c.D), float64(c.P)
+	runs := float64(len(c.Betas)) * float64(c.Seeds)
+	points := float64(c.Steps)/float64(max(1, c.Every)) + 2
+	// A, its packed copy and the float64 work of building it.
+	op := p*d2*4*3 + 8*d2*8
+	perRun := runs * (d2*4*16 + p*4*6)
+	curves := runs * points * 400
+	need := op + perRun + curves
+	switch {
+	case curves >= op && curves >= perRun:
+		return need, fmt.Sprintf("steps / measure_every = %d / %d (%.3g recorded points) x %.3g runs", c.Steps, c.Every, points, runs)
+	case perRun >= op:
+		return need, fmt.Sprintf("the sweep (%d betas x seeds = %d: %.3g runs)", len(c.Betas), c.Seeds, runs)
+	}
+	return need, fmt.Sprintf("the problem (d = %d, P = %d)", c.D, c.P)
+}
+
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []string
 	add := func(f string, a ...any) { errs = append(errs, fmt.Sprintf(f, a...)) }
-	if c.D < 1 || c.R < 1 || c.R > c.D || c.P < 1 {
-		add("need d >= r >= 1 and P >= 1 (got d=%d r=%d P=%d)", c.D, c.R, c.P)
+	// The upper bounds keep products of the sizes inside an int; whether
+	// a sweep fits in memory is MemoryEstimate's question.
+	if c.D < 1 || c.R < 1 || c.R > c.D || c.P < 1 || c.D > maxDim || c.P > maxMeasurements {
+		add("need %d >= d >= r >= 1 and %d >= P >= 1 (got d=%d r=%d P=%d)", maxDim, maxMeasurements, c.D, c.R, c.P)
 	}
 	if !(c.Eta > 0 && c.Eta < 10) {
 		add("eta %v outside (0, 10)", c.Eta)
@@ -108,13 +143,23 @@ func (c *Config) Validate() error {
 	if len(c.Betas) == 0 {
 		add("no betas")
 	}
-	for _, b := range c.Betas {
+	for i, b := range c.Betas {
 		if !(b >= 0 && b < 1) {
 			add("beta %v outside [0, 1)", b)
+		}
+		for _, x := range c.Betas[:i] {
+			if x == b {
+				// The analysis groups runs by beta: a repeated one would
+				// average two copies of the same runs.
+				add("beta %v listed twice", b)
+			}
 		}
 	}
 	if c.Seeds < 1 || c.Steps < 1 || c.Every < 1 {
 		add("seeds, steps and measure_every must be positive (got %d, %d, %d)", c.Seeds, c.Steps, c.Every)
+	}
+	if int64(c.Seeds) > maxSeeds || int64(c.Steps) > maxSteps {
+		add("seeds = %d and steps = %d must be at most %d and %d", c.Seeds, c.Steps, int64(maxSeeds), int64(maxSteps))
 	}
 	for _, s := range c.HutchinsonSteps {
 		if c.Every < 1 {
@@ -133,11 +178,11 @@ func (c *Config) Validate() error {
 			add("Hutchinson beta %v is not in the sweep", b)
 		}
 	}
-	if len(c.HutchinsonSteps) > 0 && c.HutchinsonProbes < 2 {
-		add("Hutchinson needs at least 2 probes")
+	if len(c.HutchinsonSteps) > 0 && (c.HutchinsonProbes < 2 || c.HutchinsonProbes > maxProbes) {
+		add("Hutchinson needs between 2 and %d probes (got %d)", maxProbes, c.HutchinsonProbes)
 	}
-	if !(c.TestThreshold > 0) || !(c.TraceFactor > 1) {
-		add("need test threshold > 0 and trace factor > 1")
+	if !(c.TestThreshold > 0) || !(c.TraceFactor > 1) || math.IsInf(c.TestThreshold, 0) || math.IsInf(c.TraceFactor, 0) {
+		add("need a finite test threshold > 0 and trace factor > 1")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("sensing: invalid configuration: %s", strings.Join(errs, "; "))

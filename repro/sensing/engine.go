@@ -70,6 +70,9 @@ type state struct {
 	// configuration finding the checkpoint can say how they differ
 	// (absent from the checkpoints of earlier versions).
 	Settings []byte
+	// Perf is the finished sweep's timings, saved with its final
+	// checkpoint (nil before, and in earlier versions' checkpoints).
+	Perf *Perf
 }
 
 // sweep steps every run together.
@@ -156,10 +159,8 @@ func decodeState(b []byte) (*state, error) {
 // caller compares the hashes); it fails when the snapshot does not fit the
 // sweep.
 func (sw *sweep) restore(st *state) error {
-	n := len(sw.runs)
-	if len(st.U) != sw.u.Len() || len(st.V) != sw.v.Len() || len(st.PiU) != sw.u.Len() || len(st.PiV) != sw.v.Len() ||
-		len(st.RNG) != n || len(st.Curves) != n || st.Step < 0 || st.Step > sw.cfg.Steps {
-		return fmt.Errorf("it does not fit the sweep of its configuration")
+	if err := checkState(sw.cfg, sw.runs, st); err != nil {
+		return err
 	}
 	for i, rb := range st.RNG {
 		if err := sw.rngs[i].UnmarshalBinary(rb); err != nil {

@@ -33,8 +33,8 @@ func (r *Results) Write(dir string) error {
 	}
 	rows = rows[:0]
 	for _, b := range r.Analysis.Betas {
-		rows = append(rows, []string{f(b.Beta), f(float64(b.TestStep)), f(float64(b.TraceStep)), f(b.MinTest), f(b.MinTrace),
-			f(b.FinalTest), f(b.FinalTrace), strconv.FormatBool(b.DDPresent), f(b.DDMin), f(b.DDPeak), f(b.MaxTest)})
+		rows = append(rows, []string{f(b.Beta), f(float64(b.TestStep)), f(float64(b.TraceStep)), f(float64(b.MinTest)), f(float64(b.MinTrace)),
+			f(float64(b.FinalTest)), f(float64(b.FinalTrace)), strconv.FormatBool(b.DDPresent), f(b.DDMin), f(b.DDPeak), f(float64(b.MaxTest))})
 	}
 	if err := repro.WriteCSV(filepath.Join(dir, "summary.csv"), []string{"beta", "test_threshold_step", "trace_threshold_step",
 		"min_test_error", "min_trace", "final_test_error", "final_trace", "double_descent", "dd_min", "dd_peak", "max_test_error"}, rows); err != nil {
@@ -93,7 +93,7 @@ func (r *Results) Summary(w io.Writer, perf *Perf) {
 		if b.DDPresent {
 			dd = fmt.Sprintf("%.3gx", b.DDPeak/b.DDMin)
 		}
-		p("%-8g %12s %12s %12.4g %12.5g %10s %9.3g\n", b.Beta, stepStr(b.TestStep), stepStr(b.TraceStep), b.MinTest, b.MinTrace, dd, b.MaxTest)
+		p("%-8g %12s %12s %12.4g %12.5g %10s %9.3g\n", b.Beta, stepStr(b.TestStep), stepStr(b.TraceStep), float64(b.MinTest), float64(b.MinTrace), dd, float64(b.MaxTest))
 	}
 	p("\n%-30s %-14s %-14s %s\n", "", "test error", "Hessian trace", "paper")
 	p("%-30s %-14s %-14s %.4f\n", "beta* (fewest steps, grid)", fmtF(float64(a.TestOpt.BetaGrid)), fmtF(float64(a.TraceOpt.BetaGrid)), a.PaperBetaStar)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,9 +28,20 @@ type Options struct {
 	Fresh bool
 	// CheckpointEvery is the wall-clock time between checkpoints.
 	CheckpointEvery time.Duration
+	// MaxMemory is the memory the sweep may plan to use, in bytes (0: the
+	// physical memory; see repro.MemoryLimit). A configuration estimated
+	// to need more is refused with a *repro.MemoryError before anything is
+	// allocated.
+	MaxMemory int64
 	// stopAfter, for tests, stops the sweep (as if killed) after this
 	// many steps; 0 runs to the end.
 	stopAfter int
+	// writeFile, for tests, replaces repro.WriteFileAtomic for the
+	// checkpoint (and the probe of the directory).
+	writeFile func(path string, data []byte) error
+	// killBeforeReports, for tests, stops a sweep (as if killed) after its
+	// final checkpoint, before its reports.
+	killBeforeReports bool
 }
 
 // Results is what results.json holds. It holds no timings, so that a
@@ -67,15 +79,32 @@ const checkpointFile = "checkpoint.gob"
 
 // Execute runs (or resumes) the sweep and writes results.json, perf.json,
 // curves.csv, summary.csv and the plots into opt.Out. When opt.Out already
-// holds the finished sweep, it trains nothing: it rewrites the reports from
-// the checkpoint (the same bytes), leaves perf.json as it is and returns
-// it (nil if it cannot be read), and sets Results.Complete. Unless
-// opt.Fresh, opt.Out holding the output of another configuration is an
-// error (see Options.Fresh).
+// holds the finished sweep, it trains nothing: it rewrites the reports and
+// perf.json from the checkpoint (the same bytes; the final checkpoint
+// holds the timings, so that a sweep killed before its reports loses
+// none), returns the timings (nil for a checkpoint of an earlier version
+// that did not hold them, when perf.json is kept as it is), and sets
+// Results.Complete. Unless opt.Fresh, opt.Out holding the output of
+// another configuration is an error (see Options.Fresh).
 func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
+	need, what := cfg.MemoryEstimate()
+	if err := repro.CheckMemory(need, what, opt.MaxMemory); err != nil {
+		return nil, nil, err
+	}
+	write := opt.writeFile
+	if write == nil {
+		write = repro.WriteFileAtomic
+	}
+	// Locked (and probed) before the checkpoint is read, so that what is
+	// read stays this process's until it is done.
+	od, err := repro.OpenOut(opt.Out, write)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer od.Close()
 	pr, err := NewProblem(cfg.D, cfg.R, cfg.P, cfg.DataSeed, true)
 	if err != nil {
 		return nil, nil, err
@@ -100,27 +129,35 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, err
 			}
 		}
 	}
-	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
-		return nil, nil, err
-	}
 	if sw.finished() {
-		// Nothing left to train: rebuild the reports from the checkpoint
-		// (the same bytes; this also completes a sweep killed after its
-		// last checkpoint but before its reports) and keep perf.json,
-		// which timed the sweep when it ran.
+		// Nothing left to train: rebuild the reports and perf.json from
+		// the checkpoint (the same bytes; this also completes a sweep
+		// killed after its last checkpoint but before its reports).
 		res := sw.results(pr, runs)
 		res.Complete = true
 		if err := res.Write(opt.Out); err != nil {
 			return nil, nil, err
 		}
-		return res, readPerf(filepath.Join(opt.Out, "perf.json")), nil
+		if sw.st.Perf == nil {
+			// A checkpoint of an earlier version: perf.json, if any, is
+			// the only record of the timings.
+			perf, err := readPerf(filepath.Join(opt.Out, "perf.json"))
+			return res, perf, err
+		}
+		if err := repro.WriteJSON(filepath.Join(opt.Out, "perf.json"), sw.st.Perf); err != nil {
+			return nil, nil, err
+		}
+		return res, sw.st.Perf, nil
 	}
 	save := func() error {
 		b, err := sw.snapshot()
 		if err != nil {
 			return err
 		}
-		return repro.WriteFileAtomic(cp, b)
+		if err := write(cp, b); err != nil {
+			return fmt.Errorf("saving the checkpoint: %w", err)
+		}
+		return nil
 	}
 	every := opt.CheckpointEvery
 	if every <= 0 {
@@ -175,8 +212,14 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *Perf, err
 		perf.RunStepsPerS = perf.StepsPerS * n
 		perf.GFlops = perf.FlopsPerStep * perf.StepsPerS / 1e9
 	}
+	// The final checkpoint holds the timings: a sweep killed before its
+	// reports are written still has them.
+	sw.st.Perf = perf
 	if err := save(); err != nil {
 		return nil, nil, err
+	}
+	if opt.killBeforeReports {
+		return nil, nil, ErrStopped
 	}
 	res := sw.results(pr, runs)
 	if err := res.Write(opt.Out); err != nil {
@@ -229,15 +272,44 @@ func (sw *sweep) results(pr *Problem, runs []Run) *Results {
 		Analysis: Analyze(sw.cfg, pr, runs, sw.st)}
 }
 
-// readPerf reads a perf.json, or returns nil when there is none to read.
-func readPerf(path string) *Perf {
+// readPerf reads a perf.json: nil when there is none, a repro.Unreadable
+// error naming the field when it holds impossible figures.
+func readPerf(path string) (*Perf, error) {
 	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		return nil, err
 	}
+	return decodePerf(b, path)
+}
+
+// decodePerf reads the bytes of the perf.json at path: the one reader of
+// those bytes, fuzzed.
+func decodePerf(b []byte, path string) (*Perf, error) {
 	var p Perf
-	if json.Unmarshal(b, &p) != nil {
-		return nil
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, repro.Unreadable(path, err)
 	}
-	return &p
+	if err := p.validate(); err != nil {
+		return nil, repro.Unreadable(path, err)
+	}
+	return &p, nil
+}
+
+// validate checks timings read back from disk (perf.json or a
+// checkpoint).
+func (p *Perf) validate() error {
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"runs", float64(p.Runs)}, {"steps_this_session", float64(p.Steps)}, {"seconds", p.Seconds},
+		{"steps_per_second", p.StepsPerS}, {"run_steps_per_second", p.RunStepsPerS}, {"effective_gflops", p.GFlops},
+		{"flops_per_step", p.FlopsPerStep}, {"resumed_from_step", float64(p.Resumed)}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("%s = %v must be a non-negative number", f.name, f.v)
+		}
+	}
+	return nil
 }
