@@ -22,7 +22,7 @@ func MemoryLimit(limit int64) (int64, string) {
 		return limit, "-max-memory"
 	}
 	if m, ok := physicalMemory(); ok {
-		return m, "physical memory, /proc/meminfo"
+		return m, "the physical memory, from /proc/meminfo"
 	}
 	return DefaultMemoryLimit, "the default limit where physical memory is unknown"
 }
@@ -58,8 +58,8 @@ type MemoryError struct {
 }
 
 func (e *MemoryError) Error() string {
-	return fmt.Sprintf("%s needs about %s of memory (estimated), more than the %s limit of %s; lower it, or raise the limit with -max-memory",
-		e.Setting, FormatSize(e.Need), e.From, FormatSize(float64(e.Limit)))
+	return fmt.Sprintf("%s needs about %s of memory (estimated), more than the limit of %s (%s); lower it, or raise the limit with -max-memory",
+		e.Setting, FormatSize(e.Need), FormatSize(float64(e.Limit)), e.From)
 }
 
 // CheckMemory returns a *MemoryError when need bytes (an estimate, made

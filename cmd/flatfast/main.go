@@ -25,9 +25,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 
+	"github.com/flatfast/flatfast/repro"
 	"github.com/flatfast/flatfast/simd"
 )
 
@@ -126,29 +129,65 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			var err error
-			if c.subs != nil {
-				err = runGroup(c, args[1:], stdout, stderr)
-			} else {
-				err = c.run(args[1:], stdout, stderr)
+			name := c.name
+			for _, sub := range c.subs {
+				if len(args) > 1 && sub.name == args[1] {
+					name += " " + sub.name
+				}
 			}
-			switch {
-			case err == nil:
-				return 0
-			case errors.Is(err, flag.ErrHelp):
-				return 0
-			case errors.Is(err, errUsage):
-				fmt.Fprintf(stderr, "flatfast %s: %v\n", c.name, err)
-				return 2
-			default:
-				fmt.Fprintf(stderr, "flatfast %s: %v\n", c.name, err)
-				return 1
-			}
+			return report(name, runCommand(c, args[1:], stdout, stderr), stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "flatfast: unknown command %q\n\n", args[0])
 	usage(stderr)
 	return 2
+}
+
+// Exit statuses: 1 for a failure, 2 for bad usage (as the flag package
+// has it), 3 for a bug.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+	exitBug     = 3
+)
+
+// errBug marks a panic caught at the top of a command.
+var errBug = errors.New("internal error")
+
+// runCommand runs c, turning a panic into an errBug error so that the
+// user gets a message and an exit status, not a goroutine dump.
+func runCommand(c command, args []string, stdout, stderr io.Writer) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w (a bug in flatfast, please report it with the command line): %v\n%s", errBug, r, debug.Stack())
+		}
+	}()
+	if c.subs != nil {
+		return runGroup(c, args, stdout, stderr)
+	}
+	return c.run(args, stdout, stderr)
+}
+
+// report prints err (once) and returns the exit status for it.
+func report(name string, err error, stderr io.Writer) int {
+	var me *repro.MemoryError
+	fe, isFlagErr := asFlagError(err)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case isFlagErr:
+		fmt.Fprintf(stderr, "flatfast %s: %v (flatfast help %s lists the flags)\n", name, fe.err, name)
+		return exitUsage
+	case errors.Is(err, errUsage), errors.As(err, &me):
+		// errUsage is a mark for the exit status, not part of the message.
+		fmt.Fprintf(stderr, "flatfast %s: %s\n", name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		return exitUsage
+	case errors.Is(err, errBug):
+		fmt.Fprintf(stderr, "flatfast %s: %v\n", name, err)
+		return exitBug
+	}
+	fmt.Fprintf(stderr, "flatfast %s: %v\n", name, err)
+	return exitFailure
 }
 
 func usage(w io.Writer) {
@@ -233,10 +272,22 @@ func runInfo(args []string, stdout, stderr io.Writer) error {
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
+// The flag package prints a parse error and then the whole usage; here
+// the usage goes out only for -h, and the error is printed once, by run
+// (see flagError).
 func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("flatfast "+name, flag.ContinueOnError)
-	fs.SetOutput(out)
+	fo := &flagOutput{w: out}
+	fs.SetOutput(fo)
 	fs.Usage = func() {
+		if len(fo.msg) > 0 {
+			// A parse error: the flag package has just "printed" it.
+			noteFlagError(fs.Name(), strings.TrimSpace(string(fo.msg)))
+			fo.msg = nil
+			return
+		}
+		fo.direct = true
+		defer func() { fo.direct = false }()
 		n := 0
 		fs.VisitAll(func(*flag.Flag) { n++ })
 		if n == 0 {
@@ -247,4 +298,56 @@ func newFlagSet(name string, out io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// flagOutput is a flag set's output: what the usage prints goes to w;
+// anything else is the flag package reporting a parse error, kept for
+// Usage to pick up.
+type flagOutput struct {
+	w      io.Writer
+	direct bool
+	msg    []byte
+}
+
+func (o *flagOutput) Write(p []byte) (int, error) {
+	if o.direct {
+		return o.w.Write(p)
+	}
+	o.msg = append(o.msg, p...)
+	return len(p), nil
+}
+
+// flagError is a flag parse error, recognised by run for its exit status
+// (2) whichever command returned it unwrapped.
+type flagError struct {
+	set string
+	err string
+}
+
+func (e *flagError) Error() string { return e.err }
+
+// flagErrors are the parse errors seen (by message): a command returns
+// the flag package's own error value, which run matches here.
+var (
+	flagErrMu sync.Mutex
+	flagErrs  = map[string]string{}
+)
+
+func noteFlagError(set, msg string) {
+	flagErrMu.Lock()
+	defer flagErrMu.Unlock()
+	flagErrs[msg] = set
+}
+
+// asFlagError returns err as a *flagError when it is a parse error that
+// a flag set of newFlagSet reported.
+func asFlagError(err error) (*flagError, bool) {
+	flagErrMu.Lock()
+	defer flagErrMu.Unlock()
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if set, ok := flagErrs[e.Error()]; ok {
+			return &flagError{set: set, err: e.Error()}, true
+		}
+	}
+	return nil, false
 }

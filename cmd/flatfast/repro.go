@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flatfast/flatfast/repro"
 	"github.com/flatfast/flatfast/repro/sensing"
 	"github.com/flatfast/flatfast/repro/uv"
 )
@@ -37,6 +38,36 @@ func (f *floatList) Set(v string) error {
 	}
 	return nil
 }
+
+// memoryFlag is -max-memory: a size such as 8G, or 0 for the physical
+// memory.
+type memoryFlag int64
+
+func (m *memoryFlag) String() string {
+	if *m == 0 {
+		return "0"
+	}
+	return repro.FormatSize(float64(*m))
+}
+
+func (m *memoryFlag) Set(v string) error {
+	if strings.TrimSpace(v) == "0" {
+		*m = 0
+		return nil
+	}
+	n, err := repro.ParseSize(v)
+	if err != nil {
+		return err
+	}
+	*m = memoryFlag(n)
+	return nil
+}
+
+const memoryUsage = "memory the run may plan to use, like 8G (0: the physical memory); a configuration estimated to need more is refused before it starts"
+
+// maxWorkers bounds -workers: far more goroutines than any machine's
+// cores, far fewer than would exhaust memory.
+const maxWorkers = 4096
 
 // interruptible returns a context cancelled by Ctrl-C: the experiment
 // stops, keeping its checkpoint, and resumes when run again.
@@ -65,8 +96,13 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&etas, "etas", "comma-separated learning rates")
 	dataSeed := fs.Uint64("data-seed", 0, "seed of x (preset: 1)")
 	initSeed := fs.Uint64("init-seed", 0, "seed of u, v (preset: 2)")
+	var maxMem memoryFlag
+	fs.Var(&maxMem, "max-memory", memoryUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *workers < 0 || *workers > maxWorkers {
+		return fmt.Errorf("%w: -workers %d outside [0, %d]", errUsage, *workers, maxWorkers)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
@@ -125,7 +161,7 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	res, err := uv.Execute(ctx, cfg, uv.Options{Out: *out, Workers: *workers, Progress: stderr, Quiet: *quiet, Fresh: *fresh})
+	res, err := uv.Execute(ctx, cfg, uv.Options{Out: *out, Workers: *workers, Progress: stderr, Quiet: *quiet, Fresh: *fresh, MaxMemory: int64(maxMem)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted; finished runs are kept in %s and the next run resumes from them", *out)
@@ -155,6 +191,8 @@ func reproSensing(args []string, stdout, stderr io.Writer) error {
 	every := fs.Int("every", 0, "record the curves every this many steps")
 	var betas floatList
 	fs.Var(&betas, "betas", "comma-separated momenta")
+	var maxMem memoryFlag
+	fs.Var(&maxMem, "max-memory", memoryUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -197,7 +235,7 @@ func reproSensing(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := interruptible()
 	defer stop()
-	res, perf, err := sensing.Execute(ctx, cfg, sensing.Options{Out: *out, Progress: stderr, Quiet: *quiet, Fresh: *fresh})
+	res, perf, err := sensing.Execute(ctx, cfg, sensing.Options{Out: *out, Progress: stderr, Quiet: *quiet, Fresh: *fresh, MaxMemory: int64(maxMem)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("interrupted; the checkpoint in %s resumes the sweep", *out)
@@ -209,7 +247,14 @@ func reproSensing(args []string, stdout, stderr io.Writer) error {
 	}
 	res.Summary(stdout, perf)
 	if res.Complete {
-		fmt.Fprintf(stdout, "\nrewrote %s/results.json, curves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png from the checkpoint; perf.json is the finished sweep's\n", *out)
+		// The final checkpoint holds the timings; one of an earlier
+		// version does not, and then perf.json is whatever is there.
+		timings := "perf.json, "
+		note := ""
+		if perf == nil {
+			timings, note = "", "; the checkpoint holds no timings and there is no perf.json"
+		}
+		fmt.Fprintf(stdout, "\nrewrote %s/results.json, %scurves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png from the checkpoint%s\n", *out, timings, note)
 		return nil
 	}
 	fmt.Fprintf(stdout, "\nwrote %s/results.json, perf.json, curves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png\n", *out)
