@@ -151,6 +151,13 @@ func CheckResults(dir, hash string, current any, hashOf func(settings json.RawMe
 	if err != nil {
 		return err
 	}
+	return checkResults(b, dir, hash, current, hashOf)
+}
+
+// checkResults is CheckResults on the bytes b of dir/results.json: the one
+// reader of those bytes, fuzzed.
+func checkResults(b []byte, dir, hash string, current any, hashOf func(settings json.RawMessage) (string, error)) error {
+	path := filepath.Join(dir, "results.json")
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(b, &top); err != nil {
 		return Unreadable(path, err)

@@ -41,3 +41,43 @@ func TestOtherConfigNamesTheDifferences(t *testing.T) {
 		t.Errorf("without settings: %q", msg)
 	}
 }
+
+// FuzzCheckResults: no results.json bytes make the reader (or the
+// message that compares the settings) panic; what it accepts has this
+// configuration's hash.
+func FuzzCheckResults(f *testing.F) {
+	type cfg struct {
+		Steps int       `json:"steps"`
+		Betas []float64 `json:"betas"`
+	}
+	cur := cfg{Steps: 40, Betas: []float64{0, 0.9}}
+	hashOf := func(b json.RawMessage) (string, error) {
+		var c cfg
+		if err := json.Unmarshal(b, &c); err != nil {
+			return "", err
+		}
+		out, _ := json.Marshal(c)
+		return string(out), nil
+	}
+	want, _ := json.Marshal(cur)
+	f.Add([]byte(`{"settings": ` + string(want) + `, "runs": []}`))
+	f.Add([]byte(`{"settings": {"steps": 60, "betas": [0, 0.9], "old": {"a": [1, 2]}}}`))
+	f.Add([]byte(`{"settings": null}`))
+	f.Add([]byte(`{"settings": "x"}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"settings": {"steps": 1e999}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := checkResults(b, "out", string(want), cur, hashOf)
+		if err != nil {
+			_ = err.Error()
+			return
+		}
+		var top map[string]json.RawMessage
+		if json.Unmarshal(b, &top) != nil {
+			t.Fatal("accepted bytes that are not a JSON object")
+		}
+		if h, err := hashOf(top["settings"]); err != nil || h != string(want) {
+			t.Fatalf("accepted settings %s", top["settings"])
+		}
+	})
+}
