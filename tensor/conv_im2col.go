@@ -1,8 +1,6 @@
 package tensor
 
-import (
-	"github.com/flatfast/flatfast/simd"
-)
+import "github.com/flatfast/flatfast/simd"
 
 // im2colB is the im2col matrix of x as a GEMM B operand: rows
 // k = (ci, kh, kw), columns j = (n, oh, ow).

@@ -1,8 +1,6 @@
 package tensor
 
-import (
-	"github.com/flatfast/flatfast/simd"
-)
+import "github.com/flatfast/flatfast/simd"
 
 // outA is a convolution output (or its gradient) [N, C, OH, OW] as a GEMM
 // A operand: rows c, columns j = (n, q).

@@ -97,14 +97,11 @@ func (p *PackedMatrix) MulInto(dst, a *Tensor, transA bool) (*Tensor, error) {
 		return dst, nil
 	}
 	j := jobPool.get()
-	j.overwrite = true
 	j.da = denseA{impl: p.impl, a: a.f32, lda: a.dims[1], trans: transA}
-	j.A, j.B = &j.da, nil
-	j.impl, j.threads = p.impl, Threads()
-	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, p.n, p.k, 1, dst.f32, p.n
-	j.img, j.imgStride, j.pre, j.bi = 0, 0, p, nil
+	j.setup(p.impl, Threads(), m, p.n, p.k, 1, &j.da, nil, dst.f32, p.n, 0, 0, true)
+	j.pre = p // op(B) comes packed: drive reads its blocks
 	j.drive()
-	j.da, j.A, j.c, j.pre, j.bp = denseA{}, nil, nil, nil, nil
+	j.release()
 	jobPool.put(j)
 	return dst, nil
 }

@@ -1,0 +1,361 @@
+package tensor
+
+import (
+	"sync/atomic"
+
+	"github.com/flatfast/flatfast/simd"
+)
+
+// The float32 GEMM follows the GotoBLAS/BLIS design. For each block of
+// nc columns of C and each block of kc steps of the inner dimension, op(B)
+// is packed into nr-wide panels (kc x nc floats, shared by all workers);
+// then each work unit packs an mc x kc block of alpha*op(A) into mr-tall
+// panels (private to its worker) and sweeps the simd micro-kernel over the
+// block: nr panels outermost, so that one B micro-panel (kc x nr) stays in
+// L1 while the A micro-panels stream from L2. docs/gemm.md gives the block
+// sizes and the measurements behind them.
+//
+// Determinism: each element of C is the sum over kc-blocks in order, each
+// block's contribution computed by the micro-kernel in its own fixed order;
+// how rows and columns are cut into work units (which depends on the
+// thread count) never changes that, so results are bitwise the same for any
+// number of threads.
+
+// gemmJob is one GEMM call's state and scratch, reused through jobPool.
+type gemmJob struct {
+	impl    *simd.Impl
+	mr, nr  int
+	m, n, k int
+	alpha   float32
+	A       aSource
+	B       bSource
+	c       []float32
+	ldc     int
+	// Column j of C is at colOff(j): j itself for a dense matrix; with
+	// img > 0, C is a batch of img-column matrices imgStride apart
+	// (convolution outputs in NCHW), and row i of image n starts at
+	// n*imgStride + i*ldc.
+	img, imgStride int
+	pre            *PackedMatrix // op(B) packed in advance, or nil
+	bi             bIndirect     // B read in place through offsets, or nil
+	koff           []int32       // bi's k-step offsets for the current block
+	table          simd.IndirectTable
+	nv             int
+	blk            blocking
+	threads        int
+	// overwrite: the first kc block stores into C instead of adding, so
+	// C need not be cleared (or even hold numbers) beforehand.
+	overwrite bool
+	// A packed once for the whole product (aPre): block b of kc steps at
+	// b*mPad*kcA, row block i0 inside it at i0*kb.
+	aPre, aPacking bool
+	apAll          []float32
+	mPad, kcA      int
+	// k0 offsets the inner index handed to the sources, and wid the worker
+	// index, for a job computing one segment of a split product on one
+	// worker of an outer parallel loop (splitJob).
+	k0, wid int
+
+	da denseA
+	db denseB
+
+	// flat: one parallel region runs every kc block (driveFlat), with
+	// units of group B panels of one row block; tables holds each block's
+	// k-step offsets.
+	flat      bool
+	group, nG int
+	koffAll   []int32
+	tables    []simd.IndirectTable
+	done      []atomic.Int32 // kc blocks finished, per tile block
+	// Per kc block of a flat product: its first unit, the stage units of
+	// B (stagedB) it runs first, and how many of them and of its A
+	// packing units are done.
+	start, stages         []int
+	stagesDone, packsDone []atomic.Int32
+	sb                    stagedB
+	stg                   stageTask
+
+	// current (jc, pc) block
+	jc, nb, pc, kb int
+	packing        bool
+	bPanels        int
+	bPer           int // B panels per packing unit
+
+	mcEff, nI, chunk, nJ int
+
+	bp     []float32 // the packed B block in use: own, or a PackedMatrix's
+	own    []float32
+	dense  []float32 // scratch C for outputs of small images
+	ap     [maxWorkers][]float32
+	edge   [maxWorkers][simd.MaxTile]float32
+	pieces [maxWorkers][4]int
+}
+
+func (j *gemmJob) colOff(col int) int {
+	if j.img == 0 {
+		return col
+	}
+	return col/j.img*j.imgStride + col%j.img
+}
+
+var jobPool freeList[gemmJob]
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// setup points j at the product C = alpha*A*B (overwrite) or
+// C += alpha*A*B of sources A (m x k) and B (k x n) into c (addressed as
+// described at gemmJob.img), on up to threads workers. It is the one
+// set-up of every product: Gemm's dense operands, the convolutions'
+// sources, a PackedMatrix (whose caller then sets pre) and a segment of a
+// split product (whose caller then sets k0 and wid). B is read in place
+// when it can be and the level can: every panel full (n a multiple of nr)
+// and none straddling two images.
+func (j *gemmJob) setup(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc, img, imgStride int, overwrite bool) {
+	j.A, j.B = A, B
+	j.impl, j.threads, j.overwrite = impl, threads, overwrite
+	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
+	j.img, j.imgStride, j.pre, j.bi = img, imgStride, nil, nil
+	j.k0, j.wid = 0, 0
+	_, nr := impl.GemmTile()
+	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 && n%nr == 0 && (img == 0 || img%nr == 0) {
+		j.bi, j.nv = bi, bi.pieceCount()
+	}
+}
+
+// release drops j's references to the operands of its last product, so
+// that a pooled job keeps no caller's memory alive.
+func (j *gemmJob) release() {
+	j.A, j.B, j.c, j.bi, j.pre, j.bp = nil, nil, nil, nil, nil, nil
+	j.da, j.db = denseA{}, denseB{}
+}
+
+// aPrepackLimit is the size (floats) up to which a product's whole A is
+// packed once up front (drive).
+const aPrepackLimit = 1 << 21
+
+// parallelThreshold is the work (in flops) below which a GEMM runs on one
+// thread: waking a worker costs a few microseconds.
+const parallelThreshold = 1 << 21
+
+// drive runs the blocked loops of j; C must already hold beta*C unless
+// j.overwrite is set.
+func (j *gemmJob) drive() {
+	mr, nr := j.impl.GemmTile()
+	j.mr, j.nr = mr, nr
+	j.blk = blocksFor(j.impl)
+	threads := j.threads
+	if 2*float64(j.m)*float64(j.n)*float64(j.k) < parallelThreshold {
+		threads = 1
+	}
+	// In place, with several threads, run flat (no barrier per kc block);
+	// one thread has no barriers to save and keeps the blocked loops,
+	// which pack A per kc block into L2 rather than once into L3 (flat
+	// measured 3-4% slower on one thread for weight gradients).
+	flat := j.bi != nil && threads > 1 && (j.m > j.blk.mc || (j.m+mr-1)/mr*mr*j.k <= aPrepackLimit)
+	if !flat {
+		ensureStaged(j.B, j.threads, &j.stg)
+	}
+	target := 1
+	if threads > 1 {
+		target = 4 * threads
+	}
+	// Units: ceil(m/mc) row blocks, times column chunks when threads need
+	// more units; a row block runs all its A panels over a B panel while
+	// that panel is in L1, so the columns are cut first and the rows more
+	// finely only when the columns run out (cutting rows first would
+	// stream each B panel from L3 once per row unit: with m = 64 that
+	// costs a third of the speed).
+	nI := (j.m + j.blk.mc - 1) / j.blk.mc
+	if panels := (min(j.n, j.blk.nc) + nr - 1) / nr; nI*panels < target {
+		nI = min((j.m+mr-1)/mr, (target+panels-1)/panels)
+	}
+	j.mcEff = ((j.m+nI-1)/nI + mr - 1) / mr * mr
+	j.nI = (j.m + j.mcEff - 1) / j.mcEff
+	kc := j.blk.kcFor(j.k)
+	if flat {
+		j.driveFlat(kc, threads)
+		return
+	}
+	// Pack all of A up front when it would otherwise be packed more than
+	// once (by every column chunk of a row block, and again for every
+	// block of nc columns) and is small enough to keep whole.
+	nJc := (j.n + j.blk.nc - 1) / j.blk.nc
+	nJ0 := 1
+	if j.nI < target {
+		nJ0 = min((target+j.nI-1)/j.nI, (min(j.n, j.blk.nc)+nr-1)/nr)
+	}
+	j.mPad, j.kcA = (j.m+mr-1)/mr*mr, kc
+	j.aPre = j.mPad*j.k <= aPrepackLimit && (nJc > 1 || nJ0 > 1)
+	if j.aPre {
+		j.apAll = grow(j.apAll, j.mPad*j.k)
+		j.aPacking = true
+		parallelFor((j.k+kc-1)/kc*j.nI, threads, j)
+		j.aPacking = false
+	}
+	for j.jc = 0; j.jc < j.n; j.jc += j.blk.nc {
+		j.nb = min(j.blk.nc, j.n-j.jc)
+		j.bPanels = (j.nb + nr - 1) / nr
+		j.nJ = 1
+		if j.nI < target {
+			j.nJ = min((target+j.nI-1)/j.nI, j.bPanels)
+		}
+		j.chunk = (j.bPanels + j.nJ - 1) / j.nJ
+		j.nJ = (j.bPanels + j.chunk - 1) / j.chunk
+		for j.pc = 0; j.pc < j.k; j.pc += kc {
+			j.kb = min(kc, j.k-j.pc)
+			switch {
+			case j.pre != nil:
+				// op(B) was packed once in advance (PackedMatrix).
+				j.bp = j.pre.block(j.jc, j.pc)
+			case j.bi != nil:
+				// B is read in place: only the k-step offsets are made.
+				if cap(j.koff) < j.kb {
+					j.koff = make([]int32, j.kb)
+				}
+				j.koff = j.koff[:j.kb]
+				j.bi.koffs(j.koff, j.k0+j.pc)
+				j.table = indirectTable(j.bi, j.koff)
+			default:
+				j.own = grow(j.own, j.bPanels*nr*j.kb)
+				j.bp = j.own
+				j.packing = true
+				nPack := min(j.bPanels, target)
+				j.bPer = (j.bPanels + nPack - 1) / nPack
+				parallelFor((j.bPanels+j.bPer-1)/j.bPer, threads, j)
+				j.packing = false
+			}
+			parallelFor(j.nI*j.nJ, threads, j)
+		}
+	}
+}
+
+func (j *gemmJob) run(w, i int) {
+	if j.aPacking {
+		b, rb := i/j.nI, i%j.nI
+		i0 := rb * j.mcEff
+		j.packABlock(w, b, i0, min(j.mcEff, j.m-i0))
+		return
+	}
+	if j.flat {
+		j.runFlat(w, i)
+		return
+	}
+	if j.packing {
+		first := i * j.bPer
+		j.B.packB(w+j.wid, j.bp, j.k0+j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
+		return
+	}
+	bi, ci := i/j.nJ, i%j.nJ
+	i0 := bi * j.mcEff
+	mb := min(j.mcEff, j.m-i0)
+	mr, nr, kb := j.mr, j.nr, j.kb
+	acc := j.accumulate()
+	ap := j.aBlock(w, j.pc/j.kcA, i0, mb)
+	jp0 := ci * j.chunk
+	jp1 := min(jp0+j.chunk, j.bPanels)
+	for jp := jp0; jp < jp1; jp++ {
+		if j.bi != nil {
+			j.indirectPanel(w, jp, ap, i0, mb, kb, j.table, acc)
+			continue
+		}
+		bpan := j.bp[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, j.nb-jp*nr)
+		col := j.jc + jp*nr
+		off0 := j.colOff(col)
+		// Can the tile's columns be written as one run?
+		run := j.img == 0 || off0+cols-1 == j.colOff(col+cols-1)
+		for ip := 0; ip*mr < mb; ip++ {
+			rows := min(mr, mb-ip*mr)
+			apan := ap[ip*mr*kb : (ip+1)*mr*kb]
+			off := (i0+ip*mr)*j.ldc + off0
+			switch {
+			case rows == mr && cols == nr && run:
+				j.impl.GemmKernel(kb, apan, bpan, j.c[off:], j.ldc, acc)
+			case run:
+				j.impl.GemmKernelEdge(kb, apan, bpan, j.c[off:], j.ldc, rows, cols, j.edge[w][:], acc)
+			default:
+				j.scatterTile(w, kb, apan, bpan, i0+ip*mr, col, rows, cols, acc)
+			}
+		}
+	}
+}
+
+// aBlock returns the packed A of kc block b, rows i0 .. i0+mb-1: its part
+// of the A packed up front (aPre), or else packed now into worker w's
+// scratch.
+func (j *gemmJob) aBlock(w, b, i0, mb int) []float32 {
+	pc := b * j.kcA
+	kb := min(j.kcA, j.k-pc)
+	n := (mb + j.mr - 1) / j.mr * j.mr * kb
+	if j.aPre {
+		off := pc*j.mPad + i0*kb
+		return j.apAll[off : off+n]
+	}
+	ap := grow(j.ap[w], n)
+	j.ap[w] = ap
+	j.A.packA(w+j.wid, ap, i0, mb, j.k0+pc, kb, j.mr, j.alpha)
+	return ap
+}
+
+// packABlock packs kc block b, rows i0 .. i0+mb-1, of A into its place in
+// the A packed up front.
+func (j *gemmJob) packABlock(w, b, i0, mb int) {
+	pc := b * j.kcA
+	kb := min(j.kcA, j.k-pc)
+	off := pc*j.mPad + i0*kb
+	n := (mb + j.mr - 1) / j.mr * j.mr * kb
+	j.A.packA(w+j.wid, j.apAll[off:off+n], i0, mb, j.k0+pc, kb, j.mr, j.alpha)
+}
+
+// accumulate reports whether the current kc block adds to C.
+func (j *gemmJob) accumulate() bool { return !j.overwrite || j.pc > 0 }
+
+// indirectPanel runs the rows of the A block (kb steps, offsets t)
+// against B panel jp read in place (panels are full and never straddle
+// images here), adding to C when acc is set and storing otherwise.
+func (j *gemmJob) indirectPanel(w, jp int, ap []float32, i0, mb, kb int, t simd.IndirectTable, acc bool) {
+	mr, nr := j.mr, j.nr
+	base := j.bi.base()
+	col := j.jc + jp*nr
+	off0 := j.colOff(col)
+	pieces := j.pieces[w][:j.nv]
+	j.bi.pieces(pieces, col, nr)
+	for ip := 0; ip*mr < mb; ip++ {
+		rows := min(mr, mb-ip*mr)
+		apan := ap[ip*mr*kb : (ip+1)*mr*kb]
+		off := (i0+ip*mr)*j.ldc + off0
+		if rows == mr {
+			j.impl.GemmIndirect(kb, apan, base, t, pieces, j.c[off:], j.ldc, acc)
+		} else {
+			j.impl.GemmIndirectEdge(kb, apan, base, t, pieces, j.c[off:], j.ldc, rows, nr, j.edge[w][:], acc)
+		}
+	}
+}
+
+// scatterTile computes a tile whose columns straddle images into scratch
+// and adds it to (or, when !acc, stores it in) C one contiguous run (the
+// part in one image) at a time.
+func (j *gemmJob) scatterTile(w, kb int, apan, bpan []float32, row, col, rows, cols int, acc bool) {
+	t := j.edge[w][:j.mr*j.nr]
+	j.impl.GemmKernel(kb, apan, bpan, t, j.nr, false)
+	for jj := 0; jj < cols; {
+		c := col + jj
+		run := min(cols-jj, j.img-c%j.img)
+		off := row*j.ldc + j.colOff(c)
+		for ii := 0; ii < rows; ii++ {
+			dst := j.c[off+ii*j.ldc : off+ii*j.ldc+run]
+			src := t[ii*j.nr+jj : ii*j.nr+jj+run]
+			if acc {
+				j.impl.Add(dst, dst, src)
+			} else {
+				copy(dst, src)
+			}
+		}
+		jj += run
+	}
+}

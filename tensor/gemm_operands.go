@@ -1,0 +1,151 @@
+package tensor
+
+import (
+	"math"
+
+	"github.com/flatfast/flatfast/simd"
+)
+
+// aSource packs rows [i0, i0+mb) x columns [p0, p0+kb) of op(A), times
+// alpha, into dst as ceil(mb/mr) panels of kb x mr floats, zero-padding the
+// last panel's missing rows.
+// w is the worker running the call, for sources that keep scratch per
+// worker.
+type aSource interface {
+	packA(w int, dst []float32, i0, mb, p0, kb, mr int, alpha float32)
+}
+
+// bSource packs rows [p0, p0+kb) x columns [j0, j0+nb) of op(B) into dst
+// as ceil(nb/nr) panels of kb x nr floats, zero-padding missing columns.
+// packB may be asked for any subrange of panels (first panel index and
+// count) so that packing can be split between workers.
+type bSource interface {
+	packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int)
+}
+
+// bIndirect is a B operand the micro-kernel reads in place: row p of the
+// panel whose first column is col is nv pieces of nr/nv floats of base(),
+// piece v at pieces(col)[v] + koff[p], e.g. runs of a zero-padded input
+// image. Used only when the level has an indirect kernel and every panel
+// is full (see gemmSources).
+type bIndirect interface {
+	bSource
+	base() []float32
+	// koffs writes the offsets of k steps p0 .. p0+len(dst)-1.
+	koffs(dst []int32, p0 int)
+	// pieces writes the piece starts of the panel starting at col, one
+	// per element of dst (pieceCount of them).
+	pieces(dst []int, col, nr int)
+	// pieceCount is the number of pieces per B row, one the level's
+	// indirect kernel accepts.
+	pieceCount() int
+	// prefetch reports whether the kernel should prefetch B rows ahead
+	// (simd.IndirectTable.Prefetching).
+	prefetch() bool
+}
+
+// stagedB is a B operand (an in-place source) whose copy of the input is
+// made by the product itself, in units: before k steps below p (of the
+// whole product) are read, units 0 .. stagesFor(p)-1 must have run. drive
+// and splitK run them all first (ensureStaged); driveFlat, where the source
+// asks for it (interleave), hands them out among the products, each kc
+// block's units one block ahead of the block's products, so the copy needs
+// no parallel region (and no barrier) of its own and overlaps with the
+// products on the other threads.
+type stagedB interface {
+	stagesFor(p int) int
+	stage(w, u int)
+	staged() bool // whether every unit has run
+	markStaged()
+	// interleave reports whether driveFlat should hand out the units
+	// among the products rather than run them all first.
+	interleave() bool
+}
+
+type stageTask struct{ s stagedB }
+
+func (t *stageTask) run(w, u int) { t.s.stage(w, u) }
+
+// ensureStaged runs the stage units of b, if it has any left, with task
+// scratch t.
+func ensureStaged(b bSource, threads int, t *stageTask) {
+	s, ok := b.(stagedB)
+	if !ok || s.staged() {
+		return
+	}
+	t.s = s
+	parallelFor(s.stagesFor(math.MaxInt32), threads, t) // every unit
+	t.s = nil
+	s.markStaged()
+}
+
+// indirectTable is the kernel's table for the k-step offsets koff of
+// source bi.
+func indirectTable(bi bIndirect, koff []int32) simd.IndirectTable {
+	t := simd.NewIndirectTable(koff)
+	if bi.prefetch() {
+		t = t.Prefetching()
+	}
+	return t
+}
+
+// denseA is a row-major matrix A (or, transposed, A^T stored row-major).
+type denseA struct {
+	impl  *simd.Impl
+	a     []float32
+	lda   int
+	trans bool
+}
+
+func (s *denseA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
+	for ip := 0; ip*mr < mb; ip++ {
+		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
+		rows := min(mr, mb-ip*mr)
+		r0 := i0 + ip*mr
+		if s.trans {
+			// op(A)[i,p] = a[p*lda+i]: each step p is a contiguous run.
+			for p := 0; p < kb; p++ {
+				d := panel[p*mr : p*mr+mr]
+				copy(d, s.a[(p0+p)*s.lda+r0:(p0+p)*s.lda+r0+rows])
+				clear(d[rows:])
+			}
+		} else {
+			if rows < mr {
+				clear(panel)
+			}
+			s.impl.Transpose(panel, mr, s.a[r0*s.lda+p0:], s.lda, rows, kb)
+		}
+		if alpha != 1 {
+			s.impl.Scale(alpha, panel)
+		}
+	}
+}
+
+// denseB is a row-major matrix B (or, transposed, B^T stored row-major).
+type denseB struct {
+	impl  *simd.Impl
+	b     []float32
+	ldb   int
+	trans bool
+}
+
+func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	for jp := first; jp < first+count; jp++ {
+		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
+		cols := min(nr, nb-jp*nr)
+		c0 := j0 + jp*nr
+		if !s.trans {
+			for p := 0; p < kb; p++ {
+				d := panel[p*nr : p*nr+nr]
+				copy(d, s.b[(p0+p)*s.ldb+c0:(p0+p)*s.ldb+c0+cols])
+				clear(d[cols:])
+			}
+			continue
+		}
+		// op(B)[p,j] = b[j*ldb+p]: a transpose of the stored rows.
+		if cols < nr {
+			clear(panel)
+		}
+		s.impl.Transpose(panel, nr, s.b[c0*s.ldb+p0:], s.ldb, cols, kb)
+	}
+}
