@@ -2,6 +2,7 @@ package repro
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -46,6 +47,12 @@ func physicalMemory() (int64, bool) {
 	}
 	return 0, false
 }
+
+// ErrConfig marks an error that comes from the configuration itself,
+// found only once the experiment works it out (a scaling rule giving
+// beta outside [0, 1), a start with no freedom left): bad input, like a
+// failed validation, and not a failure of the run.
+var ErrConfig = errors.New("invalid configuration")
 
 // MemoryError is the error of a configuration that would need more memory
 // than the limit: refused before allocating, instead of dying of "out of

@@ -178,7 +178,7 @@ func report(name string, err error, stderr io.Writer) int {
 	case isFlagErr:
 		fmt.Fprintf(stderr, "flatfast %s: %v (flatfast help %s lists the flags)\n", name, fe.err, name)
 		return exitUsage
-	case errors.Is(err, errUsage), errors.As(err, &me):
+	case errors.Is(err, errUsage), errors.As(err, &me), errors.Is(err, repro.ErrConfig):
 		// errUsage is a mark for the exit status, not part of the message.
 		fmt.Fprintf(stderr, "flatfast %s: %s\n", name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
 		return exitUsage

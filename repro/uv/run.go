@@ -102,11 +102,11 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, error) {
 	}
 	setup, err := NewSetup(&cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", repro.ErrConfig, err)
 	}
 	runs, err := Runs(&cfg, setup)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", repro.ErrConfig, err)
 	}
 	// Resume: keep the runs an interrupted run of the same configuration
 	// finished. Output of another configuration, or a checkpoint that
