@@ -1,7 +1,6 @@
 package valley
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -215,8 +214,8 @@ func (s *State) Save() ([]byte, error) {
 
 // encode writes the format without validating (Save validates first).
 func (s *State) encode() []byte {
-	w := &writer{}
-	w.buf.WriteString(stateMagic)
+	w := &writer{b: make([]byte, 0, s.size())}
+	w.b = append(w.b, stateMagic...)
 	w.u32(stateVersion)
 	w.str(s.Phase)
 	w.str(s.ConfigHash)
@@ -246,8 +245,8 @@ func (s *State) encode() []byte {
 			w.f64(*v)
 		}
 	}
-	w.u32(crc32.Checksum(w.buf.Bytes(), castagnoli))
-	return w.buf.Bytes()
+	w.u32(crc32.Checksum(w.b, castagnoli))
+	return w.b
 }
 
 // Load parses bytes written by Save. It checks everything: the magic,
@@ -359,10 +358,8 @@ func (s *State) validate() error {
 			if n.T.Dims() > maxRank {
 				return fmt.Errorf("valley: state: %s %s has rank %d", g.what, n.Name, n.T.Dims())
 			}
-			for j := range n.T.Len() {
-				if v := n.T.Flat(j); math.IsNaN(v) || math.IsInf(v, 0) {
-					return fmt.Errorf("valley: state: %s %s element %d is %v", g.what, n.Name, j, v)
-				}
+			if j := nonFinite(n.T); j >= 0 {
+				return fmt.Errorf("valley: state: %s %s element %d is %v", g.what, n.Name, j, n.T.Flat(j))
 			}
 		}
 	}
@@ -414,25 +411,48 @@ func (s *State) validate() error {
 	return nil
 }
 
-type writer struct{ buf bytes.Buffer }
-
-func (w *writer) u32(v uint32) { w.buf.Write(binary.LittleEndian.AppendUint32(nil, v)) }
-func (w *writer) u64(v uint64) { w.buf.Write(binary.LittleEndian.AppendUint64(nil, v)) }
-func (w *writer) i64(v int)    { w.u64(uint64(int64(v))) }
-func (w *writer) f64(v float64) {
-	w.u64(math.Float64bits(v))
+// writer appends the format's fields to one growing slice (a ResNet-18
+// state is tens of MB: no allocation per value).
+// nonFinite returns the index of the first NaN or Inf in t, or -1. (v-v
+// is 0 for a finite v and NaN otherwise: one test per value, over the
+// slices directly, since a state is checked at every phase call.)
+func nonFinite(t *tensor.Tensor) int {
+	if f := t.Float32s(); f != nil {
+		for j, v := range f {
+			if v-v != 0 {
+				return j
+			}
+		}
+		return -1
+	}
+	for j, v := range t.Float64s() {
+		if v-v != 0 {
+			return j
+		}
+	}
+	return -1
 }
+
+type writer struct{ b []byte }
+
+func (w *writer) u32(v uint32)  { w.b = binary.LittleEndian.AppendUint32(w.b, v) }
+func (w *writer) u64(v uint64)  { w.b = binary.LittleEndian.AppendUint64(w.b, v) }
+func (w *writer) i64(v int)     { w.u64(uint64(int64(v))) }
+func (w *writer) f64(v float64) { w.u64(math.Float64bits(v)) }
 func (w *writer) flag(v bool) {
 	if v {
-		w.buf.WriteByte(1)
+		w.b = append(w.b, 1)
 	} else {
-		w.buf.WriteByte(0)
+		w.b = append(w.b, 0)
 	}
 }
-func (w *writer) str(s string) { w.bytes([]byte(s)) }
+func (w *writer) str(s string) {
+	w.u32(uint32(len(s)))
+	w.b = append(w.b, s...)
+}
 func (w *writer) bytes(b []byte) {
 	w.u32(uint32(len(b)))
-	w.buf.Write(b)
+	w.b = append(w.b, b...)
 }
 
 func (w *writer) named(ns []Named) {
@@ -440,8 +460,7 @@ func (w *writer) named(ns []Named) {
 	for _, n := range ns {
 		w.str(n.Name)
 		t := n.T
-		w.buf.WriteByte(byte(t.DType()))
-		w.buf.WriteByte(byte(t.Dims()))
+		w.b = append(w.b, byte(t.DType()), byte(t.Dims()))
 		for _, d := range t.Shape() {
 			w.u64(uint64(d))
 		}
@@ -455,6 +474,17 @@ func (w *writer) named(ns []Named) {
 			}
 		}
 	}
+}
+
+// size is an upper bound of the encoded length, to allocate once.
+func (s *State) size() int {
+	n := 1024 + len(s.BatchRNG) + len(s.NoiseRNG) + 8*len(s.Recent) + len(s.Curve)*(16+8*(obsInts+obsFloats))
+	for _, ns := range [][]Named{s.Params, s.Buffers, s.Velocity, s.AdamM, s.AdamV} {
+		for _, t := range ns {
+			n += 16 + len(t.Name) + 8*t.T.Dims() + 8*t.T.Len()
+		}
+	}
+	return n
 }
 
 // reader decodes fields; the first error sticks and names the field.
