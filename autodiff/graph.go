@@ -118,8 +118,6 @@ type Graph struct {
 	idxFree map[int][][]int32 // recycled index buffers by length
 	idxOut  [][]int32
 
-	bn bnJob // the batch-norm loops' parallel job, reused
-
 	freeing bool   // inside an unrecorded backward pass
 	pass    uint32 // its number
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/flatfast/flatfast/simd"
 	"github.com/flatfast/flatfast/tensor"
 )
 
@@ -18,7 +17,8 @@ func (batchNormOp) name() string { return "BatchNorm2d" }
 // shape [C]. It also returns the batch mean and biased variance ([C]
 // tensors owned by the graph) for the caller's running statistics.
 //
-// The forward pass and the plain backward pass are fused loops. A recorded
+// The forward pass and the plain backward pass are fused loops
+// (tensor.BatchNormForward and tensor.BatchNormBackward). A recorded
 // backward pass (GradGraph) instead builds the gradient from Graph
 // operations that recompute the statistics from x, so second derivatives
 // through the batch statistics are exact.
@@ -37,7 +37,6 @@ func (g *Graph) BatchNorm2d(x, gamma, beta *Value, eps float64) (y *Value, mean,
 	if xs[0]*xs[2]*xs[3] < 2 || !(eps >= 0) || math.IsInf(eps, 0) {
 		return g.fail(fmt.Errorf("autodiff: BatchNorm2d needs at least 2 values per channel and a finite eps >= 0 (x %v, eps %v): %w", xs, eps, tensor.ErrShape)), nil, nil
 	}
-	c := xs[1]
 	out, err1 := g.alloc(dt, xs)
 	mt, err2 := g.alloc(dt, xs[1:2])
 	vt, err3 := g.alloc(dt, xs[1:2])
@@ -47,113 +46,12 @@ func (g *Graph) BatchNorm2d(x, gamma, beta *Value, eps float64) (y *Value, mean,
 			return g.wrap("BatchNorm2d", e), nil, nil
 		}
 	}
-	g.bn = bnJob{forward: true, x: x.t, out: out, gamma: gamma.t, beta: beta.t, mean: mt, vari: vt, inv: it,
-		n: xs[0], c: c, hw: xs[2] * xs[3], eps: eps}
-	tensor.ParallelFor(c, &g.bn)
-	g.bn = bnJob{}
+	if err := tensor.BatchNormForward(out, mt, vt, it, x.t, gamma.t, beta.t, eps); err != nil {
+		return g.wrap("BatchNorm2d", err), nil, nil
+	}
 	r := g.result(batchNormOp{}, out, x, gamma, beta)
 	r.aux, r.aux2, r.farg = mt, it, eps
 	return r, mt, vt
-}
-
-// bnJob runs the fused batch-norm loops one channel per unit (channels
-// are independent, so the result does not depend on the thread count).
-type bnJob struct {
-	forward                              bool
-	x, out, gamma, beta, mean, vari, inv *tensor.Tensor
-	gy, gx, gg, gb                       *tensor.Tensor
-	n, c, hw                             int
-	eps                                  float64
-}
-
-// Run processes channel ch.
-func (j *bnJob) Run(_, ch int) {
-	n, c, hw := j.n, j.c, j.hw
-	if j.forward {
-		m, v := channelStats(j.x, n, c, hw, ch)
-		inv := 1 / math.Sqrt(v+j.eps)
-		j.mean.SetFlat(ch, m)
-		j.vari.SetFlat(ch, v)
-		j.inv.SetFlat(ch, inv)
-		a := inv * j.gamma.Flat(ch)
-		affineChannel(j.out, j.x, n, c, hw, ch, a, j.beta.Flat(ch)-m*a)
-		return
-	}
-	mean, inv := j.mean.Flat(ch), j.inv.Flat(ch)
-	m := float64(n * hw)
-	// dbeta = sum gy, dgamma = sum gy*xhat = inv*(sum gy*x - mean*sum gy)
-	sg, sgx := channelDots(j.gy, j.x, n, c, hw, ch)
-	dbeta := sg
-	dgamma := inv * (sgx - mean*sg)
-	if j.gg != nil {
-		j.gg.SetFlat(ch, dgamma)
-	}
-	if j.gb != nil {
-		j.gb.SetFlat(ch, dbeta)
-	}
-	if j.gx != nil {
-		// gx = gamma*inv/M * (M*gy - dbeta - xhat*dgamma), affine in gy
-		// and x: A*gy + B*x + C.
-		gm := j.gamma.Flat(ch)
-		a := gm * inv
-		b := -gm * inv * inv * dgamma / m
-		cc := -a*dbeta/m + gm*inv*inv*dgamma*mean/m
-		affine2Channel(j.gx, j.gy, j.x, n, c, hw, ch, a, b, cc)
-	}
-}
-
-// channelStats returns the mean and biased variance of channel ch of an
-// [n, c, hw] tensor, accumulated in float64 in two passes.
-func channelStats(x *tensor.Tensor, n, c, hw, ch int) (mean, variance float64) {
-	var s float64
-	if f := x.Float32s(); f != nil {
-		// Planes (at most a few thousand values) are summed in float32 by
-		// the SIMD kernels and the planes added in float64.
-		for i := 0; i < n; i++ {
-			s += float64(simd.Sum(f[(i*c+ch)*hw : (i*c+ch+1)*hw]))
-		}
-		mean = s / float64(n*hw)
-		var q float64
-		for i := 0; i < n; i++ {
-			q += float64(simd.SumSquaredDeviation(f[(i*c+ch)*hw:(i*c+ch+1)*hw], float32(mean)))
-		}
-		return mean, q / float64(n*hw)
-	}
-	f := x.Float64s()
-	for i := 0; i < n; i++ {
-		for _, v := range f[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-			s += v
-		}
-	}
-	mean = s / float64(n*hw)
-	var q float64
-	for i := 0; i < n; i++ {
-		for _, v := range f[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-			d := v - mean
-			q += d * d
-		}
-	}
-	return mean, q / float64(n*hw)
-}
-
-// affineChannel writes y = a*x + b over channel ch.
-func affineChannel(y, x *tensor.Tensor, n, c, hw, ch int, a, b float64) {
-	if f := x.Float32s(); f != nil {
-		o := y.Float32s()
-		for i := 0; i < n; i++ {
-			off := (i*c + ch) * hw
-			simd.Affine(o[off:off+hw], f[off:off+hw], float32(a), float32(b))
-		}
-		return
-	}
-	f, o := x.Float64s(), y.Float64s()
-	for i := 0; i < n; i++ {
-		off := (i*c + ch) * hw
-		src, dst := f[off:off+hw], o[off:off+hw]
-		for j, v := range src {
-			dst[j] = v*a + b
-		}
-	}
 }
 
 func (batchNormOp) backward(g *Graph, out, gy *Value) {
@@ -174,10 +72,12 @@ func (batchNormOp) backward(g *Graph, out, gy *Value) {
 	if beta.requires {
 		gb, _ = g.alloc(dt, xs[1:2])
 	}
-	g.bn = bnJob{x: x.t, gamma: gamma.t, mean: out.aux, inv: out.aux2, gy: gy.t, gx: gx, gg: gg, gb: gb,
-		n: xs[0], c: xs[1], hw: xs[2] * xs[3]}
-	tensor.ParallelFor(xs[1], &g.bn)
-	g.bn = bnJob{}
+	if err := tensor.BatchNormBackward(gx, gg, gb, gy.t, x.t, gamma.t, out.aux, out.aux2); err != nil {
+		for _, v := range [...]*Value{x, gamma, beta} {
+			g.accum(v, g.wrap("BatchNorm2d backward", err))
+		}
+		return
+	}
 	if gx != nil {
 		g.accum(x, g.owned(gx))
 	}
@@ -186,49 +86,6 @@ func (batchNormOp) backward(g *Graph, out, gy *Value) {
 	}
 	if gb != nil {
 		g.accum(beta, g.owned(gb))
-	}
-}
-
-// channelDots returns sum gy and sum gy*x over channel ch.
-func channelDots(gy, x *tensor.Tensor, n, c, hw, ch int) (sg, sgx float64) {
-	if f := x.Float32s(); f != nil {
-		gf := gy.Float32s()
-		for i := 0; i < n; i++ {
-			off := (i*c + ch) * hw
-			sg += float64(simd.Sum(gf[off : off+hw]))
-			sgx += float64(simd.Dot(gf[off:off+hw], f[off:off+hw]))
-		}
-		return sg, sgx
-	}
-	f, gf := x.Float64s(), gy.Float64s()
-	for i := 0; i < n; i++ {
-		off := (i*c + ch) * hw
-		gr, xr := gf[off:off+hw], f[off:off+hw]
-		for j, v := range gr {
-			sg += v
-			sgx += v * xr[j]
-		}
-	}
-	return sg, sgx
-}
-
-// affine2Channel writes z = a*u + b*v + c over channel ch.
-func affine2Channel(z, u, v *tensor.Tensor, n, ch0, hw, ch int, a, b, c float64) {
-	if zf := z.Float32s(); zf != nil {
-		uf, vf := u.Float32s(), v.Float32s()
-		for i := 0; i < n; i++ {
-			off := (i*ch0 + ch) * hw
-			simd.Affine2(zf[off:off+hw], uf[off:off+hw], vf[off:off+hw], float32(a), float32(b), float32(c))
-		}
-		return
-	}
-	zf, uf, vf := z.Float64s(), u.Float64s(), v.Float64s()
-	for i := 0; i < n; i++ {
-		off := (i*ch0 + ch) * hw
-		zr, ur, vr := zf[off:off+hw], uf[off:off+hw], vf[off:off+hw]
-		for j := range zr {
-			zr[j] = a*ur[j] + b*vr[j] + c
-		}
 	}
 }
 

@@ -12,7 +12,8 @@
 //
 // Operations. Elementwise arithmetic with NumPy broadcasting (Add, Sub,
 // Mul, Div, Maximum, Minimum, and scalar forms), unary functions (Exp,
-// Log, Sqrt, Tanh, Sigmoid, ReLU and ReLUMask, ...), reductions along an
+// Log, Sqrt, Tanh, Sigmoid, ReLU, and the backward rules ReLUMask,
+// TanhBackward and SigmoidBackward, ...), reductions along an
 // axis (Sum, Mean, Max, ArgMax, SumAll, and SumTo, the adjoint of
 // BroadcastTo), shape operations (Transpose, Permute, Concat, BroadcastTo,
 // Gather and ScatterAdd, OneHot), and LogSoftmax.
@@ -35,6 +36,11 @@
 // geometry. MaxPool2d (whose backward is ScatterAdd over the indices it
 // returns) and AvgPool2d (AvgPool2dBackward) pool. Design notes:
 // docs/conv.md.
+//
+// Batch normalisation. BatchNormForward and BatchNormBackward are the
+// fused per-channel loops of batch norm in training mode (the statistics
+// of the batch, the normalisation and its gradients), which autodiff's
+// BatchNorm2d records.
 //
 // Threads and determinism. GEMM and convolution use Threads() goroutines
 // (SetThreads changes it; ParallelFor runs other loops on the same
