@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/flatfast/flatfast/internal/bench"
+	"github.com/flatfast/flatfast/internal/kernelbench"
 	"github.com/flatfast/flatfast/simd"
 )
 
@@ -16,12 +16,12 @@ import (
 func BenchmarkKernels(b *testing.B) {
 	for _, k := range simd.Implementations() {
 		for _, n := range []int{1024, 32768, 1 << 20} {
-			for _, c := range bench.KernelCases(k, n) {
+			for _, c := range kernelbench.Cases(k, n) {
 				if c.Kernel == "gemm_kernel" && n != 1024 {
 					continue
 				}
 				if c.Kernel == "gemm_kernel" {
-					c = bench.KernelCases(k, 256)[len(bench.KernelNames)-1]
+					c = kernelbench.Cases(k, 256)[len(kernelbench.Names)-1]
 				}
 				b.Run(fmt.Sprintf("%s/%s/n=%d", k, c.Kernel, c.N), func(b *testing.B) {
 					b.SetBytes(int64(c.Bytes))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flatfast/flatfast/internal/bench"
+	"github.com/flatfast/flatfast/internal/kernelbench"
 	"github.com/flatfast/flatfast/simd"
 	"github.com/flatfast/flatfast/tensor"
 )
@@ -214,7 +215,7 @@ func benchKernels(args []string, stdout, stderr io.Writer) error {
 	sizes := fs.String("n", "1024,32768,1048576", "comma-separated slice lengths")
 	kc := fs.Int("kc", 256, "depth of the packed panels for gemm_kernel")
 	levels := fs.String("levels", "", "comma-separated levels to run besides generic (default: all available)")
-	only := fs.String("kernels", "", "comma-separated kernels (default: all): "+strings.Join(bench.KernelNames, ","))
+	only := fs.String("kernels", "", "comma-separated kernels (default: all): "+strings.Join(kernelbench.Names, ","))
 	budget := fs.Duration("time", 300*time.Millisecond, "measuring time per case (split into 5 batches; the median is reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -238,7 +239,7 @@ func benchKernels(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%-14s %9s %-8s %12s %10s %10s %9s\n", "kernel", "n", "level", "ns/op", "GFLOP/s", "GB/s", "vs generic")
 	}
 	enc := json.NewEncoder(stdout)
-	for ki, name := range bench.KernelNames {
+	for ki, name := range kernelbench.Names {
 		if len(want) > 0 && !want[name] {
 			continue
 		}
@@ -249,7 +250,7 @@ func benchKernels(args []string, stdout, stderr io.Writer) error {
 		for _, n := range kns {
 			var generic float64
 			for _, k := range impls {
-				c := bench.KernelCases(k, n)[ki]
+				c := kernelbench.Cases(k, n)[ki]
 				t := bench.Measure(c.Run, *budget, 5)
 				if k.Level() == simd.Generic {
 					generic = t.Median
@@ -261,7 +262,7 @@ func benchKernels(args []string, stdout, stderr io.Writer) error {
 				}
 				if name == "gemm_kernel" {
 					// Tiles differ between levels: compare rates, not times.
-					g := bench.KernelCases(impls[0], n)[ki]
+					g := kernelbench.Cases(impls[0], n)[ki]
 					row.SpeedupVsGeneric = row.GFlops / (g.Flops / generic / 1e9)
 				}
 				if *asJSON {

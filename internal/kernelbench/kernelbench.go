@@ -1,4 +1,9 @@
-package bench
+// Package kernelbench holds the timed cases of the simd kernels, shared by
+// simd's `go test -bench` benchmarks and `flatfast bench kernels`, so that
+// both time the same work. It depends on simd alone, so that simd's tests
+// do not compile the rest of flatfast (internal/bench, which times GEMM,
+// convolution and training steps, reuses its Case).
+package kernelbench
 
 import (
 	"math/rand/v2"
@@ -15,12 +20,13 @@ type Case struct {
 	Run    func(iters int)
 }
 
-// KernelNames lists the kernels KernelCases covers, in report order.
-var KernelNames = []string{"dot", "axpy", "scale", "add", "sub", "mul", "sum", "max", "relu", "relu_backward", "exp", "affine", "affine2", "sqdev", "transpose", "gemm_kernel"}
+// Names lists the kernels Cases covers, in report order.
+var Names = []string{"dot", "axpy", "scale", "add", "sub", "mul", "sum", "max", "relu", "relu_backward", "exp", "affine", "affine2", "sqdev", "transpose", "gemm_kernel"}
 
-// KernelCases returns one case per kernel of implementation k at size n.
-// For the GEMM micro-kernel n is the depth kc of the packed panels.
-func KernelCases(k *simd.Impl, n int) []Case {
+// Cases returns one case per kernel of implementation k at size n, in the
+// order of Names. For the GEMM micro-kernel n is the depth kc of the
+// packed panels.
+func Cases(k *simd.Impl, n int) []Case {
 	r := rand.New(rand.NewPCG(1, uint64(n)))
 	vec := func() []float32 {
 		v := make([]float32, n)
