@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"testing"
-
-	"github.com/flatfast/flatfast/simd"
 )
 
 // bnRef computes batch norm and its gradients directly in float64 from
@@ -52,6 +50,12 @@ func bnRef(x, gamma, beta, gy *Tensor, eps float64) (y, mean, variance, gx, gg, 
 	return y, mean, variance, gx, gg, gb
 }
 
+// bnInputs returns random x and gy of the given shape [N, C, H, W] and
+// gamma and beta of shape [C].
+func bnInputs(r *RNG, dt DType, shape ...int) (x, gamma, beta, gy *Tensor) {
+	return randTensor(r, dt, shape...), randTensor(r, dt, shape[1]), randTensor(r, dt, shape[1]), randTensor(r, dt, shape...)
+}
+
 // bnOut holds the outputs of one forward and backward pass.
 type bnOut struct{ y, mean, variance, inv, gx, gg, gb *Tensor }
 
@@ -70,51 +74,40 @@ func bnRun(t *testing.T, x, gamma, beta, gy *Tensor, eps float64) bnOut {
 
 func TestBatchNormAgainstDefinition(t *testing.T) {
 	shapes := [][4]int{{4, 3, 5, 5}, {2, 16, 8, 8}, {3, 7, 1, 1}, {1, 2, 1, 3}, {5, 4, 17, 3}}
-	for _, impl := range simd.Implementations() {
-		t.Run(impl.String(), func(t *testing.T) {
-			prev := simd.ActiveLevel()
-			if err := simd.Use(impl.Level()); err != nil {
-				t.Fatal(err)
+	atEveryLevel(t, func(t *testing.T) {
+		for _, dt := range []DType{Float32, Float64} {
+			tol := 1e-12
+			if dt == Float32 {
+				tol = 2e-5
 			}
-			defer func() { _ = simd.Use(prev) }()
-			for _, dt := range []DType{Float32, Float64} {
-				tol := 1e-12
-				if dt == Float32 {
-					tol = 2e-5
-				}
-				for _, s := range shapes {
-					t.Run(fmt.Sprintf("%v/%v", dt, s), func(t *testing.T) {
-						r := NewRNG(uint64(s[0]*1000 + s[1]*100 + s[2]*10 + s[3]))
-						x := randTensor(r, dt, s[:]...)
-						gamma, beta := randTensor(r, dt, s[1]), randTensor(r, dt, s[1])
-						gy := randTensor(r, dt, s[:]...)
-						const eps = 1e-5
-						y, mean, variance, gx, gg, gb := bnRef(x, gamma, beta, gy, eps)
-						o := bnRun(t, x, gamma, beta, gy, eps)
-						checkClose(t, "y", o.y, y, tol)
-						checkClose(t, "mean", o.mean, mean, tol)
-						checkClose(t, "variance", o.variance, variance, tol)
-						inv := make([]float64, len(variance))
-						for i, v := range variance {
-							inv[i] = 1 / math.Sqrt(v+eps)
-						}
-						checkClose(t, "inv", o.inv, inv, tol)
-						checkClose(t, "gbeta", o.gb, gb, 10*tol)
-						checkClose(t, "ggamma", o.gg, gg, 10*tol)
-						checkClose(t, "gx", o.gx, gx, 10*tol)
-					})
-				}
+			for _, s := range shapes {
+				t.Run(fmt.Sprintf("%v/%v", dt, s), func(t *testing.T) {
+					r := NewRNG(uint64(s[0]*1000 + s[1]*100 + s[2]*10 + s[3]))
+					x, gamma, beta, gy := bnInputs(r, dt, s[:]...)
+					const eps = 1e-5
+					y, mean, variance, gx, gg, gb := bnRef(x, gamma, beta, gy, eps)
+					o := bnRun(t, x, gamma, beta, gy, eps)
+					checkClose(t, "y", o.y, y, tol)
+					checkClose(t, "mean", o.mean, mean, tol)
+					checkClose(t, "variance", o.variance, variance, tol)
+					inv := make([]float64, len(variance))
+					for i, v := range variance {
+						inv[i] = 1 / math.Sqrt(v+eps)
+					}
+					checkClose(t, "inv", o.inv, inv, tol)
+					checkClose(t, "gbeta", o.gb, gb, 10*tol)
+					checkClose(t, "ggamma", o.gg, gg, 10*tol)
+					checkClose(t, "gx", o.gx, gx, 10*tol)
+				})
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestBatchNormSameForAnyThreadCount(t *testing.T) {
 	defer SetThreads(0)
 	r := NewRNG(3)
-	x := randTensor(r, Float32, 4, 64, 16, 16)
-	gamma, beta := randTensor(r, Float32, 64), randTensor(r, Float32, 64)
-	gy := randTensor(r, Float32, 4, 64, 16, 16)
+	x, gamma, beta, gy := bnInputs(r, Float32, 4, 64, 16, 16)
 	var first bnOut
 	for _, threads := range []int{1, 2, 3} {
 		SetThreads(threads)
@@ -123,12 +116,9 @@ func TestBatchNormSameForAnyThreadCount(t *testing.T) {
 			first = o
 			continue
 		}
+		what := fmt.Sprintf("threads=%d vs 1", threads)
 		for _, p := range [][2]*Tensor{{o.y, first.y}, {o.mean, first.mean}, {o.variance, first.variance}, {o.inv, first.inv}, {o.gx, first.gx}, {o.gg, first.gg}, {o.gb, first.gb}} {
-			for i, v := range p[0].f32 {
-				if math.Float32bits(v) != math.Float32bits(p[1].f32[i]) {
-					t.Fatalf("threads=%d: element %d = %v, %v on one thread", threads, i, v, p[1].f32[i])
-				}
-			}
+			sameBits(t, what, p[0], p[1])
 		}
 	}
 }
@@ -137,9 +127,7 @@ func TestBatchNormSameForAnyThreadCount(t *testing.T) {
 // ones as when all are asked for.
 func TestBatchNormBackwardPartial(t *testing.T) {
 	r := NewRNG(4)
-	x := randTensor(r, Float32, 2, 5, 3, 3)
-	gamma, beta := randTensor(r, Float32, 5), randTensor(r, Float32, 5)
-	gy := randTensor(r, Float32, 2, 5, 3, 3)
+	x, gamma, beta, gy := bnInputs(r, Float32, 2, 5, 3, 3)
 	all := bnRun(t, x, gamma, beta, gy, 1e-3)
 	gx := Must(New(Float32, 2, 5, 3, 3))
 	if err := BatchNormBackward(gx, nil, nil, gy, x, gamma, all.mean, all.inv); err != nil {
@@ -149,14 +137,17 @@ func TestBatchNormBackwardPartial(t *testing.T) {
 	if err := BatchNormBackward(nil, nil, gb, gy, x, gamma, all.mean, all.inv); err != nil {
 		t.Fatal(err)
 	}
-	for i := range gx.f32 {
-		if gx.f32[i] != all.gx.f32[i] {
-			t.Fatalf("gx[%d] = %v alone, %v with the others", i, gx.f32[i], all.gx.f32[i])
-		}
-	}
-	for i := range gb.f32 {
-		if gb.f32[i] != all.gb.f32[i] {
-			t.Fatalf("gbeta[%d] = %v alone, %v with the others", i, gb.f32[i], all.gb.f32[i])
+	sameBits(t, "gx alone vs with the others", gx, all.gx)
+	sameBits(t, "gbeta alone vs with the others", gb, all.gb)
+}
+
+// sameBits fails unless the float32 tensors got and want hold the same
+// bits.
+func sameBits(t *testing.T, what string, got, want *Tensor) {
+	t.Helper()
+	for i, v := range got.f32 {
+		if math.Float32bits(v) != math.Float32bits(want.f32[i]) {
+			t.Fatalf("%s: element %d = %v, want %v", what, i, v, want.f32[i])
 		}
 	}
 }
@@ -195,9 +186,7 @@ func TestBatchNormBadInput(t *testing.T) {
 
 func TestBatchNormZeroAllocs(t *testing.T) {
 	r := NewRNG(5)
-	x := randTensor(r, Float32, 4, 32, 8, 8)
-	gamma, beta := randTensor(r, Float32, 32), randTensor(r, Float32, 32)
-	gy := randTensor(r, Float32, 4, 32, 8, 8)
+	x, gamma, beta, gy := bnInputs(r, Float32, 4, 32, 8, 8)
 	o := bnRun(t, x, gamma, beta, gy, 1e-5)
 	allocs := testing.AllocsPerRun(5, func() {
 		_ = BatchNormForward(o.y, o.mean, o.variance, o.inv, x, gamma, beta, 1e-5)

@@ -168,8 +168,9 @@ func checkClose(t *testing.T, what string, got *Tensor, want []float64, tol floa
 	}
 }
 
-func TestConv2dForwardAndBackward(t *testing.T) {
-	r := NewRNG(1)
+// atEveryLevel runs f as a subtest per simd level this machine runs,
+// named after the level, with that level active.
+func atEveryLevel(t *testing.T, f func(t *testing.T)) {
 	for _, impl := range simd.Implementations() {
 		t.Run(impl.String(), func(t *testing.T) {
 			prev := simd.ActiveLevel()
@@ -177,47 +178,54 @@ func TestConv2dForwardAndBackward(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = simd.Use(prev) }()
-			for _, c := range allConvCases() {
-				name := fmt.Sprintf("%+v", c)
-				g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
+			f(t)
+		})
+	}
+}
+
+func TestConv2dForwardAndBackward(t *testing.T) {
+	r := NewRNG(1)
+	atEveryLevel(t, func(t *testing.T) {
+		for _, c := range allConvCases() {
+			name := fmt.Sprintf("%+v", c)
+			g, err := NewConvGeom([]int{c.n, c.cin, c.h, c.w}, []int{c.cout, c.cin, c.k, c.k}, c.stride, c.pad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x64 := randTensor(r, Float64, g.inShape()...)
+			w64 := randTensor(r, Float64, g.wShape()...)
+			gy64 := randTensor(r, Float64, g.outShape()...)
+			want := refConv(g, x64.f64, w64.f64)
+			// Backward references through the adjoint identities:
+			// dX = sum over outputs of gy * dY/dX, computed by
+			// probing the linear map with unit vectors is slow, so
+			// use the reference forward with transposed roles.
+			wantDX := refBackInput(g, gy64.f64, w64.f64)
+			wantDW := refBackWeight(g, x64.f64, gy64.f64)
+			for _, dt := range []DType{Float64, Float32} {
+				tol := 1e-12
+				if dt == Float32 {
+					tol = 2e-5 * math.Sqrt(float64(g.Cin*g.KH*g.KW+g.N*g.OH*g.OW+g.Cout*g.KH*g.KW))
+				}
+				x, w, gy := Must(x64.As(dt)), Must(w64.As(dt)), Must(gy64.As(dt))
+				y, err := Conv2d(nanTensor(dt, g.outShape()...), x, w, c.stride, c.pad)
 				if err != nil {
 					t.Fatal(err)
 				}
-				x64 := randTensor(r, Float64, g.inShape()...)
-				w64 := randTensor(r, Float64, g.wShape()...)
-				gy64 := randTensor(r, Float64, g.outShape()...)
-				want := refConv(g, x64.f64, w64.f64)
-				// Backward references through the adjoint identities:
-				// dX = sum over outputs of gy * dY/dX, computed by
-				// probing the linear map with unit vectors is slow, so
-				// use the reference forward with transposed roles.
-				wantDX := refBackInput(g, gy64.f64, w64.f64)
-				wantDW := refBackWeight(g, x64.f64, gy64.f64)
-				for _, dt := range []DType{Float64, Float32} {
-					tol := 1e-12
-					if dt == Float32 {
-						tol = 2e-5 * math.Sqrt(float64(g.Cin*g.KH*g.KW+g.N*g.OH*g.OW+g.Cout*g.KH*g.KW))
-					}
-					x, w, gy := Must(x64.As(dt)), Must(w64.As(dt)), Must(gy64.As(dt))
-					y, err := Conv2d(nanTensor(dt, g.outShape()...), x, w, c.stride, c.pad)
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkClose(t, name+" forward "+dt.String(), y, want, tol)
-					dx, err := Conv2dBackwardInput(nanTensor(dt, g.inShape()...), gy, w, c.h, c.w, c.stride, c.pad)
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkClose(t, name+" input grad "+dt.String(), dx, wantDX, tol)
-					dw, err := Conv2dBackwardWeight(nanTensor(dt, g.wShape()...), x, gy, c.k, c.k, c.stride, c.pad)
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkClose(t, name+" weight grad "+dt.String(), dw, wantDW, tol)
+				checkClose(t, name+" forward "+dt.String(), y, want, tol)
+				dx, err := Conv2dBackwardInput(nanTensor(dt, g.inShape()...), gy, w, c.h, c.w, c.stride, c.pad)
+				if err != nil {
+					t.Fatal(err)
 				}
+				checkClose(t, name+" input grad "+dt.String(), dx, wantDX, tol)
+				dw, err := Conv2dBackwardWeight(nanTensor(dt, g.wShape()...), x, gy, c.k, c.k, c.stride, c.pad)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkClose(t, name+" weight grad "+dt.String(), dw, wantDW, tol)
 			}
-		})
-	}
+		}
+	})
 }
 
 // refBackInput: dX[n,ci,ih,iw] = sum over (co, oh, ow, a, b) with
