@@ -100,7 +100,7 @@ func checkState(cfg *Config, runs []Run, st *state) error {
 		if h.Step != checks[i].step || h.Beta != checks[i].beta || h.Seed != 0 || h.Probes != cfg.HutchinsonProbes {
 			return fmt.Errorf("Hutch[%d] (step %d, beta %v, seed %d, %d probes) is not the check the sweep makes there", i, h.Step, h.Beta, h.Seed, h.Probes)
 		}
-		for _, v := range []float64{h.ClosedForm, h.Estimate, h.StdErr, h.Sigmas} {
+		for _, v := range []float64{float64(h.ClosedForm), float64(h.Estimate), float64(h.StdErr), float64(h.Sigmas)} {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return fmt.Errorf("Hutch[%d] holds a value that is not finite", i)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flatfast/flatfast/autodiff"
 	"github.com/flatfast/flatfast/optim"
+	"github.com/flatfast/flatfast/repro"
 	"github.com/flatfast/flatfast/tensor"
 )
 
@@ -30,15 +31,18 @@ type Curve struct {
 
 // HutchCheck compares the closed-form Hessian trace (eq. 127) with
 // autodiff's Hutchinson estimate for one run at one step.
+//
+// The figures are Finite so that an estimate that is not finite is
+// written as null instead of making results.json unwritable.
 type HutchCheck struct {
-	Step       int     `json:"step"`
-	Beta       float64 `json:"beta"`
-	Seed       int     `json:"seed"`
-	ClosedForm float64 `json:"closed_form"`
-	Estimate   float64 `json:"hutchinson"`
-	StdErr     float64 `json:"stderr"`
-	Probes     int     `json:"probes"`
-	Sigmas     float64 `json:"deviation_in_stderr"`
+	Step       int          `json:"step"`
+	Beta       float64      `json:"beta"`
+	Seed       int          `json:"seed"`
+	ClosedForm repro.Finite `json:"closed_form"`
+	Estimate   repro.Finite `json:"hutchinson"`
+	StdErr     repro.Finite `json:"stderr"`
+	Probes     int          `json:"probes"`
+	Sigmas     repro.Finite `json:"deviation_in_stderr"`
 }
 
 // Runs enumerates the sweep: beta by beta, seeds within.
@@ -284,9 +288,9 @@ func (sw *sweep) hutchinson(ctx context.Context, s int) error {
 		if err != nil {
 			return err
 		}
-		hc := HutchCheck{Step: s, Beta: run.Beta, Seed: run.Seed, ClosedForm: closed, Estimate: est.Trace, StdErr: est.StdErr, Probes: est.Probes}
+		hc := HutchCheck{Step: s, Beta: run.Beta, Seed: run.Seed, ClosedForm: repro.Finite(closed), Estimate: repro.Finite(est.Trace), StdErr: repro.Finite(est.StdErr), Probes: est.Probes}
 		if est.StdErr > 0 {
-			hc.Sigmas = math.Abs(est.Trace-closed) / est.StdErr
+			hc.Sigmas = repro.Finite(math.Abs(est.Trace-closed) / est.StdErr)
 		}
 		sw.st.Hutch = append(sw.st.Hutch, hc)
 	}
