@@ -524,49 +524,63 @@ func expNEON(g *gen) {
 	g.p("MOVD z_base+0(FP), R0")
 	g.p("MOVD z_len+8(FP), R3")
 	g.p("MOVD x_base+24(FP), R1")
-	g.p("MOVD $expconst<>(SB), R4")
-	cst := map[string]int{}
-	for i, c := range expConsts {
-		cst[c.name] = 16 + i
-		g.p("VLD1R.P 4(R4), [%s]", s4(16+i))
-	}
+	cst := expConstsNEON(g)
 	g.neonLoop(neonLoop{
 		name: fn, in: []string{"R1"}, inReg: []int{0}, out: "R0", outReg: 3 * unroll, unroll: unroll,
 		body: func(u int, _ bool) {
 			x, n, i, p, t := u, unroll+u, 2*unroll+u, 3*unroll+u, 4*unroll+u
 			g.w(fmin(x, x, cst["hi"]))
 			g.w(fmax(x, x, cst["lo"]))
-			g.w(fmul(n, x, cst["log2e"]))
-			g.w(frintn(n, n))
-			g.w(fcvtzs(i, n))
-			// r = x - n*ln2hi - n*ln2lo (the first product is exact).
-			g.p("VFMLA %s, %s, %s", s4(cst["negln2hi"]), s4(n), s4(x))
-			g.p("VFMLA %s, %s, %s", s4(cst["negln2lo"]), s4(n), s4(x))
-			// Horner: acc = c + prev*r, alternating between p and t and
-			// ending in p.
-			prev, dst := cst["c7"], p
-			for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "c1", "c0"} {
-				g.p("VMOV %s, %s", b16(cst[c]), b16(dst))
-				g.p("VFMLA %s, %s, %s", s4(prev), s4(x), s4(dst))
-				prev = dst
-				if dst == p {
-					dst = t
-				} else {
-					dst = p
-				}
-			}
-			// 2^n = 2^(n>>1) * 2^(n - n>>1), each half a normal float.
-			g.w(sshr(t, i, 1))
-			g.p("VSUB %s, %s, %s", s4(t), s4(i), s4(i))
-			g.p("VADD %s, %s, %s", s4(cst["bias"]), s4(t), s4(t))
-			g.p("VADD %s, %s, %s", s4(cst["bias"]), s4(i), s4(i))
-			g.p("VSHL $23, %s, %s", s4(t), s4(t))
-			g.p("VSHL $23, %s, %s", s4(i), s4(i))
-			g.w(fmul(p, p, t))
-			g.w(fmul(p, p, i))
+			expCoreNEON(g, cst, x, n, i, p, t)
 		},
 	})
 	g.p("RET")
+}
+
+// expConstsNEON broadcasts the exp constants into V16-V29 (in the order
+// of expConsts) and returns their registers by name.
+func expConstsNEON(g *gen) map[string]int {
+	g.p("MOVD $expconst<>(SB), R4")
+	cst := map[string]int{}
+	for i, c := range expConsts {
+		cst[c.name] = 16 + i
+		g.p("VLD1R.P 4(R4), [%s]", s4(16+i))
+	}
+	return cst
+}
+
+// expCoreNEON computes p = e^x for x already clamped to [lo, hi] (the
+// steps of expScalar after its clamp; x is overwritten by r), with n, i
+// and t as temporaries. The tanh and sigmoid kernels share it with exp.
+func expCoreNEON(g *gen, cst map[string]int, x, n, i, p, t int) {
+	g.w(fmul(n, x, cst["log2e"]))
+	g.w(frintn(n, n))
+	g.w(fcvtzs(i, n))
+	// r = x - n*ln2hi - n*ln2lo (the first product is exact).
+	g.p("VFMLA %s, %s, %s", s4(cst["negln2hi"]), s4(n), s4(x))
+	g.p("VFMLA %s, %s, %s", s4(cst["negln2lo"]), s4(n), s4(x))
+	// Horner: acc = c + prev*r, alternating between p and t and
+	// ending in p.
+	prev, dst := cst["c7"], p
+	for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "c1", "c0"} {
+		g.p("VMOV %s, %s", b16(cst[c]), b16(dst))
+		g.p("VFMLA %s, %s, %s", s4(prev), s4(x), s4(dst))
+		prev = dst
+		if dst == p {
+			dst = t
+		} else {
+			dst = p
+		}
+	}
+	// 2^n = 2^(n>>1) * 2^(n - n>>1), each half a normal float.
+	g.w(sshr(t, i, 1))
+	g.p("VSUB %s, %s, %s", s4(t), s4(i), s4(i))
+	g.p("VADD %s, %s, %s", s4(cst["bias"]), s4(t), s4(t))
+	g.p("VADD %s, %s, %s", s4(cst["bias"]), s4(i), s4(i))
+	g.p("VSHL $23, %s, %s", s4(t), s4(t))
+	g.p("VSHL $23, %s, %s", s4(i), s4(i))
+	g.w(fmul(p, p, t))
+	g.w(fmul(p, p, i))
 }
 
 // neonMR and neonNR are the NEON tile: 12 rows by 8 columns (see
@@ -726,6 +740,7 @@ func arm64() []byte {
 	g.raw("")
 	g.raw("#include \"textflag.h\"")
 	expDataNEON(g)
+	actDataNEON(g)
 	reduceNEON(g, "dot")
 	reduceNEON(g, "sum")
 	axpyNEON(g)
@@ -737,6 +752,10 @@ func arm64() []byte {
 	reluNEON(g)
 	reluBackwardNEON(g)
 	expNEON(g)
+	tanhNEON(g)
+	sigmoidNEON(g)
+	activationBackwardNEON(g, "tanhBackward")
+	activationBackwardNEON(g, "sigmoidBackward")
 	affineNEON(g)
 	affine2NEON(g)
 	sqdevNEON(g)

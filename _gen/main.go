@@ -632,17 +632,8 @@ func expKernel(g *gen, s isa) {
 	g.p("MOVQ z_len+8(FP), CX")
 	g.p("MOVQ x_base+24(FP), SI")
 	// Constant operands.
-	cst := map[string]string{}
-	if s.is512() {
-		for i, c := range expConsts {
-			r := s.r(16 + i)
-			g.p("VBROADCASTSS expconst<>+%d(SB), %s", expConstOff(c.name), r)
-			cst[c.name] = r
-		}
-	} else {
-		for _, c := range expConsts {
-			cst[c.name] = fmt.Sprintf("expconst<>+%d(SB)", expConstOff(c.name))
-		}
+	cst := expConstOperands(g, s)
+	if !s.is512() {
 		// The clamps need register operands (the memory operand would
 		// take the NaN-returning position).
 		g.p("VMOVUPS %s, Y13", cst["hi"])
@@ -660,37 +651,64 @@ func expKernel(g *gen, s isa) {
 			g.p("VMOVUPS %s, %s", in(0), x)
 			g.p("VMINPS %s, %s, %s", x, cst["hi"], x)
 			g.p("VMAXPS %s, %s, %s", x, cst["lo"], x)
-			g.p("VMULPS %s, %s, %s", cst["log2e"], x, n)
-			if s.is512() {
-				g.p("VRNDSCALEPS $0, %s, %s", n, n)
-			} else {
-				g.p("VROUNDPS $0, %s, %s", n, n)
-			}
-			g.p("VCVTPS2DQ %s, %s", n, i)
-			g.p("VMOVAPS %s, %s", x, r)
-			g.p("VFMADD231PS %s, %s, %s", cst["negln2hi"], n, r)
-			g.p("VFMADD231PS %s, %s, %s", cst["negln2lo"], n, r)
-			if s.is512() {
-				g.p("VMOVAPS %s, %s", cst["c7"], p)
-			} else {
-				g.p("VMOVUPS %s, %s", cst["c7"], p)
-			}
-			for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "c1", "c0"} {
-				g.p("VFMADD213PS %s, %s, %s", cst[c], r, p)
-			}
-			// 2^n = 2^(n>>1) * 2^(n - n>>1), each half a normal float.
-			g.p("VPSRAD $1, %s, %s", i, t)
-			g.p("VPSUBD %s, %s, %s", t, i, i)
-			g.p("VPADDD %s, %s, %s", cst["bias"], t, t)
-			g.p("VPADDD %s, %s, %s", cst["bias"], i, i)
-			g.p("VPSLLD $23, %s, %s", t, t)
-			g.p("VPSLLD $23, %s, %s", i, i)
-			g.p("VMULPS %s, %s, %s", t, p, p)
-			g.p("VMULPS %s, %s, %s", i, p, p)
+			expCore(g, s, cst, x, n, i, r, p, t)
 			store(p)
 		},
 	})
 	g.ret()
+}
+
+// expConstOperands returns the operands of the exp constants: on AVX-512
+// registers Z16-Z29 (broadcast here, in the order of expConsts), on AVX2
+// 256-bit memory operands of the table.
+func expConstOperands(g *gen, s isa) map[string]string {
+	cst := map[string]string{}
+	for i, c := range expConsts {
+		if s.is512() {
+			r := s.r(16 + i)
+			g.p("VBROADCASTSS expconst<>+%d(SB), %s", expConstOff(c.name), r)
+			cst[c.name] = r
+		} else {
+			cst[c.name] = fmt.Sprintf("expconst<>+%d(SB)", expConstOff(c.name))
+		}
+	}
+	return cst
+}
+
+// expCore computes p = e^x for x already clamped to [lo, hi] (the steps of
+// expScalar after its clamp), with n, i, r and t as temporaries; r may be
+// x itself, which is then overwritten. The tanh and sigmoid kernels share
+// it with exp.
+func expCore(g *gen, s isa, cst map[string]string, x, n, i, r, p, t string) {
+	g.p("VMULPS %s, %s, %s", cst["log2e"], x, n)
+	if s.is512() {
+		g.p("VRNDSCALEPS $0, %s, %s", n, n)
+	} else {
+		g.p("VROUNDPS $0, %s, %s", n, n)
+	}
+	g.p("VCVTPS2DQ %s, %s", n, i)
+	if r != x {
+		g.p("VMOVAPS %s, %s", x, r)
+	}
+	g.p("VFMADD231PS %s, %s, %s", cst["negln2hi"], n, r)
+	g.p("VFMADD231PS %s, %s, %s", cst["negln2lo"], n, r)
+	if s.is512() {
+		g.p("VMOVAPS %s, %s", cst["c7"], p)
+	} else {
+		g.p("VMOVUPS %s, %s", cst["c7"], p)
+	}
+	for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "c1", "c0"} {
+		g.p("VFMADD213PS %s, %s, %s", cst[c], r, p)
+	}
+	// 2^n = 2^(n>>1) * 2^(n - n>>1), each half a normal float.
+	g.p("VPSRAD $1, %s, %s", i, t)
+	g.p("VPSUBD %s, %s, %s", t, i, i)
+	g.p("VPADDD %s, %s, %s", cst["bias"], t, t)
+	g.p("VPADDD %s, %s, %s", cst["bias"], i, i)
+	g.p("VPSLLD $23, %s, %s", t, t)
+	g.p("VPSLLD $23, %s, %s", i, i)
+	g.p("VMULPS %s, %s, %s", t, p, p)
+	g.p("VMULPS %s, %s, %s", i, p, p)
 }
 
 // indirectPrefetch is how many k steps ahead the prefetching indirect
@@ -999,6 +1017,7 @@ func amd64() []byte {
 	g.raw("")
 	g.raw("#include \"textflag.h\"")
 	expData(g)
+	actData(g)
 	for _, s := range []isa{avx512, avx2} {
 		reduceKernel(g, s, "dot")
 		reduceKernel(g, s, "sum")
@@ -1014,6 +1033,10 @@ func amd64() []byte {
 		relu(g, s)
 		reluBackward(g, s)
 		expKernel(g, s)
+		tanhKernel(g, s)
+		sigmoidKernel(g, s)
+		activationBackward(g, s, "tanhBackward")
+		activationBackward(g, s, "sigmoidBackward")
 	}
 	for _, indirect := range []bool{false, true} {
 		for _, rows := range []int{12, 8, 4} {

@@ -40,6 +40,18 @@ func reluBackwardAVX512(z, g, x []float32)
 func expAVX512(z, x []float32)
 
 //go:noescape
+func tanhAVX512(z, x []float32)
+
+//go:noescape
+func sigmoidAVX512(z, x []float32)
+
+//go:noescape
+func tanhBackwardAVX512(z, g, y []float32)
+
+//go:noescape
+func sigmoidBackwardAVX512(z, g, y []float32)
+
+//go:noescape
 func gemmAVX512(k int, a, b, c []float32, ldc, acc int)
 
 //go:noescape
@@ -74,6 +86,18 @@ func reluBackwardAVX2(z, g, x []float32)
 
 //go:noescape
 func expAVX2(z, x []float32)
+
+//go:noescape
+func tanhAVX2(z, x []float32)
+
+//go:noescape
+func sigmoidAVX2(z, x []float32)
+
+//go:noescape
+func tanhBackwardAVX2(z, g, y []float32)
+
+//go:noescape
+func sigmoidBackwardAVX2(z, g, y []float32)
 
 //go:noescape
 func gemmAVX2(k int, a, b, c []float32, ldc, acc int)
@@ -215,6 +239,7 @@ var avx2Impl = &Impl{
 	add: addAVX2, sub: subAVX2, mul: mulAVX2,
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
 	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
+	tanh: tanhAVX2, sigmoid: sigmoidAVX2, tanhBackward: tanhBackwardAVX2, sigmoidBackward: sigmoidBackwardAVX2,
 	gemmIndirect: gemmIndirectAVX2, gemmIndirectPF: gemmIndirectPFAVX2, nv: 2,
 	short:  []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2, nil}, {4, gemm4AVX2, gemmIndirect4AVX2, nil}},
 	affine: affineAVX2, affine2: affine2AVX2, sqdev: sqdevAVX2,
@@ -227,6 +252,7 @@ var avx512Impl = &Impl{
 	add: addAVX512, sub: subAVX512, mul: mulAVX512,
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
 	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
+	tanh: tanhAVX512, sigmoid: sigmoidAVX512, tanhBackward: tanhBackwardAVX512, sigmoidBackward: sigmoidBackwardAVX512,
 	gemmIndirect: gemmIndirectAVX512, gemmIndirectPF: gemmIndirectPFAVX512, nv: 2,
 	p4: gemmIndirectP4AVX512, p4PF: gemmIndirectP4PFAVX512,
 	short: []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512, gemmIndirectP4R4AVX512},

@@ -40,6 +40,18 @@ func reluBackwardNEON(z, g, x []float32)
 func expNEON(z, x []float32)
 
 //go:noescape
+func tanhNEON(z, x []float32)
+
+//go:noescape
+func sigmoidNEON(z, x []float32)
+
+//go:noescape
+func tanhBackwardNEON(z, g, y []float32)
+
+//go:noescape
+func sigmoidBackwardNEON(z, g, y []float32)
+
+//go:noescape
 func gemmNEON(k int, a, b, c []float32, ldc, acc int)
 
 //go:noescape
@@ -103,6 +115,7 @@ var neonImpl = &Impl{
 	add: addNEON, sub: subNEON, mul: mulNEON,
 	relu: reluNEON, reluBackward: reluBackwardNEON,
 	exp: expNEON, gemm: gemmNEON, transpose: transposeNEON,
+	tanh: tanhNEON, sigmoid: sigmoidNEON, tanhBackward: tanhBackwardNEON, sigmoidBackward: sigmoidBackwardNEON,
 	gemmIndirect: gemmIndirectNEON, gemmIndirectPF: gemmIndirectPFNEON, nv: 2,
 	short:  []shortKernel{{4, gemm4NEON, gemmIndirect4NEON, nil}, {8, gemm8NEON, gemmIndirect8NEON, nil}},
 	affine: affineNEON, affine2: affine2NEON, sqdev: sqdevNEON,

@@ -139,6 +139,89 @@ DATA tailmask<>+56(SB)/4, $0x00000000
 DATA tailmask<>+60(SB)/4, $0x00000000
 GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 
+// tanh and sigmoid constants, 8 copies each (one ymm).
+DATA actconst<>+0(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+4(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+8(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+12(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+16(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+20(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+24(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+28(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+32(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+36(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+40(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+44(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+48(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+52(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+56(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+60(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+64(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+68(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+72(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+76(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+80(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+84(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+88(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+92(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+96(SB)/4, $0x40000000 // 2
+DATA actconst<>+100(SB)/4, $0x40000000 // 2
+DATA actconst<>+104(SB)/4, $0x40000000 // 2
+DATA actconst<>+108(SB)/4, $0x40000000 // 2
+DATA actconst<>+112(SB)/4, $0x40000000 // 2
+DATA actconst<>+116(SB)/4, $0x40000000 // 2
+DATA actconst<>+120(SB)/4, $0x40000000 // 2
+DATA actconst<>+124(SB)/4, $0x40000000 // 2
+DATA actconst<>+128(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+132(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+136(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+140(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+144(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+148(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+152(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+156(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+160(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+164(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+168(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+172(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+176(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+180(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+184(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+188(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+192(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+196(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+200(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+204(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+208(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+212(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+216(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+220(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+224(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+228(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+232(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+236(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+240(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+244(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+248(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+252(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+256(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+260(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+264(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+268(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+272(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+276(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+280(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+284(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+288(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+DATA actconst<>+292(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+DATA actconst<>+296(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+DATA actconst<>+300(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+DATA actconst<>+304(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+DATA actconst<>+308(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+DATA actconst<>+312(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+DATA actconst<>+316(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+GLOBL actconst<>(SB), RODATA|NOPTR, $320
+
 // func dotAVX512(x, y []float32) float32
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ x_base+0(FP), SI
@@ -996,6 +1079,513 @@ expAVX512_done:
 	VZEROUPPER
 	RET
 
+// func tanhAVX512(z, x []float32)
+TEXT ·tanhAVX512(SB), NOSPLIT, $0-48
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	VBROADCASTSS expconst<>+0(SB), Z16
+	VBROADCASTSS expconst<>+32(SB), Z17
+	VBROADCASTSS expconst<>+64(SB), Z18
+	VBROADCASTSS expconst<>+96(SB), Z19
+	VBROADCASTSS expconst<>+128(SB), Z20
+	VBROADCASTSS expconst<>+160(SB), Z21
+	VBROADCASTSS expconst<>+192(SB), Z22
+	VBROADCASTSS expconst<>+224(SB), Z23
+	VBROADCASTSS expconst<>+256(SB), Z24
+	VBROADCASTSS expconst<>+288(SB), Z25
+	VBROADCASTSS expconst<>+320(SB), Z26
+	VBROADCASTSS expconst<>+352(SB), Z27
+	VBROADCASTSS expconst<>+384(SB), Z28
+	VBROADCASTSS expconst<>+416(SB), Z29
+	VBROADCASTSS actconst<>+96(SB), Z30
+	VBROADCASTSS actconst<>+64(SB), Z31
+tanhAVX512_big:
+	CMPQ CX, $32
+	JLT tanhAVX512_one
+	VMOVUPS (SI), Z0
+	VPANDD.BCST actconst<>+0(SB), Z0, Z1
+	VPXORD Z1, Z0, Z0
+	VCMPPS $0x11, Z31, Z1, K2
+	VMULPS Z1, Z1, Z2
+	VBROADCASTSS actconst<>+128(SB), Z3
+	VFMADD213PS.BCST actconst<>+160(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+192(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+224(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+256(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+288(SB), Z2, Z3
+	VMULPS Z2, Z1, Z2
+	VFMADD213PS Z1, Z3, Z2
+	VADDPS Z1, Z1, Z1
+	VMINPS Z1, Z16, Z1
+	VMULPS Z18, Z1, Z4
+	VRNDSCALEPS $0, Z4, Z4
+	VCVTPS2DQ Z4, Z5
+	VFMADD231PS Z19, Z4, Z1
+	VFMADD231PS Z20, Z4, Z1
+	VMOVAPS Z21, Z6
+	VFMADD213PS Z22, Z1, Z6
+	VFMADD213PS Z23, Z1, Z6
+	VFMADD213PS Z24, Z1, Z6
+	VFMADD213PS Z25, Z1, Z6
+	VFMADD213PS Z26, Z1, Z6
+	VFMADD213PS Z27, Z1, Z6
+	VFMADD213PS Z28, Z1, Z6
+	VPSRAD $1, Z5, Z7
+	VPSUBD Z7, Z5, Z5
+	VPADDD Z29, Z7, Z7
+	VPADDD Z29, Z5, Z5
+	VPSLLD $23, Z7, Z7
+	VPSLLD $23, Z5, Z5
+	VMULPS Z7, Z6, Z6
+	VMULPS Z5, Z6, Z6
+	VADDPS Z28, Z6, Z6
+	VDIVPS Z6, Z30, Z6
+	VSUBPS Z6, Z28, Z6
+	VMOVAPS Z2, K2, Z6
+	VPORD Z0, Z6, Z6
+	VMOVUPS Z6, (DI)
+	VMOVUPS 64(SI), Z8
+	VPANDD.BCST actconst<>+0(SB), Z8, Z9
+	VPXORD Z9, Z8, Z8
+	VCMPPS $0x11, Z31, Z9, K2
+	VMULPS Z9, Z9, Z10
+	VBROADCASTSS actconst<>+128(SB), Z11
+	VFMADD213PS.BCST actconst<>+160(SB), Z10, Z11
+	VFMADD213PS.BCST actconst<>+192(SB), Z10, Z11
+	VFMADD213PS.BCST actconst<>+224(SB), Z10, Z11
+	VFMADD213PS.BCST actconst<>+256(SB), Z10, Z11
+	VFMADD213PS.BCST actconst<>+288(SB), Z10, Z11
+	VMULPS Z10, Z9, Z10
+	VFMADD213PS Z9, Z11, Z10
+	VADDPS Z9, Z9, Z9
+	VMINPS Z9, Z16, Z9
+	VMULPS Z18, Z9, Z12
+	VRNDSCALEPS $0, Z12, Z12
+	VCVTPS2DQ Z12, Z13
+	VFMADD231PS Z19, Z12, Z9
+	VFMADD231PS Z20, Z12, Z9
+	VMOVAPS Z21, Z14
+	VFMADD213PS Z22, Z9, Z14
+	VFMADD213PS Z23, Z9, Z14
+	VFMADD213PS Z24, Z9, Z14
+	VFMADD213PS Z25, Z9, Z14
+	VFMADD213PS Z26, Z9, Z14
+	VFMADD213PS Z27, Z9, Z14
+	VFMADD213PS Z28, Z9, Z14
+	VPSRAD $1, Z13, Z15
+	VPSUBD Z15, Z13, Z13
+	VPADDD Z29, Z15, Z15
+	VPADDD Z29, Z13, Z13
+	VPSLLD $23, Z15, Z15
+	VPSLLD $23, Z13, Z13
+	VMULPS Z15, Z14, Z14
+	VMULPS Z13, Z14, Z14
+	VADDPS Z28, Z14, Z14
+	VDIVPS Z14, Z30, Z14
+	VSUBPS Z14, Z28, Z14
+	VMOVAPS Z10, K2, Z14
+	VPORD Z8, Z14, Z14
+	VMOVUPS Z14, 64(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP tanhAVX512_big
+tanhAVX512_one:
+	CMPQ CX, $16
+	JLT tanhAVX512_tail
+	VMOVUPS (SI), Z0
+	VPANDD.BCST actconst<>+0(SB), Z0, Z1
+	VPXORD Z1, Z0, Z0
+	VCMPPS $0x11, Z31, Z1, K2
+	VMULPS Z1, Z1, Z2
+	VBROADCASTSS actconst<>+128(SB), Z3
+	VFMADD213PS.BCST actconst<>+160(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+192(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+224(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+256(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+288(SB), Z2, Z3
+	VMULPS Z2, Z1, Z2
+	VFMADD213PS Z1, Z3, Z2
+	VADDPS Z1, Z1, Z1
+	VMINPS Z1, Z16, Z1
+	VMULPS Z18, Z1, Z4
+	VRNDSCALEPS $0, Z4, Z4
+	VCVTPS2DQ Z4, Z5
+	VFMADD231PS Z19, Z4, Z1
+	VFMADD231PS Z20, Z4, Z1
+	VMOVAPS Z21, Z6
+	VFMADD213PS Z22, Z1, Z6
+	VFMADD213PS Z23, Z1, Z6
+	VFMADD213PS Z24, Z1, Z6
+	VFMADD213PS Z25, Z1, Z6
+	VFMADD213PS Z26, Z1, Z6
+	VFMADD213PS Z27, Z1, Z6
+	VFMADD213PS Z28, Z1, Z6
+	VPSRAD $1, Z5, Z7
+	VPSUBD Z7, Z5, Z5
+	VPADDD Z29, Z7, Z7
+	VPADDD Z29, Z5, Z5
+	VPSLLD $23, Z7, Z7
+	VPSLLD $23, Z5, Z5
+	VMULPS Z7, Z6, Z6
+	VMULPS Z5, Z6, Z6
+	VADDPS Z28, Z6, Z6
+	VDIVPS Z6, Z30, Z6
+	VSUBPS Z6, Z28, Z6
+	VMOVAPS Z2, K2, Z6
+	VPORD Z0, Z6, Z6
+	VMOVUPS Z6, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP tanhAVX512_one
+tanhAVX512_tail:
+	TESTQ CX, CX
+	JEQ tanhAVX512_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z8
+	VMOVUPS Z8, Z0
+	VPANDD.BCST actconst<>+0(SB), Z0, Z1
+	VPXORD Z1, Z0, Z0
+	VCMPPS $0x11, Z31, Z1, K2
+	VMULPS Z1, Z1, Z2
+	VBROADCASTSS actconst<>+128(SB), Z3
+	VFMADD213PS.BCST actconst<>+160(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+192(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+224(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+256(SB), Z2, Z3
+	VFMADD213PS.BCST actconst<>+288(SB), Z2, Z3
+	VMULPS Z2, Z1, Z2
+	VFMADD213PS Z1, Z3, Z2
+	VADDPS Z1, Z1, Z1
+	VMINPS Z1, Z16, Z1
+	VMULPS Z18, Z1, Z4
+	VRNDSCALEPS $0, Z4, Z4
+	VCVTPS2DQ Z4, Z5
+	VFMADD231PS Z19, Z4, Z1
+	VFMADD231PS Z20, Z4, Z1
+	VMOVAPS Z21, Z6
+	VFMADD213PS Z22, Z1, Z6
+	VFMADD213PS Z23, Z1, Z6
+	VFMADD213PS Z24, Z1, Z6
+	VFMADD213PS Z25, Z1, Z6
+	VFMADD213PS Z26, Z1, Z6
+	VFMADD213PS Z27, Z1, Z6
+	VFMADD213PS Z28, Z1, Z6
+	VPSRAD $1, Z5, Z7
+	VPSUBD Z7, Z5, Z5
+	VPADDD Z29, Z7, Z7
+	VPADDD Z29, Z5, Z5
+	VPSLLD $23, Z7, Z7
+	VPSLLD $23, Z5, Z5
+	VMULPS Z7, Z6, Z6
+	VMULPS Z5, Z6, Z6
+	VADDPS Z28, Z6, Z6
+	VDIVPS Z6, Z30, Z6
+	VSUBPS Z6, Z28, Z6
+	VMOVAPS Z2, K2, Z6
+	VPORD Z0, Z6, Z6
+	VMOVUPS Z6, K1, (DI)
+tanhAVX512_done:
+	VZEROUPPER
+	RET
+
+// func sigmoidAVX512(z, x []float32)
+TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-48
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	VBROADCASTSS expconst<>+0(SB), Z16
+	VBROADCASTSS expconst<>+32(SB), Z17
+	VBROADCASTSS expconst<>+64(SB), Z18
+	VBROADCASTSS expconst<>+96(SB), Z19
+	VBROADCASTSS expconst<>+128(SB), Z20
+	VBROADCASTSS expconst<>+160(SB), Z21
+	VBROADCASTSS expconst<>+192(SB), Z22
+	VBROADCASTSS expconst<>+224(SB), Z23
+	VBROADCASTSS expconst<>+256(SB), Z24
+	VBROADCASTSS expconst<>+288(SB), Z25
+	VBROADCASTSS expconst<>+320(SB), Z26
+	VBROADCASTSS expconst<>+352(SB), Z27
+	VBROADCASTSS expconst<>+384(SB), Z28
+	VBROADCASTSS expconst<>+416(SB), Z29
+	VPXORD Z30, Z30, Z30
+sigmoidAVX512_big:
+	CMPQ CX, $32
+	JLT sigmoidAVX512_one
+	VMOVUPS (SI), Z0
+	VCMPPS $0x11, Z30, Z0, K2
+	VPORD.BCST actconst<>+32(SB), Z0, Z0
+	VMAXPS Z0, Z17, Z0
+	VMULPS Z18, Z0, Z2
+	VRNDSCALEPS $0, Z2, Z2
+	VCVTPS2DQ Z2, Z3
+	VFMADD231PS Z19, Z2, Z0
+	VFMADD231PS Z20, Z2, Z0
+	VMOVAPS Z21, Z4
+	VFMADD213PS Z22, Z0, Z4
+	VFMADD213PS Z23, Z0, Z4
+	VFMADD213PS Z24, Z0, Z4
+	VFMADD213PS Z25, Z0, Z4
+	VFMADD213PS Z26, Z0, Z4
+	VFMADD213PS Z27, Z0, Z4
+	VFMADD213PS Z28, Z0, Z4
+	VPSRAD $1, Z3, Z5
+	VPSUBD Z5, Z3, Z3
+	VPADDD Z29, Z5, Z5
+	VPADDD Z29, Z3, Z3
+	VPSLLD $23, Z5, Z5
+	VPSLLD $23, Z3, Z3
+	VMULPS Z5, Z4, Z4
+	VMULPS Z3, Z4, Z4
+	VADDPS Z28, Z4, Z6
+	VMOVAPS Z28, Z7
+	VMOVAPS Z4, K2, Z7
+	VDIVPS Z6, Z7, Z7
+	VMOVUPS Z7, (DI)
+	VMOVUPS 64(SI), Z8
+	VCMPPS $0x11, Z30, Z8, K2
+	VPORD.BCST actconst<>+32(SB), Z8, Z8
+	VMAXPS Z8, Z17, Z8
+	VMULPS Z18, Z8, Z10
+	VRNDSCALEPS $0, Z10, Z10
+	VCVTPS2DQ Z10, Z11
+	VFMADD231PS Z19, Z10, Z8
+	VFMADD231PS Z20, Z10, Z8
+	VMOVAPS Z21, Z12
+	VFMADD213PS Z22, Z8, Z12
+	VFMADD213PS Z23, Z8, Z12
+	VFMADD213PS Z24, Z8, Z12
+	VFMADD213PS Z25, Z8, Z12
+	VFMADD213PS Z26, Z8, Z12
+	VFMADD213PS Z27, Z8, Z12
+	VFMADD213PS Z28, Z8, Z12
+	VPSRAD $1, Z11, Z13
+	VPSUBD Z13, Z11, Z11
+	VPADDD Z29, Z13, Z13
+	VPADDD Z29, Z11, Z11
+	VPSLLD $23, Z13, Z13
+	VPSLLD $23, Z11, Z11
+	VMULPS Z13, Z12, Z12
+	VMULPS Z11, Z12, Z12
+	VADDPS Z28, Z12, Z14
+	VMOVAPS Z28, Z15
+	VMOVAPS Z12, K2, Z15
+	VDIVPS Z14, Z15, Z15
+	VMOVUPS Z15, 64(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	SUBQ $32, CX
+	JMP sigmoidAVX512_big
+sigmoidAVX512_one:
+	CMPQ CX, $16
+	JLT sigmoidAVX512_tail
+	VMOVUPS (SI), Z0
+	VCMPPS $0x11, Z30, Z0, K2
+	VPORD.BCST actconst<>+32(SB), Z0, Z0
+	VMAXPS Z0, Z17, Z0
+	VMULPS Z18, Z0, Z2
+	VRNDSCALEPS $0, Z2, Z2
+	VCVTPS2DQ Z2, Z3
+	VFMADD231PS Z19, Z2, Z0
+	VFMADD231PS Z20, Z2, Z0
+	VMOVAPS Z21, Z4
+	VFMADD213PS Z22, Z0, Z4
+	VFMADD213PS Z23, Z0, Z4
+	VFMADD213PS Z24, Z0, Z4
+	VFMADD213PS Z25, Z0, Z4
+	VFMADD213PS Z26, Z0, Z4
+	VFMADD213PS Z27, Z0, Z4
+	VFMADD213PS Z28, Z0, Z4
+	VPSRAD $1, Z3, Z5
+	VPSUBD Z5, Z3, Z3
+	VPADDD Z29, Z5, Z5
+	VPADDD Z29, Z3, Z3
+	VPSLLD $23, Z5, Z5
+	VPSLLD $23, Z3, Z3
+	VMULPS Z5, Z4, Z4
+	VMULPS Z3, Z4, Z4
+	VADDPS Z28, Z4, Z6
+	VMOVAPS Z28, Z7
+	VMOVAPS Z4, K2, Z7
+	VDIVPS Z6, Z7, Z7
+	VMOVUPS Z7, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP sigmoidAVX512_one
+sigmoidAVX512_tail:
+	TESTQ CX, CX
+	JEQ sigmoidAVX512_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z8
+	VMOVUPS Z8, Z0
+	VCMPPS $0x11, Z30, Z0, K2
+	VPORD.BCST actconst<>+32(SB), Z0, Z0
+	VMAXPS Z0, Z17, Z0
+	VMULPS Z18, Z0, Z2
+	VRNDSCALEPS $0, Z2, Z2
+	VCVTPS2DQ Z2, Z3
+	VFMADD231PS Z19, Z2, Z0
+	VFMADD231PS Z20, Z2, Z0
+	VMOVAPS Z21, Z4
+	VFMADD213PS Z22, Z0, Z4
+	VFMADD213PS Z23, Z0, Z4
+	VFMADD213PS Z24, Z0, Z4
+	VFMADD213PS Z25, Z0, Z4
+	VFMADD213PS Z26, Z0, Z4
+	VFMADD213PS Z27, Z0, Z4
+	VFMADD213PS Z28, Z0, Z4
+	VPSRAD $1, Z3, Z5
+	VPSUBD Z5, Z3, Z3
+	VPADDD Z29, Z5, Z5
+	VPADDD Z29, Z3, Z3
+	VPSLLD $23, Z5, Z5
+	VPSLLD $23, Z3, Z3
+	VMULPS Z5, Z4, Z4
+	VMULPS Z3, Z4, Z4
+	VADDPS Z28, Z4, Z6
+	VMOVAPS Z28, Z7
+	VMOVAPS Z4, K2, Z7
+	VDIVPS Z6, Z7, Z7
+	VMOVUPS Z7, K1, (DI)
+sigmoidAVX512_done:
+	VZEROUPPER
+	RET
+
+// func tanhBackwardAVX512(z, g, y []float32)
+TEXT ·tanhBackwardAVX512(SB), NOSPLIT, $0-72
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ g_base+24(FP), SI
+	MOVQ y_base+48(FP), DX
+	VBROADCASTSS expconst<>+384(SB), Z12
+tanhBackwardAVX512_big:
+	CMPQ CX, $64
+	JLT tanhBackwardAVX512_one
+	VSUBPS (DX), Z12, Z0
+	VADDPS (DX), Z12, Z4
+	VMULPS Z4, Z0, Z0
+	VMULPS (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	VSUBPS 64(DX), Z12, Z1
+	VADDPS 64(DX), Z12, Z5
+	VMULPS Z5, Z1, Z1
+	VMULPS 64(SI), Z1, Z1
+	VMOVUPS Z1, 64(DI)
+	VSUBPS 128(DX), Z12, Z2
+	VADDPS 128(DX), Z12, Z6
+	VMULPS Z6, Z2, Z2
+	VMULPS 128(SI), Z2, Z2
+	VMOVUPS Z2, 128(DI)
+	VSUBPS 192(DX), Z12, Z3
+	VADDPS 192(DX), Z12, Z7
+	VMULPS Z7, Z3, Z3
+	VMULPS 192(SI), Z3, Z3
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $256, SI
+	ADDQ $256, DX
+	SUBQ $64, CX
+	JMP tanhBackwardAVX512_big
+tanhBackwardAVX512_one:
+	CMPQ CX, $16
+	JLT tanhBackwardAVX512_tail
+	VSUBPS (DX), Z12, Z0
+	VADDPS (DX), Z12, Z4
+	VMULPS Z4, Z0, Z0
+	VMULPS (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP tanhBackwardAVX512_one
+tanhBackwardAVX512_tail:
+	TESTQ CX, CX
+	JEQ tanhBackwardAVX512_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z8
+	VMOVUPS.Z (DX), K1, Z9
+	VSUBPS Z9, Z12, Z0
+	VADDPS Z9, Z12, Z4
+	VMULPS Z4, Z0, Z0
+	VMULPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+tanhBackwardAVX512_done:
+	VZEROUPPER
+	RET
+
+// func sigmoidBackwardAVX512(z, g, y []float32)
+TEXT ·sigmoidBackwardAVX512(SB), NOSPLIT, $0-72
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ g_base+24(FP), SI
+	MOVQ y_base+48(FP), DX
+	VBROADCASTSS expconst<>+384(SB), Z12
+sigmoidBackwardAVX512_big:
+	CMPQ CX, $64
+	JLT sigmoidBackwardAVX512_one
+	VSUBPS (DX), Z12, Z0
+	VMULPS (DX), Z0, Z0
+	VMULPS (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	VSUBPS 64(DX), Z12, Z1
+	VMULPS 64(DX), Z1, Z1
+	VMULPS 64(SI), Z1, Z1
+	VMOVUPS Z1, 64(DI)
+	VSUBPS 128(DX), Z12, Z2
+	VMULPS 128(DX), Z2, Z2
+	VMULPS 128(SI), Z2, Z2
+	VMOVUPS Z2, 128(DI)
+	VSUBPS 192(DX), Z12, Z3
+	VMULPS 192(DX), Z3, Z3
+	VMULPS 192(SI), Z3, Z3
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $256, SI
+	ADDQ $256, DX
+	SUBQ $64, CX
+	JMP sigmoidBackwardAVX512_big
+sigmoidBackwardAVX512_one:
+	CMPQ CX, $16
+	JLT sigmoidBackwardAVX512_tail
+	VSUBPS (DX), Z12, Z0
+	VMULPS (DX), Z0, Z0
+	VMULPS (SI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+	JMP sigmoidBackwardAVX512_one
+sigmoidBackwardAVX512_tail:
+	TESTQ CX, CX
+	JEQ sigmoidBackwardAVX512_done
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z8
+	VMOVUPS.Z (DX), K1, Z9
+	VSUBPS Z9, Z12, Z0
+	VMULPS Z9, Z0, Z0
+	VMULPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+sigmoidBackwardAVX512_done:
+	VZEROUPPER
+	RET
+
 // func dotAVX2(x, y []float32) float32
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	MOVQ x_base+0(FP), SI
@@ -1832,6 +2422,328 @@ expAVX2_tail:
 	VMULPS Y2, Y4, Y4
 	VMASKMOVPS Y4, Y15, (DI)
 expAVX2_done:
+	VZEROUPPER
+	RET
+
+// func tanhAVX2(z, x []float32)
+TEXT ·tanhAVX2(SB), NOSPLIT, $0-48
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	VMOVUPS actconst<>+96(SB), Y12
+	VMOVUPS expconst<>+0(SB), Y13
+	VMOVUPS expconst<>+384(SB), Y14
+tanhAVX2_one:
+	CMPQ CX, $8
+	JLT tanhAVX2_tail
+	VMOVUPS (SI), Y0
+	VANDPS actconst<>+0(SB), Y0, Y1
+	VXORPS Y1, Y0, Y0
+	VCMPPS $0x11, actconst<>+64(SB), Y1, Y10
+	VMULPS Y1, Y1, Y2
+	VMOVUPS actconst<>+128(SB), Y3
+	VFMADD213PS actconst<>+160(SB), Y2, Y3
+	VFMADD213PS actconst<>+192(SB), Y2, Y3
+	VFMADD213PS actconst<>+224(SB), Y2, Y3
+	VFMADD213PS actconst<>+256(SB), Y2, Y3
+	VFMADD213PS actconst<>+288(SB), Y2, Y3
+	VMULPS Y2, Y1, Y2
+	VFMADD213PS Y1, Y3, Y2
+	VADDPS Y1, Y1, Y1
+	VMINPS Y1, Y13, Y1
+	VMULPS expconst<>+64(SB), Y1, Y4
+	VROUNDPS $0, Y4, Y4
+	VCVTPS2DQ Y4, Y5
+	VFMADD231PS expconst<>+96(SB), Y4, Y1
+	VFMADD231PS expconst<>+128(SB), Y4, Y1
+	VMOVUPS expconst<>+160(SB), Y6
+	VFMADD213PS expconst<>+192(SB), Y1, Y6
+	VFMADD213PS expconst<>+224(SB), Y1, Y6
+	VFMADD213PS expconst<>+256(SB), Y1, Y6
+	VFMADD213PS expconst<>+288(SB), Y1, Y6
+	VFMADD213PS expconst<>+320(SB), Y1, Y6
+	VFMADD213PS expconst<>+352(SB), Y1, Y6
+	VFMADD213PS expconst<>+384(SB), Y1, Y6
+	VPSRAD $1, Y5, Y7
+	VPSUBD Y7, Y5, Y5
+	VPADDD expconst<>+416(SB), Y7, Y7
+	VPADDD expconst<>+416(SB), Y5, Y5
+	VPSLLD $23, Y7, Y7
+	VPSLLD $23, Y5, Y5
+	VMULPS Y7, Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS Y14, Y6, Y6
+	VDIVPS Y6, Y12, Y6
+	VSUBPS Y6, Y14, Y6
+	VBLENDVPS Y10, Y2, Y6, Y6
+	VORPS Y0, Y6, Y6
+	VMOVUPS Y6, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP tanhAVX2_one
+tanhAVX2_tail:
+	TESTQ CX, CX
+	JEQ tanhAVX2_done
+	LEAQ tailmask<>(SB), AX
+	MOVQ $8, BX
+	SUBQ CX, BX
+	VMOVUPS (AX)(BX*4), Y15
+	VMASKMOVPS (SI), Y15, Y11
+	VMOVUPS Y11, Y0
+	VANDPS actconst<>+0(SB), Y0, Y1
+	VXORPS Y1, Y0, Y0
+	VCMPPS $0x11, actconst<>+64(SB), Y1, Y10
+	VMULPS Y1, Y1, Y2
+	VMOVUPS actconst<>+128(SB), Y3
+	VFMADD213PS actconst<>+160(SB), Y2, Y3
+	VFMADD213PS actconst<>+192(SB), Y2, Y3
+	VFMADD213PS actconst<>+224(SB), Y2, Y3
+	VFMADD213PS actconst<>+256(SB), Y2, Y3
+	VFMADD213PS actconst<>+288(SB), Y2, Y3
+	VMULPS Y2, Y1, Y2
+	VFMADD213PS Y1, Y3, Y2
+	VADDPS Y1, Y1, Y1
+	VMINPS Y1, Y13, Y1
+	VMULPS expconst<>+64(SB), Y1, Y4
+	VROUNDPS $0, Y4, Y4
+	VCVTPS2DQ Y4, Y5
+	VFMADD231PS expconst<>+96(SB), Y4, Y1
+	VFMADD231PS expconst<>+128(SB), Y4, Y1
+	VMOVUPS expconst<>+160(SB), Y6
+	VFMADD213PS expconst<>+192(SB), Y1, Y6
+	VFMADD213PS expconst<>+224(SB), Y1, Y6
+	VFMADD213PS expconst<>+256(SB), Y1, Y6
+	VFMADD213PS expconst<>+288(SB), Y1, Y6
+	VFMADD213PS expconst<>+320(SB), Y1, Y6
+	VFMADD213PS expconst<>+352(SB), Y1, Y6
+	VFMADD213PS expconst<>+384(SB), Y1, Y6
+	VPSRAD $1, Y5, Y7
+	VPSUBD Y7, Y5, Y5
+	VPADDD expconst<>+416(SB), Y7, Y7
+	VPADDD expconst<>+416(SB), Y5, Y5
+	VPSLLD $23, Y7, Y7
+	VPSLLD $23, Y5, Y5
+	VMULPS Y7, Y6, Y6
+	VMULPS Y5, Y6, Y6
+	VADDPS Y14, Y6, Y6
+	VDIVPS Y6, Y12, Y6
+	VSUBPS Y6, Y14, Y6
+	VBLENDVPS Y10, Y2, Y6, Y6
+	VORPS Y0, Y6, Y6
+	VMASKMOVPS Y6, Y15, (DI)
+tanhAVX2_done:
+	VZEROUPPER
+	RET
+
+// func sigmoidAVX2(z, x []float32)
+TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-48
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ x_base+24(FP), SI
+	VMOVUPS expconst<>+384(SB), Y13
+	VMOVUPS expconst<>+32(SB), Y14
+	VXORPS Y12, Y12, Y12
+sigmoidAVX2_one:
+	CMPQ CX, $8
+	JLT sigmoidAVX2_tail
+	VMOVUPS (SI), Y0
+	VCMPPS $0x11, Y12, Y0, Y1
+	VORPS actconst<>+32(SB), Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VMULPS expconst<>+64(SB), Y0, Y2
+	VROUNDPS $0, Y2, Y2
+	VCVTPS2DQ Y2, Y3
+	VFMADD231PS expconst<>+96(SB), Y2, Y0
+	VFMADD231PS expconst<>+128(SB), Y2, Y0
+	VMOVUPS expconst<>+160(SB), Y4
+	VFMADD213PS expconst<>+192(SB), Y0, Y4
+	VFMADD213PS expconst<>+224(SB), Y0, Y4
+	VFMADD213PS expconst<>+256(SB), Y0, Y4
+	VFMADD213PS expconst<>+288(SB), Y0, Y4
+	VFMADD213PS expconst<>+320(SB), Y0, Y4
+	VFMADD213PS expconst<>+352(SB), Y0, Y4
+	VFMADD213PS expconst<>+384(SB), Y0, Y4
+	VPSRAD $1, Y3, Y5
+	VPSUBD Y5, Y3, Y3
+	VPADDD expconst<>+416(SB), Y5, Y5
+	VPADDD expconst<>+416(SB), Y3, Y3
+	VPSLLD $23, Y5, Y5
+	VPSLLD $23, Y3, Y3
+	VMULPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VADDPS Y13, Y4, Y6
+	VBLENDVPS Y1, Y4, Y13, Y7
+	VDIVPS Y6, Y7, Y7
+	VMOVUPS Y7, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP sigmoidAVX2_one
+sigmoidAVX2_tail:
+	TESTQ CX, CX
+	JEQ sigmoidAVX2_done
+	LEAQ tailmask<>(SB), AX
+	MOVQ $8, BX
+	SUBQ CX, BX
+	VMOVUPS (AX)(BX*4), Y15
+	VMASKMOVPS (SI), Y15, Y8
+	VMOVUPS Y8, Y0
+	VCMPPS $0x11, Y12, Y0, Y1
+	VORPS actconst<>+32(SB), Y0, Y0
+	VMAXPS Y0, Y14, Y0
+	VMULPS expconst<>+64(SB), Y0, Y2
+	VROUNDPS $0, Y2, Y2
+	VCVTPS2DQ Y2, Y3
+	VFMADD231PS expconst<>+96(SB), Y2, Y0
+	VFMADD231PS expconst<>+128(SB), Y2, Y0
+	VMOVUPS expconst<>+160(SB), Y4
+	VFMADD213PS expconst<>+192(SB), Y0, Y4
+	VFMADD213PS expconst<>+224(SB), Y0, Y4
+	VFMADD213PS expconst<>+256(SB), Y0, Y4
+	VFMADD213PS expconst<>+288(SB), Y0, Y4
+	VFMADD213PS expconst<>+320(SB), Y0, Y4
+	VFMADD213PS expconst<>+352(SB), Y0, Y4
+	VFMADD213PS expconst<>+384(SB), Y0, Y4
+	VPSRAD $1, Y3, Y5
+	VPSUBD Y5, Y3, Y3
+	VPADDD expconst<>+416(SB), Y5, Y5
+	VPADDD expconst<>+416(SB), Y3, Y3
+	VPSLLD $23, Y5, Y5
+	VPSLLD $23, Y3, Y3
+	VMULPS Y5, Y4, Y4
+	VMULPS Y3, Y4, Y4
+	VADDPS Y13, Y4, Y6
+	VBLENDVPS Y1, Y4, Y13, Y7
+	VDIVPS Y6, Y7, Y7
+	VMASKMOVPS Y7, Y15, (DI)
+sigmoidAVX2_done:
+	VZEROUPPER
+	RET
+
+// func tanhBackwardAVX2(z, g, y []float32)
+TEXT ·tanhBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ g_base+24(FP), SI
+	MOVQ y_base+48(FP), DX
+	VBROADCASTSS expconst<>+384(SB), Y12
+tanhBackwardAVX2_big:
+	CMPQ CX, $32
+	JLT tanhBackwardAVX2_one
+	VSUBPS (DX), Y12, Y0
+	VADDPS (DX), Y12, Y4
+	VMULPS Y4, Y0, Y0
+	VMULPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VSUBPS 32(DX), Y12, Y1
+	VADDPS 32(DX), Y12, Y5
+	VMULPS Y5, Y1, Y1
+	VMULPS 32(SI), Y1, Y1
+	VMOVUPS Y1, 32(DI)
+	VSUBPS 64(DX), Y12, Y2
+	VADDPS 64(DX), Y12, Y6
+	VMULPS Y6, Y2, Y2
+	VMULPS 64(SI), Y2, Y2
+	VMOVUPS Y2, 64(DI)
+	VSUBPS 96(DX), Y12, Y3
+	VADDPS 96(DX), Y12, Y7
+	VMULPS Y7, Y3, Y3
+	VMULPS 96(SI), Y3, Y3
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP tanhBackwardAVX2_big
+tanhBackwardAVX2_one:
+	CMPQ CX, $8
+	JLT tanhBackwardAVX2_tail
+	VSUBPS (DX), Y12, Y0
+	VADDPS (DX), Y12, Y4
+	VMULPS Y4, Y0, Y0
+	VMULPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP tanhBackwardAVX2_one
+tanhBackwardAVX2_tail:
+	TESTQ CX, CX
+	JEQ tanhBackwardAVX2_done
+	LEAQ tailmask<>(SB), AX
+	MOVQ $8, BX
+	SUBQ CX, BX
+	VMOVUPS (AX)(BX*4), Y15
+	VMASKMOVPS (SI), Y15, Y8
+	VMASKMOVPS (DX), Y15, Y9
+	VSUBPS Y9, Y12, Y0
+	VADDPS Y9, Y12, Y4
+	VMULPS Y4, Y0, Y0
+	VMULPS Y8, Y0, Y0
+	VMASKMOVPS Y0, Y15, (DI)
+tanhBackwardAVX2_done:
+	VZEROUPPER
+	RET
+
+// func sigmoidBackwardAVX2(z, g, y []float32)
+TEXT ·sigmoidBackwardAVX2(SB), NOSPLIT, $0-72
+	MOVQ z_base+0(FP), DI
+	MOVQ z_len+8(FP), CX
+	MOVQ g_base+24(FP), SI
+	MOVQ y_base+48(FP), DX
+	VBROADCASTSS expconst<>+384(SB), Y12
+sigmoidBackwardAVX2_big:
+	CMPQ CX, $32
+	JLT sigmoidBackwardAVX2_one
+	VSUBPS (DX), Y12, Y0
+	VMULPS (DX), Y0, Y0
+	VMULPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VSUBPS 32(DX), Y12, Y1
+	VMULPS 32(DX), Y1, Y1
+	VMULPS 32(SI), Y1, Y1
+	VMOVUPS Y1, 32(DI)
+	VSUBPS 64(DX), Y12, Y2
+	VMULPS 64(DX), Y2, Y2
+	VMULPS 64(SI), Y2, Y2
+	VMOVUPS Y2, 64(DI)
+	VSUBPS 96(DX), Y12, Y3
+	VMULPS 96(DX), Y3, Y3
+	VMULPS 96(SI), Y3, Y3
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP sigmoidBackwardAVX2_big
+sigmoidBackwardAVX2_one:
+	CMPQ CX, $8
+	JLT sigmoidBackwardAVX2_tail
+	VSUBPS (DX), Y12, Y0
+	VMULPS (DX), Y0, Y0
+	VMULPS (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JMP sigmoidBackwardAVX2_one
+sigmoidBackwardAVX2_tail:
+	TESTQ CX, CX
+	JEQ sigmoidBackwardAVX2_done
+	LEAQ tailmask<>(SB), AX
+	MOVQ $8, BX
+	SUBQ CX, BX
+	VMOVUPS (AX)(BX*4), Y15
+	VMASKMOVPS (SI), Y15, Y8
+	VMASKMOVPS (DX), Y15, Y9
+	VSUBPS Y9, Y12, Y0
+	VMULPS Y9, Y0, Y0
+	VMULPS Y8, Y0, Y0
+	VMASKMOVPS Y0, Y15, (DI)
+sigmoidBackwardAVX2_done:
 	VZEROUPPER
 	RET
 

@@ -21,6 +21,19 @@ DATA expconst<>+48(SB)/4, $0x3f800000 // 1
 DATA expconst<>+52(SB)/4, $0x0000007f // float32 exponent bias (int32)
 GLOBL expconst<>(SB), RODATA|NOPTR, $56
 
+// tanh and sigmoid constants, one copy each (broadcast by VLD1R).
+DATA actconst<>+0(SB)/4, $0x7fffffff // all but the sign bit
+DATA actconst<>+4(SB)/4, $0x80000000 // the sign bit
+DATA actconst<>+8(SB)/4, $0x3f4ccccd // 0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here
+DATA actconst<>+12(SB)/4, $0x40000000 // 2
+DATA actconst<>+16(SB)/4, $0x3acfb4b0 // tanh polynomial, coefficient of s^5
+DATA actconst<>+20(SB)/4, $0xbbf2caaa // tanh polynomial, coefficient of s^4
+DATA actconst<>+24(SB)/4, $0x3cae836d // tanh polynomial, coefficient of s^3
+DATA actconst<>+28(SB)/4, $0xbd5c943d // tanh polynomial, coefficient of s^2
+DATA actconst<>+32(SB)/4, $0x3e08859e // tanh polynomial, coefficient of s^1
+DATA actconst<>+36(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
+GLOBL actconst<>(SB), RODATA|NOPTR, $40
+
 // func dotNEON(x, y []float32) float32
 TEXT ·dotNEON(SB), NOSPLIT, $0-52
 	MOVD x_base+0(FP), R1
@@ -654,6 +667,451 @@ expNEON_tail:
 	SUB $1, R3
 	B expNEON_tail
 expNEON_done:
+	RET
+
+// func tanhNEON(z, x []float32)
+TEXT ·tanhNEON(SB), NOSPLIT, $0-48
+	MOVD z_base+0(FP), R0
+	MOVD z_len+8(FP), R3
+	MOVD x_base+24(FP), R1
+	MOVD $expconst<>(SB), R4
+	VLD1R.P 4(R4), [V16.S4]
+	VLD1R.P 4(R4), [V17.S4]
+	VLD1R.P 4(R4), [V18.S4]
+	VLD1R.P 4(R4), [V19.S4]
+	VLD1R.P 4(R4), [V20.S4]
+	VLD1R.P 4(R4), [V21.S4]
+	VLD1R.P 4(R4), [V22.S4]
+	VLD1R.P 4(R4), [V23.S4]
+	VLD1R.P 4(R4), [V24.S4]
+	VLD1R.P 4(R4), [V25.S4]
+	VLD1R.P 4(R4), [V26.S4]
+	VLD1R.P 4(R4), [V27.S4]
+	VLD1R.P 4(R4), [V28.S4]
+	VLD1R.P 4(R4), [V29.S4]
+	MOVD $actconst<>+36(SB), R5
+	VLD1R (R5), [V8.S4]
+	MOVD $actconst<>+32(SB), R5
+	VLD1R (R5), [V9.S4]
+	MOVD $actconst<>+28(SB), R5
+	VLD1R (R5), [V10.S4]
+	MOVD $actconst<>+24(SB), R5
+	VLD1R (R5), [V11.S4]
+	MOVD $actconst<>+20(SB), R5
+	VLD1R (R5), [V12.S4]
+	MOVD $actconst<>+16(SB), R5
+	VLD1R (R5), [V13.S4]
+	MOVD $actconst<>+8(SB), R5
+	VLD1R (R5), [V30.S4]
+	MOVD $actconst<>+12(SB), R5
+	VLD1R (R5), [V31.S4]
+tanhNEON_one:
+	CMP $4, R3
+	BLT tanhNEON_tail
+	VLD1.P 16(R1), [V0.S4]
+	WORD $0x4ea0f801 // fabs v1.4s, v0.4s
+	VEOR V1.B16, V0.B16, V0.B16
+	WORD $0x6ea1e7c4 // fcmgt v4.4s, v30.4s, v1.4s
+	WORD $0x6e21dc22 // fmul v2.4s, v1.4s, v1.4s
+	VMOV V12.B16, V3.B16
+	VFMLA V13.S4, V2.S4, V3.S4
+	VMOV V11.B16, V5.B16
+	VFMLA V3.S4, V2.S4, V5.S4
+	VMOV V10.B16, V3.B16
+	VFMLA V5.S4, V2.S4, V3.S4
+	VMOV V9.B16, V5.B16
+	VFMLA V3.S4, V2.S4, V5.S4
+	VMOV V8.B16, V3.B16
+	VFMLA V5.S4, V2.S4, V3.S4
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	VMOV V1.B16, V6.B16
+	VFMLA V3.S4, V2.S4, V6.S4
+	WORD $0x4e21d421 // fadd v1.4s, v1.4s, v1.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x6e32dc22 // fmul v2.4s, v1.4s, v18.4s
+	WORD $0x4e218842 // frintn v2.4s, v2.4s
+	WORD $0x4ea1b843 // fcvtzs v3.4s, v2.4s
+	VFMLA V19.S4, V2.S4, V1.S4
+	VFMLA V20.S4, V2.S4, V1.S4
+	VMOV V22.B16, V5.B16
+	VFMLA V21.S4, V1.S4, V5.S4
+	VMOV V23.B16, V7.B16
+	VFMLA V5.S4, V1.S4, V7.S4
+	VMOV V24.B16, V5.B16
+	VFMLA V7.S4, V1.S4, V5.S4
+	VMOV V25.B16, V7.B16
+	VFMLA V5.S4, V1.S4, V7.S4
+	VMOV V26.B16, V5.B16
+	VFMLA V7.S4, V1.S4, V5.S4
+	VMOV V27.B16, V7.B16
+	VFMLA V5.S4, V1.S4, V7.S4
+	VMOV V28.B16, V5.B16
+	VFMLA V7.S4, V1.S4, V5.S4
+	WORD $0x4f3f0467 // sshr v7.4s, v3.4s, #1
+	VSUB V7.S4, V3.S4, V3.S4
+	VADD V29.S4, V7.S4, V7.S4
+	VADD V29.S4, V3.S4, V3.S4
+	VSHL $23, V7.S4, V7.S4
+	VSHL $23, V3.S4, V3.S4
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	WORD $0x4e3cd4a5 // fadd v5.4s, v5.4s, v28.4s
+	WORD $0x6e25ffe5 // fdiv v5.4s, v31.4s, v5.4s
+	WORD $0x4ea5d785 // fsub v5.4s, v28.4s, v5.4s
+	VBIT V4.B16, V6.B16, V5.B16
+	VORR V0.B16, V5.B16, V5.B16
+	VST1.P [V5.S4], 16(R0)
+	SUB $4, R3
+	B tanhNEON_one
+tanhNEON_tail:
+	CBZ R3, tanhNEON_done
+	FMOVS.P 4(R1), F0
+	WORD $0x4ea0f801 // fabs v1.4s, v0.4s
+	VEOR V1.B16, V0.B16, V0.B16
+	WORD $0x6ea1e7c4 // fcmgt v4.4s, v30.4s, v1.4s
+	WORD $0x6e21dc22 // fmul v2.4s, v1.4s, v1.4s
+	VMOV V12.B16, V3.B16
+	VFMLA V13.S4, V2.S4, V3.S4
+	VMOV V11.B16, V5.B16
+	VFMLA V3.S4, V2.S4, V5.S4
+	VMOV V10.B16, V3.B16
+	VFMLA V5.S4, V2.S4, V3.S4
+	VMOV V9.B16, V5.B16
+	VFMLA V3.S4, V2.S4, V5.S4
+	VMOV V8.B16, V3.B16
+	VFMLA V5.S4, V2.S4, V3.S4
+	WORD $0x6e21dc42 // fmul v2.4s, v2.4s, v1.4s
+	VMOV V1.B16, V6.B16
+	VFMLA V3.S4, V2.S4, V6.S4
+	WORD $0x4e21d421 // fadd v1.4s, v1.4s, v1.4s
+	WORD $0x4eb0f421 // fmin v1.4s, v1.4s, v16.4s
+	WORD $0x6e32dc22 // fmul v2.4s, v1.4s, v18.4s
+	WORD $0x4e218842 // frintn v2.4s, v2.4s
+	WORD $0x4ea1b843 // fcvtzs v3.4s, v2.4s
+	VFMLA V19.S4, V2.S4, V1.S4
+	VFMLA V20.S4, V2.S4, V1.S4
+	VMOV V22.B16, V5.B16
+	VFMLA V21.S4, V1.S4, V5.S4
+	VMOV V23.B16, V7.B16
+	VFMLA V5.S4, V1.S4, V7.S4
+	VMOV V24.B16, V5.B16
+	VFMLA V7.S4, V1.S4, V5.S4
+	VMOV V25.B16, V7.B16
+	VFMLA V5.S4, V1.S4, V7.S4
+	VMOV V26.B16, V5.B16
+	VFMLA V7.S4, V1.S4, V5.S4
+	VMOV V27.B16, V7.B16
+	VFMLA V5.S4, V1.S4, V7.S4
+	VMOV V28.B16, V5.B16
+	VFMLA V7.S4, V1.S4, V5.S4
+	WORD $0x4f3f0467 // sshr v7.4s, v3.4s, #1
+	VSUB V7.S4, V3.S4, V3.S4
+	VADD V29.S4, V7.S4, V7.S4
+	VADD V29.S4, V3.S4, V3.S4
+	VSHL $23, V7.S4, V7.S4
+	VSHL $23, V3.S4, V3.S4
+	WORD $0x6e27dca5 // fmul v5.4s, v5.4s, v7.4s
+	WORD $0x6e23dca5 // fmul v5.4s, v5.4s, v3.4s
+	WORD $0x4e3cd4a5 // fadd v5.4s, v5.4s, v28.4s
+	WORD $0x6e25ffe5 // fdiv v5.4s, v31.4s, v5.4s
+	WORD $0x4ea5d785 // fsub v5.4s, v28.4s, v5.4s
+	VBIT V4.B16, V6.B16, V5.B16
+	VORR V0.B16, V5.B16, V5.B16
+	FMOVS.P F5, 4(R0)
+	SUB $1, R3
+	B tanhNEON_tail
+tanhNEON_done:
+	RET
+
+// func sigmoidNEON(z, x []float32)
+TEXT ·sigmoidNEON(SB), NOSPLIT, $0-48
+	MOVD z_base+0(FP), R0
+	MOVD z_len+8(FP), R3
+	MOVD x_base+24(FP), R1
+	MOVD $expconst<>(SB), R4
+	VLD1R.P 4(R4), [V16.S4]
+	VLD1R.P 4(R4), [V17.S4]
+	VLD1R.P 4(R4), [V18.S4]
+	VLD1R.P 4(R4), [V19.S4]
+	VLD1R.P 4(R4), [V20.S4]
+	VLD1R.P 4(R4), [V21.S4]
+	VLD1R.P 4(R4), [V22.S4]
+	VLD1R.P 4(R4), [V23.S4]
+	VLD1R.P 4(R4), [V24.S4]
+	VLD1R.P 4(R4), [V25.S4]
+	VLD1R.P 4(R4), [V26.S4]
+	VLD1R.P 4(R4), [V27.S4]
+	VLD1R.P 4(R4), [V28.S4]
+	VLD1R.P 4(R4), [V29.S4]
+	MOVD $actconst<>+4(SB), R5
+	VLD1R (R5), [V30.S4]
+sigmoidNEON_big:
+	CMP $8, R3
+	BLT sigmoidNEON_one
+	VLD1.P 32(R1), [V0.S4, V1.S4]
+	WORD $0x4ea0e802 // fcmlt v2.4s, v0.4s, #0.0
+	VORR V30.B16, V0.B16, V0.B16
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x6e32dc04 // fmul v4.4s, v0.4s, v18.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4ea1b886 // fcvtzs v6.4s, v4.4s
+	VFMLA V19.S4, V4.S4, V0.S4
+	VFMLA V20.S4, V4.S4, V0.S4
+	VMOV V22.B16, V8.B16
+	VFMLA V21.S4, V0.S4, V8.S4
+	VMOV V23.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V24.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	VMOV V25.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V26.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	VMOV V27.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V28.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	VSUB V10.S4, V6.S4, V6.S4
+	VADD V29.S4, V10.S4, V10.S4
+	VADD V29.S4, V6.S4, V6.S4
+	VSHL $23, V10.S4, V10.S4
+	VSHL $23, V6.S4, V6.S4
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	WORD $0x6e26dd08 // fmul v8.4s, v8.4s, v6.4s
+	WORD $0x4e3cd50c // fadd v12.4s, v8.4s, v28.4s
+	VMOV V28.B16, V14.B16
+	VBIT V2.B16, V8.B16, V14.B16
+	WORD $0x6e2cfdce // fdiv v14.4s, v14.4s, v12.4s
+	WORD $0x4ea0e823 // fcmlt v3.4s, v1.4s, #0.0
+	VORR V30.B16, V1.B16, V1.B16
+	WORD $0x4e31f421 // fmax v1.4s, v1.4s, v17.4s
+	WORD $0x6e32dc25 // fmul v5.4s, v1.4s, v18.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4ea1b8a7 // fcvtzs v7.4s, v5.4s
+	VFMLA V19.S4, V5.S4, V1.S4
+	VFMLA V20.S4, V5.S4, V1.S4
+	VMOV V22.B16, V9.B16
+	VFMLA V21.S4, V1.S4, V9.S4
+	VMOV V23.B16, V11.B16
+	VFMLA V9.S4, V1.S4, V11.S4
+	VMOV V24.B16, V9.B16
+	VFMLA V11.S4, V1.S4, V9.S4
+	VMOV V25.B16, V11.B16
+	VFMLA V9.S4, V1.S4, V11.S4
+	VMOV V26.B16, V9.B16
+	VFMLA V11.S4, V1.S4, V9.S4
+	VMOV V27.B16, V11.B16
+	VFMLA V9.S4, V1.S4, V11.S4
+	VMOV V28.B16, V9.B16
+	VFMLA V11.S4, V1.S4, V9.S4
+	WORD $0x4f3f04eb // sshr v11.4s, v7.4s, #1
+	VSUB V11.S4, V7.S4, V7.S4
+	VADD V29.S4, V11.S4, V11.S4
+	VADD V29.S4, V7.S4, V7.S4
+	VSHL $23, V11.S4, V11.S4
+	VSHL $23, V7.S4, V7.S4
+	WORD $0x6e2bdd29 // fmul v9.4s, v9.4s, v11.4s
+	WORD $0x6e27dd29 // fmul v9.4s, v9.4s, v7.4s
+	WORD $0x4e3cd52d // fadd v13.4s, v9.4s, v28.4s
+	VMOV V28.B16, V15.B16
+	VBIT V3.B16, V9.B16, V15.B16
+	WORD $0x6e2dfdef // fdiv v15.4s, v15.4s, v13.4s
+	VST1.P [V14.S4, V15.S4], 32(R0)
+	SUB $8, R3
+	B sigmoidNEON_big
+sigmoidNEON_one:
+	CMP $4, R3
+	BLT sigmoidNEON_tail
+	VLD1.P 16(R1), [V0.S4]
+	WORD $0x4ea0e802 // fcmlt v2.4s, v0.4s, #0.0
+	VORR V30.B16, V0.B16, V0.B16
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x6e32dc04 // fmul v4.4s, v0.4s, v18.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4ea1b886 // fcvtzs v6.4s, v4.4s
+	VFMLA V19.S4, V4.S4, V0.S4
+	VFMLA V20.S4, V4.S4, V0.S4
+	VMOV V22.B16, V8.B16
+	VFMLA V21.S4, V0.S4, V8.S4
+	VMOV V23.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V24.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	VMOV V25.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V26.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	VMOV V27.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V28.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	VSUB V10.S4, V6.S4, V6.S4
+	VADD V29.S4, V10.S4, V10.S4
+	VADD V29.S4, V6.S4, V6.S4
+	VSHL $23, V10.S4, V10.S4
+	VSHL $23, V6.S4, V6.S4
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	WORD $0x6e26dd08 // fmul v8.4s, v8.4s, v6.4s
+	WORD $0x4e3cd50c // fadd v12.4s, v8.4s, v28.4s
+	VMOV V28.B16, V14.B16
+	VBIT V2.B16, V8.B16, V14.B16
+	WORD $0x6e2cfdce // fdiv v14.4s, v14.4s, v12.4s
+	VST1.P [V14.S4], 16(R0)
+	SUB $4, R3
+	B sigmoidNEON_one
+sigmoidNEON_tail:
+	CBZ R3, sigmoidNEON_done
+	FMOVS.P 4(R1), F0
+	WORD $0x4ea0e802 // fcmlt v2.4s, v0.4s, #0.0
+	VORR V30.B16, V0.B16, V0.B16
+	WORD $0x4e31f400 // fmax v0.4s, v0.4s, v17.4s
+	WORD $0x6e32dc04 // fmul v4.4s, v0.4s, v18.4s
+	WORD $0x4e218884 // frintn v4.4s, v4.4s
+	WORD $0x4ea1b886 // fcvtzs v6.4s, v4.4s
+	VFMLA V19.S4, V4.S4, V0.S4
+	VFMLA V20.S4, V4.S4, V0.S4
+	VMOV V22.B16, V8.B16
+	VFMLA V21.S4, V0.S4, V8.S4
+	VMOV V23.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V24.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	VMOV V25.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V26.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	VMOV V27.B16, V10.B16
+	VFMLA V8.S4, V0.S4, V10.S4
+	VMOV V28.B16, V8.B16
+	VFMLA V10.S4, V0.S4, V8.S4
+	WORD $0x4f3f04ca // sshr v10.4s, v6.4s, #1
+	VSUB V10.S4, V6.S4, V6.S4
+	VADD V29.S4, V10.S4, V10.S4
+	VADD V29.S4, V6.S4, V6.S4
+	VSHL $23, V10.S4, V10.S4
+	VSHL $23, V6.S4, V6.S4
+	WORD $0x6e2add08 // fmul v8.4s, v8.4s, v10.4s
+	WORD $0x6e26dd08 // fmul v8.4s, v8.4s, v6.4s
+	WORD $0x4e3cd50c // fadd v12.4s, v8.4s, v28.4s
+	VMOV V28.B16, V14.B16
+	VBIT V2.B16, V8.B16, V14.B16
+	WORD $0x6e2cfdce // fdiv v14.4s, v14.4s, v12.4s
+	FMOVS.P F14, 4(R0)
+	SUB $1, R3
+	B sigmoidNEON_tail
+sigmoidNEON_done:
+	RET
+
+// func tanhBackwardNEON(z, g, y []float32)
+TEXT ·tanhBackwardNEON(SB), NOSPLIT, $0-72
+	MOVD z_base+0(FP), R0
+	MOVD z_len+8(FP), R3
+	MOVD g_base+24(FP), R1
+	MOVD y_base+48(FP), R2
+	MOVD $expconst<>+48(SB), R5
+	VLD1R (R5), [V31.S4]
+tanhBackwardNEON_big:
+	CMP $16, R3
+	BLT tanhBackwardNEON_one
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea4d7e8 // fsub v8.4s, v31.4s, v4.4s
+	WORD $0x4e24d7ec // fadd v12.4s, v31.4s, v4.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x4ea5d7e9 // fsub v9.4s, v31.4s, v5.4s
+	WORD $0x4e25d7ed // fadd v13.4s, v31.4s, v5.4s
+	WORD $0x6e2ddd29 // fmul v9.4s, v9.4s, v13.4s
+	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
+	WORD $0x4ea6d7ea // fsub v10.4s, v31.4s, v6.4s
+	WORD $0x4e26d7ee // fadd v14.4s, v31.4s, v6.4s
+	WORD $0x6e2edd4a // fmul v10.4s, v10.4s, v14.4s
+	WORD $0x6e22dd4a // fmul v10.4s, v10.4s, v2.4s
+	WORD $0x4ea7d7eb // fsub v11.4s, v31.4s, v7.4s
+	WORD $0x4e27d7ef // fadd v15.4s, v31.4s, v7.4s
+	WORD $0x6e2fdd6b // fmul v11.4s, v11.4s, v15.4s
+	WORD $0x6e23dd6b // fmul v11.4s, v11.4s, v3.4s
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)
+	SUB $16, R3
+	B tanhBackwardNEON_big
+tanhBackwardNEON_one:
+	CMP $4, R3
+	BLT tanhBackwardNEON_tail
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V4.S4]
+	WORD $0x4ea4d7e8 // fsub v8.4s, v31.4s, v4.4s
+	WORD $0x4e24d7ec // fadd v12.4s, v31.4s, v4.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VST1.P [V8.S4], 16(R0)
+	SUB $4, R3
+	B tanhBackwardNEON_one
+tanhBackwardNEON_tail:
+	CBZ R3, tanhBackwardNEON_done
+	FMOVS.P 4(R1), F0
+	FMOVS.P 4(R2), F4
+	WORD $0x4ea4d7e8 // fsub v8.4s, v31.4s, v4.4s
+	WORD $0x4e24d7ec // fadd v12.4s, v31.4s, v4.4s
+	WORD $0x6e2cdd08 // fmul v8.4s, v8.4s, v12.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	FMOVS.P F8, 4(R0)
+	SUB $1, R3
+	B tanhBackwardNEON_tail
+tanhBackwardNEON_done:
+	RET
+
+// func sigmoidBackwardNEON(z, g, y []float32)
+TEXT ·sigmoidBackwardNEON(SB), NOSPLIT, $0-72
+	MOVD z_base+0(FP), R0
+	MOVD z_len+8(FP), R3
+	MOVD g_base+24(FP), R1
+	MOVD y_base+48(FP), R2
+	MOVD $expconst<>+48(SB), R5
+	VLD1R (R5), [V31.S4]
+sigmoidBackwardNEON_big:
+	CMP $16, R3
+	BLT sigmoidBackwardNEON_one
+	VLD1.P 64(R1), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R2), [V4.S4, V5.S4, V6.S4, V7.S4]
+	WORD $0x4ea4d7e8 // fsub v8.4s, v31.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	WORD $0x4ea5d7e9 // fsub v9.4s, v31.4s, v5.4s
+	WORD $0x6e25dd29 // fmul v9.4s, v9.4s, v5.4s
+	WORD $0x6e21dd29 // fmul v9.4s, v9.4s, v1.4s
+	WORD $0x4ea6d7ea // fsub v10.4s, v31.4s, v6.4s
+	WORD $0x6e26dd4a // fmul v10.4s, v10.4s, v6.4s
+	WORD $0x6e22dd4a // fmul v10.4s, v10.4s, v2.4s
+	WORD $0x4ea7d7eb // fsub v11.4s, v31.4s, v7.4s
+	WORD $0x6e27dd6b // fmul v11.4s, v11.4s, v7.4s
+	WORD $0x6e23dd6b // fmul v11.4s, v11.4s, v3.4s
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)
+	SUB $16, R3
+	B sigmoidBackwardNEON_big
+sigmoidBackwardNEON_one:
+	CMP $4, R3
+	BLT sigmoidBackwardNEON_tail
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V4.S4]
+	WORD $0x4ea4d7e8 // fsub v8.4s, v31.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	VST1.P [V8.S4], 16(R0)
+	SUB $4, R3
+	B sigmoidBackwardNEON_one
+sigmoidBackwardNEON_tail:
+	CBZ R3, sigmoidBackwardNEON_done
+	FMOVS.P 4(R1), F0
+	FMOVS.P 4(R2), F4
+	WORD $0x4ea4d7e8 // fsub v8.4s, v31.4s, v4.4s
+	WORD $0x6e24dd08 // fmul v8.4s, v8.4s, v4.4s
+	WORD $0x6e20dd08 // fmul v8.4s, v8.4s, v0.4s
+	FMOVS.P F8, 4(R0)
+	SUB $1, R3
+	B sigmoidBackwardNEON_tail
+sigmoidBackwardNEON_done:
 	RET
 
 // func affineNEON(z, x []float32, a, b float32)

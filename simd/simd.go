@@ -68,8 +68,13 @@ type Impl struct {
 	relu         func(z, x []float32)
 	reluBackward func(z, g, x []float32)
 	exp          func(z, x []float32)
-	gemm         func(k int, a, b, c []float32, ldc, acc int)
-	transpose    func(dst []float32, ldd int, src []float32, lds int, rows, cols int)
+	tanh         func(z, x []float32)
+	sigmoid      func(z, x []float32)
+	// The activations' backward rules, z from g and the forward output y.
+	tanhBackward    func(z, g, y []float32)
+	sigmoidBackward func(z, g, y []float32)
+	gemm            func(k int, a, b, c []float32, ldc, acc int)
+	transpose       func(dst []float32, ldd int, src []float32, lds int, rows, cols int)
 	// gemmIndirect is the micro-kernel with B read from base at
 	// pieces[v]+koff[p] (nv pieces per B row); nil where a level has none.
 	gemmIndirect func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
@@ -128,6 +133,10 @@ func init() {
 		}
 		if k.affine == nil {
 			k.affine, k.affine2, k.sqdev = affineGeneric, affine2Generic, sqdevGeneric
+		}
+		if k.tanh == nil {
+			k.tanh, k.sigmoid = tanhGeneric, sigmoidGeneric
+			k.tanhBackward, k.sigmoidBackward = tanhBackwardGeneric, sigmoidBackwardGeneric
 		}
 	}
 	active = preferred()
