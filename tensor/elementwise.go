@@ -355,14 +355,47 @@ func Abs(dst, a *Tensor) (*Tensor, error) {
 	return unary("Abs", dst, a, mapf(func(v float32) float32 { return float32(math.Abs(float64(v))) }), mapf(math.Abs))
 }
 
-// Tanh returns tanh(a).
+// Tanh returns tanh(a) (float32: simd.Tanh, within 1 ulp of the correctly
+// rounded result).
 func Tanh(dst, a *Tensor) (*Tensor, error) {
-	return unary("Tanh", dst, a, tanh32, mapf(math.Tanh))
+	return unary("Tanh", dst, a, simd.Tanh, mapf(math.Tanh))
 }
 
-// Sigmoid returns 1/(1+e^-a).
+// Sigmoid returns 1/(1+e^-a) (float32: simd.Sigmoid, within 2 ulp).
 func Sigmoid(dst, a *Tensor) (*Tensor, error) {
-	return unary("Sigmoid", dst, a, via64(sigmoid64), mapf(sigmoid64))
+	return unary("Sigmoid", dst, a, simd.Sigmoid, mapf(sigmoid64))
+}
+
+// TanhBackward returns g*(1-y^2), the gradient through y = tanh(x) from
+// the output y, in one pass (as g*((1-y)*(1+y)), accurate as |y| nears
+// 1). g and y must have the same shape and type; dst may be g or y.
+func TanhBackward(dst, g, y *Tensor) (*Tensor, error) {
+	return activationBackward("TanhBackward", dst, g, y, simd.TanhBackward, func(g, y float64) float64 { return g * ((1 - y) * (1 + y)) })
+}
+
+// SigmoidBackward returns g*y*(1-y), the gradient through y = sigmoid(x)
+// from the output y, in one pass. g and y must have the same shape and
+// type; dst may be g or y.
+func SigmoidBackward(dst, g, y *Tensor) (*Tensor, error) {
+	return activationBackward("SigmoidBackward", dst, g, y, simd.SigmoidBackward, func(g, y float64) float64 { return g * (y * (1 - y)) })
+}
+
+func activationBackward(name string, dst, g, y *Tensor, f32 func(z, g, y []float32), f64 func(g, y float64) float64) (*Tensor, error) {
+	if err := sameTypeShape(name, g, y); err != nil {
+		return nil, err
+	}
+	dst, err := prepareDst(name, dst, g.dt, g.Shape())
+	if err != nil {
+		return nil, err
+	}
+	if g.dt == Float32 {
+		f32(dst.f32, g.f32, y.f32)
+		return dst, nil
+	}
+	for i, v := range y.f64 {
+		dst.f64[i] = f64(g.f64[i], v)
+	}
+	return dst, nil
 }
 
 func sigmoid64(v float64) float64 {
@@ -441,13 +474,4 @@ func Axpy(alpha float64, x, y *Tensor) error {
 		y.f64[i] += alpha * v
 	}
 	return nil
-}
-
-// tanh32 computes tanh in float64 and rounds once: correctly rounded in
-// practice, and tanh sits outside the hot GEMMs of every model here.
-func tanh32(z, x []float32) {
-	x = x[:len(z)]
-	for i, v := range x {
-		z[i] = float32(math.Tanh(float64(v)))
-	}
 }
