@@ -332,8 +332,7 @@ func (tanhOp) name() string { return "Tanh" }
 func (g *Graph) Tanh(a *Value) *Value { return g.unary(tanhOp{}, a, tensor.Tanh) }
 
 func (tanhOp) backward(g *Graph, out, gy *Value) {
-	// gy * (1 - y^2)
-	g.accum(out.in[0], g.Sub(gy, g.Mul(gy, g.Square(out))))
+	g.accum(out.in[0], g.activationGrad(tanhGradOp{}, gy, out, tensor.TanhBackward))
 }
 
 type sigmoidOp struct{}
@@ -344,9 +343,58 @@ func (sigmoidOp) name() string { return "Sigmoid" }
 func (g *Graph) Sigmoid(a *Value) *Value { return g.unary(sigmoidOp{}, a, tensor.Sigmoid) }
 
 func (sigmoidOp) backward(g *Graph, out, gy *Value) {
-	// gy * y * (1 - y) = gy*y - gy*y^2
-	gyy := g.Mul(gy, out)
-	g.accum(out.in[0], g.Sub(gyy, g.Mul(gyy, out)))
+	g.accum(out.in[0], g.activationGrad(sigmoidGradOp{}, gy, out, tensor.SigmoidBackward))
+}
+
+// The backward rules of Tanh and Sigmoid are operations of their own:
+// z = gy*(1-y^2) and z = gy*y*(1-y) from the output y, each one fused
+// pass (tensor.TanhBackward, tensor.SigmoidBackward) whether or not the
+// backward pass is recorded, and differentiable in both gy and y, so that
+// a recorded gradient can be differentiated again (HVPs, third
+// derivatives).
+type tanhGradOp struct{}
+type sigmoidGradOp struct{}
+
+func (tanhGradOp) name() string    { return "TanhGrad" }
+func (sigmoidGradOp) name() string { return "SigmoidGrad" }
+
+// activationGrad computes f(gy, y) into a pool tensor and records it as
+// op o with inputs gy and y.
+func (g *Graph) activationGrad(o op, gy, y *Value, f func(dst, g, y *tensor.Tensor) (*tensor.Tensor, error)) *Value {
+	if err := g.check(o.name(), gy, y); err != nil {
+		return g.fail(err)
+	}
+	dst, err := g.alloc(gy.t.DType(), gy.Shape())
+	if err != nil {
+		return g.wrap(o.name(), err)
+	}
+	if _, err := f(dst, gy.t, y.t); err != nil {
+		return g.wrap(o.name(), err)
+	}
+	return g.result(o, dst, gy, y)
+}
+
+func (tanhGradOp) backward(g *Graph, out, gz *Value) {
+	gy, y := out.in[0], out.in[1]
+	if gy.requires {
+		// Linear in gy: the same rule.
+		g.accum(gy, g.activationGrad(tanhGradOp{}, gz, y, tensor.TanhBackward))
+	}
+	if y.requires {
+		// d/dy gy*(1-y^2) = -2*gy*y
+		g.accum(y, g.Scale(g.Mul(g.Mul(gz, gy), y), -2))
+	}
+}
+
+func (sigmoidGradOp) backward(g *Graph, out, gz *Value) {
+	gy, y := out.in[0], out.in[1]
+	if gy.requires {
+		g.accum(gy, g.activationGrad(sigmoidGradOp{}, gz, y, tensor.SigmoidBackward))
+	}
+	if y.requires {
+		// d/dy gy*y*(1-y) = gy*(1-2y)
+		g.accum(y, g.Mul(g.Mul(gz, gy), g.AddScalar(g.Scale(y, -2), 1)))
+	}
 }
 
 type sumOp struct{}
