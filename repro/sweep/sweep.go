@@ -352,7 +352,7 @@ func Execute(ctx context.Context, sw *Sweep, opt Options) (*Outcome, error) {
 			return nil, err
 		}
 	}
-	if err := p.claim(out, write); err != nil {
+	if err := p.claim(out, write, opt.Fresh); err != nil {
 		return nil, err
 	}
 	return p.execute(ctx, opt, write)
@@ -377,8 +377,9 @@ func (p *prepared) clear(out string) error {
 }
 
 // claim checks that out holds nothing of another configuration or
-// version, and writes the manifest if it has none.
-func (p *prepared) claim(out string, write func(string, []byte) error) error {
+// version (after -fresh, a results.json that will be overwritten is not
+// looked at), and writes the manifest if it has none.
+func (p *prepared) claim(out string, write func(string, []byte) error, fresh bool) error {
 	for _, f := range p.sw.Legacy {
 		if path := filepath.Join(out, f); exists(path) {
 			return &LegacyError{Path: path}
@@ -401,8 +402,10 @@ func (p *prepared) claim(out string, write func(string, []byte) error) error {
 		if names, _ := os.ReadDir(filepath.Join(out, RunsDir)); len(names) > 0 {
 			return repro.Unreadable(filepath.Join(out, RunsDir), errors.New("run files without a "+ManifestFile+" to say whose they are"))
 		}
-		if err := repro.CheckResults(out, p.hash, p.sw.Settings, func(s json.RawMessage) (string, error) { return HashSettings(s) }); err != nil {
-			return err
+		if !fresh {
+			if err := repro.CheckResults(out, p.hash, p.sw.Settings, func(s json.RawMessage) (string, error) { return HashSettings(s) }); err != nil {
+				return err
+			}
 		}
 	}
 	return p.writeManifest(out, write)
