@@ -1,27 +1,35 @@
 // Package dirtest holds test helpers for commands that write results into
-// a directory: a snapshot of every file in it, and a check that nothing
+// a directory: a snapshot of every file under it, and a check that nothing
 // was changed or added since.
 package dirtest
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// Snapshot reads every file in dir.
+// Snapshot reads every file under dir, keyed by its path relative to dir
+// (directories themselves are not recorded: an empty one made and left
+// is not a file written).
 func Snapshot(t testing.TB, dir string) map[string][]byte {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
+	m := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		m[rel], err = os.ReadFile(path)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := map[string][]byte{}
-	for _, e := range ents {
-		if m[e.Name()], err = os.ReadFile(filepath.Join(dir, e.Name())); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return m
 }
