@@ -11,6 +11,7 @@
 //	flatfast bench autodiff       gradient, Hessian-vector product, trace estimate
 //	flatfast repro uv             Figure 1 of the paper (vector UV model)
 //	flatfast repro sensing        Figure 3 of the paper (matrix sensing)
+//	flatfast repro merge          merge the directories of a sweep's shards
 //	flatfast data get             download FashionMNIST or CIFAR-10, verified
 //	flatfast data verify          check a data set on disk, count its classes
 //
@@ -52,7 +53,7 @@ func commands() []command {
 		{name: "help", summary: "list the commands, or describe one: help <command> [<subcommand>]", run: runHelp},
 		{name: "info", summary: "print the CPU, the SIMD level in use and the cache sizes", run: runInfo},
 		{name: "bench", summary: "measure speed: bench kernels | gemm | conv | train | autodiff", subs: benchCommands()},
-		{name: "repro", summary: "reproduce a figure of the paper: repro uv | sensing", subs: reproCommands()},
+		{name: "repro", summary: "reproduce a figure of the paper: repro uv | sensing | merge", subs: reproCommands()},
 		{name: "data", summary: "data sets: data get | verify (fashion-mnist, cifar10)", subs: dataCommands()},
 	}
 }
@@ -71,6 +72,7 @@ func reproCommands() []command {
 	return []command{
 		{name: "uv", summary: "Figure 1: training timescale of the vector UV model against eta and gamma", run: reproUV},
 		{name: "sensing", summary: "Figure 3: matrix sensing, test error and Hessian trace against momentum", run: reproSensing},
+		{name: "merge", summary: "merge the output directories of a sweep's shards: repro merge -out DIR SHARD_DIR...", run: reproMerge},
 	}
 }
 

@@ -70,7 +70,7 @@ const memoryUsage = "memory the run may plan to use, like 8G (0: the physical me
 const maxWorkers = 4096
 
 // interruptible returns a context cancelled by Ctrl-C: the experiment
-// stops, keeping its checkpoint, and resumes when run again.
+// stops, saving its runs in progress, and resumes when run again.
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt)
 }
@@ -78,9 +78,7 @@ func interruptible() (context.Context, context.CancelFunc) {
 func reproUV(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("repro uv", stderr)
 	preset := fs.String("preset", "quick", "quick (about 80 s on 2 cores) or paper (hours)")
-	out := fs.String("out", "out/uv", "output directory")
-	quiet := fs.Bool("q", false, "no progress line")
-	fresh := fs.Bool("fresh", false, "start over, overwriting what -out holds (default: resume this configuration's checkpoint, refuse another configuration's output)")
+	sf := addSweepFlags(fs, "out/uv")
 	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS); results do not depend on it")
 	n := fs.Int("n", 0, "hidden width n (preset: 10)")
 	seeds := fs.Int("seeds", 0, "noise seeds per cell")
@@ -159,33 +157,34 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	ctx, stop := interruptible()
-	defer stop()
-	res, err := uv.Execute(ctx, cfg, uv.Options{Out: *out, Workers: *workers, Progress: stderr, Quiet: *quiet, Fresh: *fresh, MaxMemory: int64(maxMem)})
+	shard, err := sf.shard()
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted; finished runs are kept in %s and the next run resumes from them", *out)
-		}
 		return err
 	}
-	if res.Complete {
-		fmt.Fprintf(stderr, "%s holds every run of this experiment: nothing to train (-fresh runs it again)\n", *out)
+	command := commandLine("flatfast repro uv", args)
+	ctx, stop := interruptible()
+	defer stop()
+	if *sf.plan {
+		sw, probe, err := uv.Sweep(cfg, command, *workers)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return printPlan(ctx, stdout, sw, shard, probe)
+	}
+	res, oc, err := uv.Execute(ctx, cfg, uv.Options{Out: *sf.out, Workers: *workers, Progress: stderr, Quiet: *sf.quiet, Fresh: *sf.fresh,
+		Shard: shard, Prerequisites: *sf.prereq, Command: command, MaxMemory: int64(maxMem)})
+	if complete, err := sf.outcome(ctx, stderr, oc, err); !complete || err != nil {
+		return err
 	}
 	res.Summary(stdout)
-	verb := "wrote"
-	if res.Complete {
-		verb = "rewrote (from the checkpoint)"
-	}
-	fmt.Fprintf(stdout, "\n%s %s/results.json, runs.csv, cells.csv, fig1a_alpha.png, fig1_tc_vs_eta.png\n", verb, *out)
+	fmt.Fprintf(stdout, "\nwrote %s/results.json, runs.csv, cells.csv, fig1a_alpha.png, fig1_tc_vs_eta.png, perf.json\n", *sf.out)
 	return nil
 }
 
 func reproSensing(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("repro sensing", stderr)
 	preset := fs.String("preset", "quick", "quick (about 3 min on 2 cores) or paper (about 30 min, estimated)")
-	out := fs.String("out", "out/sensing", "output directory")
-	quiet := fs.Bool("q", false, "no progress line")
-	fresh := fs.Bool("fresh", false, "start over, overwriting what -out holds (default: resume this configuration's checkpoint, refuse another configuration's output)")
+	sf := addSweepFlags(fs, "out/sensing")
 	steps := fs.Int("steps", 0, "steps per run")
 	seeds := fs.Int("seeds", 0, "noise seeds per beta")
 	every := fs.Int("every", 0, "record the curves every this many steps")
@@ -233,30 +232,26 @@ func reproSensing(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	ctx, stop := interruptible()
-	defer stop()
-	res, perf, err := sensing.Execute(ctx, cfg, sensing.Options{Out: *out, Progress: stderr, Quiet: *quiet, Fresh: *fresh, MaxMemory: int64(maxMem)})
+	shard, err := sf.shard()
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted; the checkpoint in %s resumes the sweep", *out)
-		}
 		return err
 	}
-	if res.Complete {
-		fmt.Fprintf(stderr, "%s holds this sweep, finished: nothing to train (-fresh runs it again)\n", *out)
+	command := commandLine("flatfast repro sensing", args)
+	ctx, stop := interruptible()
+	defer stop()
+	if *sf.plan {
+		sw, probe, err := sensing.Sweep(cfg, command)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return printPlan(ctx, stdout, sw, shard, probe)
+	}
+	res, perf, oc, err := sensing.Execute(ctx, cfg, sensing.Options{Out: *sf.out, Progress: stderr, Quiet: *sf.quiet, Fresh: *sf.fresh,
+		Shard: shard, Prerequisites: *sf.prereq, Command: command, MaxMemory: int64(maxMem)})
+	if complete, err := sf.outcome(ctx, stderr, oc, err); !complete || err != nil {
+		return err
 	}
 	res.Summary(stdout, perf)
-	if res.Complete {
-		// The final checkpoint holds the timings; one of an earlier
-		// version does not, and then perf.json is whatever is there.
-		timings := "perf.json, "
-		note := ""
-		if perf == nil {
-			timings, note = "", "; the checkpoint holds no timings and there is no perf.json"
-		}
-		fmt.Fprintf(stdout, "\nrewrote %s/results.json, %scurves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png from the checkpoint%s\n", *out, timings, note)
-		return nil
-	}
-	fmt.Fprintf(stdout, "\nwrote %s/results.json, perf.json, curves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png\n", *out)
+	fmt.Fprintf(stdout, "\nwrote %s/results.json, perf.json, curves.csv, summary.csv, fig3_test_error.png, fig3_hessian_trace.png\n", *sf.out)
 	return nil
 }

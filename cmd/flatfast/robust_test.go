@@ -123,12 +123,16 @@ func TestOneFittedEtaWritesItsPlots(t *testing.T) {
 	}
 }
 
-// TestSecondWriterIsRefused: while another writer holds -out, repro uv
-// and repro sensing exit 1 at once, naming the directory and the holder's
-// pid, and write nothing.
+// TestSecondWriterIsRefused: while another process runs the same shard
+// (here: the whole sweep) in -out, repro uv and repro sensing exit 1 at
+// once, naming the directory and the holder's pid, and write nothing.
 func TestSecondWriterIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	l, err := dirlock.Acquire(dir)
+	shard := filepath.Join(dir, "shards", "0-of-1")
+	if err := os.MkdirAll(shard, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := dirlock.Acquire(shard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,5 +150,8 @@ func TestSecondWriterIsRefused(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Errorf("the refused runs left %d entries", len(ents))
+	}
+	if ents, _ := os.ReadDir(shard); len(ents) != 1 {
+		t.Errorf("the refused runs left %d entries in %s", len(ents), shard)
 	}
 }

@@ -65,13 +65,13 @@ type Analysis struct {
 }
 
 // Analyze summarises the curves of a finished sweep.
-func Analyze(cfg *Config, pr *Problem, runs []Run, st *state) Analysis {
+func Analyze(cfg *Config, pr *Problem, runs []Run, allCurves []Curve, hutch []HutchCheck) Analysis {
 	a := Analysis{
 		TraceFloor: pr.TraceFloor, TraceLimit: cfg.TraceFactor * pr.TraceFloor, TestLimit: cfg.TestThreshold,
 		PaperBetaStar: PaperBetaStar(cfg.P, cfg.Eta), PaperC: 0.24 * math.Cbrt(1/float64(cfg.P)), AppendixDC: 0.12 * math.Cbrt(1/float64(cfg.P)),
-		Hutchinson: st.Hutch, HutchinsonOK: true,
+		Hutchinson: hutch, HutchinsonOK: true,
 	}
-	for _, h := range st.Hutch {
+	for _, h := range hutch {
 		if !(h.Sigmas <= 3) {
 			a.HutchinsonOK = false
 		}
@@ -80,7 +80,7 @@ func Analyze(cfg *Config, pr *Problem, runs []Run, st *state) Analysis {
 		var curves []Curve
 		for i, r := range runs {
 			if r.Beta == beta {
-				curves = append(curves, st.Curves[i])
+				curves = append(curves, allCurves[i])
 			}
 		}
 		a.Betas = append(a.Betas, summarise(beta, curves, a.TestLimit, a.TraceLimit))

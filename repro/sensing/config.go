@@ -17,8 +17,9 @@
 // one step reads the 2500 x 10^4 measurement operator once for every run
 // (two GEMMs against an operator packed once), not once per run. Runs are
 // independent, so their numbers do not depend on the sweep they are in or
-// on GOMAXPROCS; a killed sweep resumes from its checkpoint and ends with
-// the same results.json, and a finished sweep run again trains nothing.
+// on GOMAXPROCS; the sweep runs on repro/sweep, so a killed sweep resumes
+// each run from its saved state, a sweep can be sharded over a cluster,
+// and every history ends with the same results.json.
 package sensing
 
 import (

@@ -1,11 +1,7 @@
 package sensing
 
 import (
-	"bytes"
 	"context"
-	"encoding/gob"
-	"encoding/json"
-	"fmt"
 	"math"
 
 	"github.com/flatfast/flatfast/autodiff"
@@ -60,27 +56,16 @@ func noiseRNG(base uint64, s int) *tensor.RNG {
 	return tensor.NewRNG(base*0x9e3779b97f4a7c15 + uint64(s)*0xbf58476d1ce4e5b9 + 7)
 }
 
-// state is a sweep in progress: everything needed to continue it.
+// state is a batch of runs in progress: everything needed to continue
+// it, per run (see runState for what a run saves).
 type state struct {
 	Step   int
-	U, V   []float32 // [R, d, d]
-	PiU    []float32
-	PiV    []float32
-	RNG    [][]byte // per run
 	Curves []Curve
-	Hutch  []HutchCheck
-	Hash   string
-	// Settings is the configuration as JSON, so that another
-	// configuration finding the checkpoint can say how they differ
-	// (absent from the checkpoints of earlier versions).
-	Settings []byte
-	// Perf is the finished sweep's timings, saved with its final
-	// checkpoint (nil before, and in earlier versions' checkpoints).
-	Perf *Perf
+	Hutch  [][]HutchCheck // per run
 }
 
-// sweep steps every run together.
-type sweep struct {
+// batch steps its runs together.
+type batch struct {
 	cfg    *Config
 	pr     *Problem
 	runs   []Run
@@ -91,13 +76,15 @@ type sweep struct {
 	st     *state
 	g      *autodiff.Graph
 	y      *tensor.Tensor // [R, P] targets with noise
+	y64    *tensor.Tensor // [P] the noiseless targets, float64
+	noisy  *tensor.Tensor // [P] one run's noisy targets, float64
 	grads  []*autodiff.Value
 	gt     []*tensor.Tensor
 }
 
-func newSweep(cfg *Config, pr *Problem, runs []Run) (*sweep, error) {
+func newBatch(cfg *Config, pr *Problem, runs []Run) (*batch, error) {
 	d, n := cfg.D, len(runs)
-	sw := &sweep{cfg: cfg, pr: pr, runs: runs, g: autodiff.NewGraph()}
+	sw := &batch{cfg: cfg, pr: pr, runs: runs, g: autodiff.NewGraph()}
 	sw.u = tensor.Must(tensor.New(tensor.Float32, n, d, d))
 	sw.v = tensor.Must(tensor.New(tensor.Float32, n, d, d))
 	for r := 0; r < n; r++ {
@@ -116,96 +103,32 @@ func newSweep(cfg *Config, pr *Problem, runs []Run) (*sweep, error) {
 	if sw.opt, err = optim.NewRowMomentum([]*tensor.Tensor{sw.u, sw.v}, etas, betas); err != nil {
 		return nil, err
 	}
-	settings, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	sw.st = &state{Curves: make([]Curve, n), Hash: cfg.Hash(), Settings: settings}
+	sw.st = &state{Curves: make([]Curve, n), Hutch: make([][]HutchCheck, n)}
 	sw.y = tensor.Must(tensor.New(tensor.Float32, n, cfg.P))
+	sw.y64 = tensor.Must(tensor.FromFloat64(pr.Y, cfg.P))
+	sw.noisy = tensor.Must(tensor.New(tensor.Float64, cfg.P))
 	sw.grads = make([]*autodiff.Value, 2)
 	return sw, nil
-}
-
-// snapshot fills st with the current parameters and generator states.
-func (sw *sweep) snapshot() ([]byte, error) {
-	sw.st.U = sw.u.Float32s()
-	sw.st.V = sw.v.Float32s()
-	sw.st.PiU = sw.opt.Velocity()[0].Float32s()
-	sw.st.PiV = sw.opt.Velocity()[1].Float32s()
-	sw.st.RNG = sw.st.RNG[:0]
-	for _, g := range sw.rngs {
-		b, err := g.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		sw.st.RNG = append(sw.st.RNG, b)
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(sw.st); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// decodeState reads a snapshot.
-func decodeState(b []byte) (*state, error) {
-	var st state
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil {
-		return nil, err
-	}
-	if st.Hash == "" {
-		return nil, fmt.Errorf("no configuration hash")
-	}
-	return &st, nil
-}
-
-// restore continues from a snapshot of this sweep's configuration (the
-// caller compares the hashes); it fails when the snapshot does not fit the
-// sweep.
-func (sw *sweep) restore(st *state) error {
-	if err := checkState(sw.cfg, sw.runs, st); err != nil {
-		return err
-	}
-	for i, rb := range st.RNG {
-		if err := sw.rngs[i].UnmarshalBinary(rb); err != nil {
-			return fmt.Errorf("generator %d: %w", i, err)
-		}
-	}
-	copy(sw.u.Float32s(), st.U)
-	copy(sw.v.Float32s(), st.V)
-	copy(sw.opt.Velocity()[0].Float32s(), st.PiU)
-	copy(sw.opt.Velocity()[1].Float32s(), st.PiV)
-	sw.st = st
-	return nil
-}
-
-// finished reports whether the sweep has run its last step. That step
-// measures but does not advance Step, so a finished sweep has Step ==
-// Steps and curves that already end at Steps; a sweep stopped just before
-// its last step also has Step == Steps, but not that point.
-func (sw *sweep) finished() bool {
-	c := sw.st.Curves
-	if sw.st.Step != sw.cfg.Steps || len(c) == 0 || len(c[0].Steps) == 0 {
-		return false
-	}
-	return c[0].Steps[len(c[0].Steps)-1] == sw.cfg.Steps
 }
 
 // step runs one step (s = sw.st.Step): records measurements when s is a
 // multiple of Every, checks Hutchinson when asked, and (unless s is the
 // last step) updates the parameters.
-func (sw *sweep) step(ctx context.Context) error {
+func (sw *batch) step(ctx context.Context) error {
 	cfg, pr, g := sw.cfg, sw.pr, sw.g
 	n, d, p := len(sw.runs), cfg.D, cfg.P
 	s := sw.st.Step
-	// Targets with fresh label noise: y + eps*xi.
+	// Targets with fresh label noise, y + eps*xi, from optim in float64
+	// (y is not a float32 number) and rounded once into the float32 row.
 	eps := math.Sqrt(cfg.Eps2)
 	yf := sw.y.Float32s()
 	for r := 0; r < n; r++ {
-		row := yf[r*p : (r+1)*p]
-		rng := sw.rngs[r]
+		if err := optim.GaussianTargets(sw.noisy, sw.y64, eps, sw.rngs[r]); err != nil {
+			return err
+		}
+		row, nf := yf[r*p:(r+1)*p], sw.noisy.Float64s()
 		for i := range row {
-			row[i] = float32(pr.Y[i] + eps*rng.NormFloat64())
+			row[i] = float32(nf[i])
 		}
 	}
 	U, V := sw.pu, sw.pv
@@ -242,7 +165,7 @@ func (sw *sweep) step(ctx context.Context) error {
 
 // measure records each run's noiseless training loss, test error and
 // Hessian trace (eq. 127) at step s, from X = U V and the predictions.
-func (sw *sweep) measure(s int, x, pred *tensor.Tensor) {
+func (sw *batch) measure(s int, x, pred *tensor.Tensor) {
 	cfg, pr := sw.cfg, sw.pr
 	d, p := cfg.D, cfg.P
 	xf, pf := x.Float32s(), pred.Float32s()
@@ -269,7 +192,7 @@ func (sw *sweep) measure(s int, x, pred *tensor.Tensor) {
 
 // hutchinson checks the closed-form trace against autodiff at step s for
 // the first seed of each HutchinsonBetas run.
-func (sw *sweep) hutchinson(ctx context.Context, s int) error {
+func (sw *batch) hutchinson(ctx context.Context, s int) error {
 	cfg := sw.cfg
 	if !contains(cfg.HutchinsonSteps, s) {
 		return nil
@@ -284,7 +207,9 @@ func (sw *sweep) hutchinson(ctx context.Context, s int) error {
 		}
 		u := tensor.Must(tensor.FromFloat32(append([]float32(nil), sw.u.Float32s()[r*d*d:(r+1)*d*d]...), 1, d, d))
 		v := tensor.Must(tensor.FromFloat32(append([]float32(nil), sw.v.Float32s()[r*d*d:(r+1)*d*d]...), 1, d, d))
-		est, closed, err := HutchinsonTrace(sw.pr, u, v, cfg.HutchinsonProbes, tensor.NewRNG(uint64(1000*s+r)))
+		// Seeded by the run's place in the whole sweep, not in this batch,
+		// so that a shard draws the probes the unsharded sweep draws.
+		est, closed, err := HutchinsonTrace(sw.pr, u, v, cfg.HutchinsonProbes, tensor.NewRNG(uint64(1000*s+run.ID)))
 		if err != nil {
 			return err
 		}
@@ -292,7 +217,7 @@ func (sw *sweep) hutchinson(ctx context.Context, s int) error {
 		if est.StdErr > 0 {
 			hc.Sigmas = repro.Finite(math.Abs(est.Trace-closed) / est.StdErr)
 		}
-		sw.st.Hutch = append(sw.st.Hutch, hc)
+		sw.st.Hutch[r] = append(sw.st.Hutch[r], hc)
 	}
 	return nil
 }

@@ -17,50 +17,9 @@ import (
 	"github.com/flatfast/flatfast/internal/dirlock"
 	"github.com/flatfast/flatfast/internal/dirtest"
 	"github.com/flatfast/flatfast/repro"
+	"github.com/flatfast/flatfast/repro/sweep"
+	"github.com/flatfast/flatfast/tensor"
 )
-
-// TestPerfSurvivesAKillBeforeTheReports: a sweep killed after its final
-// checkpoint and before perf.json keeps its timings (in the checkpoint):
-// the rerun writes perf.json. Before, perf.json was lost for good while
-// the rerun said it was the finished sweep's.
-func TestPerfSurvivesAKillBeforeTheReports(t *testing.T) {
-	cfg := tinyConfig()
-	dir := t.TempDir()
-	_, perf, err := Execute(context.Background(), cfg, Options{Out: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := os.ReadFile(filepath.Join(dir, "perf.json"))
-	// What a kill between the final checkpoint and the reports leaves.
-	for _, f := range []string{"perf.json", "results.json", "curves.csv"} {
-		os.Remove(filepath.Join(dir, f))
-	}
-	res, perf2, err := Execute(context.Background(), cfg, Options{Out: dir})
-	if err != nil || !res.Complete {
-		t.Fatalf("rerun: %v", err)
-	}
-	got, err := os.ReadFile(filepath.Join(dir, "perf.json"))
-	if err != nil || !bytes.Equal(got, want) {
-		t.Errorf("perf.json after the rerun: %v, %q, want %q", err, got, want)
-	}
-	if perf2 == nil || *perf2 != *perf {
-		t.Errorf("rerun's perf %+v, want %+v", perf2, perf)
-	}
-	// The same through the test hook that stops where a kill would.
-	dir2 := t.TempDir()
-	if _, _, err := Execute(context.Background(), cfg, Options{Out: dir2, killBeforeReports: true}); !errors.Is(err, ErrStopped) {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir2, "perf.json")); err == nil {
-		t.Fatal("the hook did not stop before perf.json")
-	}
-	if _, perf3, err := Execute(context.Background(), cfg, Options{Out: dir2}); err != nil || perf3 == nil {
-		t.Fatalf("rerun after the hook: %v, %v", perf3, err)
-	}
-	if _, err := os.Stat(filepath.Join(dir2, "perf.json")); err != nil {
-		t.Error(err)
-	}
-}
 
 // TestRepeatedBetasAreRefused: a beta twice would average copies of the
 // same runs.
@@ -100,7 +59,7 @@ func TestTooLargeIsRefusedBeforeAllocating(t *testing.T) {
 		cfg := Presets["quick"]
 		c.set(&cfg)
 		dir := filepath.Join(t.TempDir(), "out")
-		_, _, err := Execute(context.Background(), cfg, Options{Out: dir, MaxMemory: 8 << 30})
+		_, _, _, err := Execute(context.Background(), cfg, Options{Out: dir, MaxMemory: 8 << 30})
 		var me *repro.MemoryError
 		if !errors.As(err, &me) || !strings.Contains(err.Error(), c.setting) || !strings.Contains(err.Error(), "8 GiB") {
 			t.Errorf("%s: %v", c.name, err)
@@ -120,13 +79,15 @@ func TestTooLargeIsRefusedBeforeAllocating(t *testing.T) {
 // once, naming the directory and the holder's pid.
 func TestLockedDirectoryIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	l, err := dirlock.Acquire(dir)
+	shard := filepath.Join(dir, sweep.ShardsDir, "0-of-1")
+	os.MkdirAll(shard, 0o755)
+	l, err := dirlock.Acquire(shard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release()
 	before := dirtest.Snapshot(t, dir)
-	_, _, err = Execute(context.Background(), tinyConfig(), Options{Out: dir})
+	_, _, _, err = Execute(context.Background(), tinyConfig(), Options{Out: dir})
 	var he *dirlock.HeldError
 	if !errors.As(err, &he) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
 		t.Fatalf("got %v", err)
@@ -143,150 +104,107 @@ func TestUnwritableDirectoryFailsBeforeTraining(t *testing.T) {
 		calls.Add(1)
 		return &os.PathError{Op: "write", Path: path, Err: errors.New("no space left on device")}
 	}
-	_, _, err := Execute(context.Background(), tinyConfig(), Options{Out: dir, writeFile: full})
+	_, _, _, err := Execute(context.Background(), tinyConfig(), Options{Out: dir, WriteFile: full})
 	if err == nil || !strings.Contains(err.Error(), "not writable") || !strings.Contains(err.Error(), dir) || calls.Load() != 1 {
 		t.Fatalf("got %v after %d writes", err, calls.Load())
 	}
 	calls.Store(0)
 	cfg := tinyConfig()
-	_, _, err = Execute(context.Background(), cfg, Options{Out: dir, CheckpointEvery: time.Nanosecond, writeFile: func(path string, b []byte) error {
-		if filepath.Base(path) == checkpointFile {
+	var where string
+	_, _, _, err = Execute(context.Background(), cfg, Options{Out: dir, CheckpointEvery: time.Nanosecond, WriteFile: func(path string, b []byte) error {
+		if filepath.Base(filepath.Dir(path)) == sweep.StateDir {
+			where = path
 			return full(path, b)
 		}
 		return repro.WriteFileAtomic(path, b)
 	}})
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, checkpointFile)) || calls.Load() != 1 {
-		t.Fatalf("got %v after %d checkpoint writes", err, calls.Load())
+	if err == nil || where == "" || !strings.Contains(err.Error(), where) || calls.Load() != 1 {
+		t.Fatalf("got %v after %d state writes", err, calls.Load())
 	}
 }
 
-// stoppedState runs tinyConfig for 27 steps and returns the directory
-// and its decoded checkpoint.
-func stoppedState(t testing.TB) (string, *state) {
+// stoppedState interrupts tinyConfig once its runs have saved their
+// state, and returns the directory and the first run's state file.
+func stoppedState(t testing.TB) (string, string) {
+	t.Helper()
 	dir := t.TempDir()
-	if _, _, err := Execute(context.Background(), tinyConfig(), Options{Out: dir, stopAfter: 27}); !errors.Is(err, ErrStopped) {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var n atomic.Int32
+	_, _, _, err := Execute(ctx, tinyConfig(), Options{Out: dir, CheckpointEvery: time.Nanosecond, WriteFile: func(path string, b []byte) error {
+		if filepath.Base(filepath.Dir(path)) == sweep.StateDir && n.Add(1) == 20 {
+			cancel()
+		}
+		return repro.WriteFileAtomic(path, b)
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted sweep: %v", err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, checkpointFile))
-	if err != nil {
-		t.Fatal(err)
+	states, _ := filepath.Glob(filepath.Join(dir, sweep.StateDir, "*"))
+	if len(states) == 0 {
+		t.Fatal("no state saved")
 	}
-	st, err := decodeState(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, st
+	return dir, states[0]
 }
 
-func encodeState(t testing.TB, st *state) []byte {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(st); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// TestCraftedCheckpointIsRefused: a checkpoint whose parts disagree
-// (curves of different lengths, a step rewound below its curves, values
-// that are not finite, a generator state that does not decode) is an
-// error naming the file and the field, and nothing is written. Before, a
-// rewound checkpoint was resumed and its curves got duplicate rows.
-func TestCraftedCheckpointIsRefused(t *testing.T) {
-	dir, good := stoppedState(t)
-	cases := []struct {
-		name, field string
-		set         func(st *state)
-	}{
-		{"rewound step", "Curves[0].Steps", func(st *state) { st.Step = 10 }},
-		{"step past the end", "Step", func(st *state) { st.Step = 1000 }},
-		{"curves of different lengths", "Curves[1].TestError", func(st *state) { st.Curves[1].TestError = st.Curves[1].TestError[:2] }},
-		{"one curve longer", "Curves[2].Steps", func(st *state) {
-			c := &st.Curves[2]
-			c.Steps, c.TrainLoss, c.TestError, c.Trace = append(c.Steps, 30), append(c.TrainLoss, 1), append(c.TestError, 1), append(c.Trace, 1)
-		}},
-		{"NaN test error", "Curves[0].TestError[1]", func(st *state) { st.Curves[0].TestError[1] = math.NaN() }},
-		{"Inf in U", "U[5]", func(st *state) { st.U[5] = float32(math.Inf(1)) }},
-		{"short V", "V", func(st *state) { st.V = st.V[:3] }},
-		{"bad generator", "RNG[1]", func(st *state) { st.RNG[1] = []byte("junk") }},
-		{"extra Hutchinson check", "Hutch", func(st *state) { st.Hutch = append(st.Hutch, st.Hutch[0]) }},
-		{"timings of an unfinished sweep", "Perf", func(st *state) { st.Perf = &Perf{} }},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			st, err := decodeState(encodeState(t, good))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.set(st)
-			if err := os.WriteFile(filepath.Join(dir, checkpointFile), encodeState(t, st), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			before := dirtest.Snapshot(t, dir)
-			_, _, err = Execute(context.Background(), tinyConfig(), Options{Out: dir})
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, s := range []string{filepath.Join(dir, checkpointFile), c.field, "-fresh"} {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("%q does not mention %q", err, s)
-				}
-			}
-			dirtest.Same(t, c.name, dir, before)
-		})
-	}
-}
-
-// TestCraftedPerfIsRefused: perf.json, read back for a finished sweep of
-// an earlier version, is checked too.
-func TestCraftedPerfIsRefused(t *testing.T) {
-	if _, err := decodePerf([]byte(`{"seconds": -1}`), "x/perf.json"); err == nil || !strings.Contains(err.Error(), "seconds") || !strings.Contains(err.Error(), "x/perf.json") {
-		t.Errorf("got %v", err)
-	}
-}
-
-// FuzzDecodeCheckpoint: no checkpoint bytes make the reader panic, and a
-// state it accepts fits the sweep.
-func FuzzDecodeCheckpoint(f *testing.F) {
-	_, good := stoppedState(f)
+// TestCraftedStateIsRefused: a run's saved state that does not fit the
+// configuration (sizes, a step out of range, values that are not finite,
+// a generator state that does not decode, a rewound curve) is refused
+// with the field named.
+func TestCraftedStateIsRefused(t *testing.T) {
 	cfg := tinyConfig()
-	runs := Runs(&cfg)
-	f.Add(encodeState(f, good))
-	bad := *good
-	bad.Step = 5
-	f.Add(encodeState(f, &bad))
-	bad = *good
-	bad.Curves = bad.Curves[:1]
-	f.Add(encodeState(f, &bad))
-	f.Add([]byte("not a checkpoint"))
-	f.Add([]byte{})
-	pr, err := NewProblem(cfg.D, cfg.R, cfg.P, cfg.DataSeed, false)
-	if err != nil {
-		f.Fatal(err)
+	run := Run{ID: 2, Beta: 0.9, Seed: 0}
+	good := runState{Step: 10, U: make([]float32, 64), V: make([]float32, 64), PiU: make([]float32, 64), PiV: make([]float32, 64),
+		Curve: Curve{Steps: []int{0, 5}, TrainLoss: []float64{1, 1}, TestError: []float64{1, 1}, Trace: []float64{1, 1}}}
+	good.RNG, _ = tensor.NewRNG(1).MarshalBinary()
+	good.Hutch = []HutchCheck{{Step: 0, Beta: 0.9, Seed: 0, Probes: cfg.HutchinsonProbes}}
+	enc := func(rs runState) []byte {
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(&rs); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := decodeState(b)
-		if err != nil {
-			return
+	if _, err := decodeRunState(enc(good), &cfg, run); err != nil {
+		t.Fatalf("a good state: %v", err)
+	}
+	for _, c := range []struct {
+		field string
+		set   func(rs *runState)
+	}{
+		{"Step", func(rs *runState) { rs.Step = 61 }},
+		{"U holds", func(rs *runState) { rs.U = rs.U[:3] }},
+		{"PiV[1]", func(rs *runState) { rs.PiV = append([]float32(nil), rs.PiV...); rs.PiV[1] = float32(math.Inf(1)) }},
+		{"RNG", func(rs *runState) { rs.RNG = []byte("x") }},
+		{"curve steps", func(rs *runState) { rs.Step = 15 }},
+		{"test_error[1]", func(rs *runState) { rs.Curve.TestError = []float64{1, -1} }},
+		{"Hutchinson checks", func(rs *runState) { rs.Hutch = nil }},
+	} {
+		rs := good
+		c.set(&rs)
+		if _, err := decodeRunState(enc(rs), &cfg, run); err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: got %v", c.field, err)
 		}
-		if err := checkState(&cfg, runs, st); err != nil {
-			return
-		}
-		// Accepted: the analysis of it must not panic either.
-		Analyze(&cfg, pr, runs, st)
-	})
+	}
+	// Through the engine: the file is named.
+	dir, path := stoppedState(t)
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, b[:len(b)-1], 0o644)
+	if _, _, _, err := Execute(context.Background(), tinyConfig(), Options{Out: dir}); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("a damaged state file: %v", err)
+	}
 }
 
-// FuzzDecodePerf: no perf.json bytes make the reader panic, and what it
-// accepts is valid.
-func FuzzDecodePerf(f *testing.F) {
-	f.Add([]byte(`{"runs": 6, "steps_this_session": 60, "seconds": 0.5, "steps_per_second": 120}`))
-	f.Add([]byte(`{"runs": -6}`))
-	f.Add([]byte(`{"seconds": 1e999}`))
-	f.Add([]byte(`null`))
+// FuzzDecodeRunState: no bytes make the state reader panic.
+func FuzzDecodeRunState(f *testing.F) {
+	cfg := tinyConfig()
+	rs := runState{Step: 5, U: make([]float32, 64), V: make([]float32, 64), PiU: make([]float32, 64), PiV: make([]float32, 64),
+		Curve: Curve{Steps: []int{0}, TrainLoss: []float64{1}, TestError: []float64{1}, Trace: []float64{1}}}
+	rs.RNG, _ = tensor.NewRNG(1).MarshalBinary()
+	var buf bytes.Buffer
+	gob.NewEncoder(&buf).Encode(&rs)
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[:30])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := decodePerf(b, "perf.json")
-		if err == nil && p.validate() != nil {
-			t.Fatalf("accepted %+v", p)
-		}
+		_, _ = decodeRunState(b, &cfg, Run{ID: 1, Beta: 0, Seed: 1})
 	})
 }

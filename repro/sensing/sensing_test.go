@@ -9,12 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/flatfast/flatfast/autodiff"
 	"github.com/flatfast/flatfast/internal/dirtest"
+	"github.com/flatfast/flatfast/internal/shardtest"
 	"github.com/flatfast/flatfast/repro"
+	"github.com/flatfast/flatfast/repro/sweep"
 	"github.com/flatfast/flatfast/tensor"
 )
 
@@ -107,40 +110,30 @@ func tinyConfig() Config {
 	return c
 }
 
-// TestResumeGivesSameResults stops a tiny sweep midway (as a kill would,
-// leaving its checkpoint), runs it again on the same directory, and
-// compares results.json with an uninterrupted sweep's, byte for byte; it
-// also checks that the results do not depend on the thread count.
+// TestResumeGivesSameResults interrupts a tiny sweep once its runs have
+// saved their state, runs it again on the same directory, and compares
+// the files with an uninterrupted sweep's, byte for byte; it also checks
+// that the results do not depend on the thread count.
 func TestResumeGivesSameResults(t *testing.T) {
-	cfg := tinyConfig()
 	full := t.TempDir()
 	tensor.SetThreads(1)
-	if _, _, err := Execute(context.Background(), cfg, Options{Out: full}); err != nil {
+	if _, _, _, err := Execute(context.Background(), tinyConfig(), Options{Out: full}); err != nil {
 		t.Fatal(err)
 	}
 	tensor.SetThreads(0)
-	dir := t.TempDir()
-	if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, stopAfter: 27}); !errors.Is(err, ErrStopped) {
-		t.Fatalf("stopped sweep returned %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, checkpointFile)); err != nil {
-		t.Fatal("no checkpoint after the stop")
-	}
-	_, perf, err := Execute(context.Background(), cfg, Options{Out: dir})
+	dir, _ := stoppedState(t)
+	_, perf, oc, err := Execute(context.Background(), tinyConfig(), Options{Out: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if perf.Resumed != 27 {
-		t.Errorf("resumed at step %d, want 27", perf.Resumed)
+	if oc.Resumed != oc.Runs || perf == nil || perf.Resumed == 0 {
+		t.Errorf("resumed %d of %d runs, at step %v", oc.Resumed, oc.Runs, perf)
 	}
-	a, _ := os.ReadFile(filepath.Join(full, "results.json"))
-	b, _ := os.ReadFile(filepath.Join(dir, "results.json"))
-	if len(a) == 0 || !bytes.Equal(a, b) {
-		t.Error("results.json of the resumed sweep differs from the uninterrupted one")
-	}
-	for _, f := range []string{"perf.json", "curves.csv", "summary.csv", "fig3_test_error.png", "fig3_hessian_trace.png"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Errorf("missing output: %v", err)
+	for _, f := range []string{"results.json", "curves.csv", "summary.csv", "fig3_test_error.png", "fig3_hessian_trace.png"} {
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s of the resumed sweep differs from the uninterrupted one (%v)", f, err)
 		}
 	}
 }
@@ -150,7 +143,7 @@ func TestResumeGivesSameResults(t *testing.T) {
 func TestHutchinsonAgreesOnTheSweep(t *testing.T) {
 	cfg := tinyConfig()
 	cfg.HutchinsonProbes = 200
-	res, _, err := Execute(context.Background(), cfg, Options{Out: t.TempDir()})
+	res, _, _, err := Execute(context.Background(), cfg, Options{Out: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,152 +174,105 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// TestFinishedSweepIsNotRerun runs a tiny sweep to the end, then runs it
-// again on the same directory: the second run trains nothing, reports that
-// the sweep was already complete, and leaves the outputs as they were (no
-// step measured twice, no extra Hutchinson check, perf.json kept).
+// TestFinishedSweepIsNotRerun: a finished sweep run again trains nothing
+// and leaves its files as they were.
 func TestFinishedSweepIsNotRerun(t *testing.T) {
 	cfg := tinyConfig()
 	dir := t.TempDir()
-	first, perf1, err := Execute(context.Background(), cfg, Options{Out: dir})
-	if err != nil {
+	if _, _, _, err := Execute(context.Background(), cfg, Options{Out: dir}); err != nil {
 		t.Fatal(err)
 	}
-	files := []string{"results.json", "perf.json", "curves.csv", "summary.csv"}
-	before := map[string][]byte{}
-	for _, f := range files {
-		if before[f], err = os.ReadFile(filepath.Join(dir, f)); err != nil {
-			t.Fatal(err)
-		}
+	before := dirtest.Snapshot(t, dir)
+	res, perf, oc, err := Execute(context.Background(), cfg, Options{Out: dir})
+	if err != nil || res == nil || perf != nil || oc.Done != 0 || !oc.Complete {
+		t.Fatalf("rerun: %v, %+v", err, oc)
 	}
-	res, perf, err := Execute(context.Background(), cfg, Options{Out: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Complete {
-		t.Error("a finished sweep run again does not say it was complete")
-	}
-	if first.Complete {
-		t.Error("a sweep that trained says it was complete beforehand")
-	}
-	for _, f := range files {
+	for _, f := range []string{"results.json", "curves.csv", "summary.csv", "fig3_test_error.png", "fig3_hessian_trace.png", "perf.json"} {
 		b, _ := os.ReadFile(filepath.Join(dir, f))
-		if !bytes.Equal(b, before[f]) {
-			t.Errorf("%s changed when the finished sweep was run again", f)
+		if f != "perf.json" && !bytes.Equal(b, before[f]) {
+			t.Errorf("%s changed", f)
 		}
-	}
-	for i, c := range res.Curves {
-		for k := 1; k < len(c.Steps); k++ {
-			if c.Steps[k] <= c.Steps[k-1] {
-				t.Fatalf("run %d: step %d recorded after step %d", i, c.Steps[k], c.Steps[k-1])
-			}
-		}
-	}
-	if len(res.Analysis.Hutchinson) != len(first.Analysis.Hutchinson) {
-		t.Errorf("%d Hutchinson checks after the rerun, %d before", len(res.Analysis.Hutchinson), len(first.Analysis.Hutchinson))
-	}
-	if perf == nil || *perf != *perf1 {
-		t.Errorf("perf of the rerun %+v, want the finished sweep's %+v", perf, perf1)
-	}
-	// A sweep stopped just before its last step (Step == Steps, like a
-	// finished one) is not complete: resumed, it measures that step once.
-	dir2 := t.TempDir()
-	if _, _, err := Execute(context.Background(), cfg, Options{Out: dir2, stopAfter: cfg.Steps}); !errors.Is(err, ErrStopped) {
-		t.Fatalf("stopped sweep returned %v", err)
-	}
-	res2, _, err := Execute(context.Background(), cfg, Options{Out: dir2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir2, "results.json"))
-	if res2.Complete || !bytes.Equal(b, before["results.json"]) {
-		t.Errorf("sweep resumed at its last step: complete %v, results.json equal %v", res2.Complete, bytes.Equal(b, before["results.json"]))
 	}
 }
 
-// TestOtherConfigIsRefused: a sweep started in a directory that holds
-// another configuration's checkpoint or results.json fails before writing
-// anything, with an error that names the directory and the differing
-// setting and points to -fresh and -out; -fresh overwrites.
+// TestOtherConfigIsRefused: another configuration's runs or results.json
+// in -out are refused, naming the directory and the difference, nothing
+// written; -fresh overwrites.
 func TestOtherConfigIsRefused(t *testing.T) {
 	cfg := tinyConfig()
 	other := cfg
-	other.Steps, other.HutchinsonSteps = 40, []int{0, 40}
-	check := func(what, dir string) {
+	other.Steps = 50
+	other.HutchinsonSteps = []int{0, 50}
+	dir := t.TempDir()
+	if _, _, _, err := Execute(context.Background(), cfg, Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string) {
 		t.Helper()
 		before := dirtest.Snapshot(t, dir)
-		_, _, err := Execute(context.Background(), other, Options{Out: dir})
+		_, _, _, err := Execute(context.Background(), other, Options{Out: dir})
 		var mm *repro.OtherConfigError
-		if !errors.As(err, &mm) {
-			t.Fatalf("%s: another configuration gave %v, want an OtherConfigError", what, err)
-		}
-		for _, s := range []string{dir, "steps", "60", "40", "-fresh", "-out"} {
-			if !strings.Contains(err.Error(), s) {
-				t.Errorf("%s: error %q does not mention %q", what, err, s)
-			}
+		if !errors.As(err, &mm) || !strings.Contains(err.Error(), "steps: 60 there, 50 now") || !strings.Contains(err.Error(), "-fresh") {
+			t.Fatalf("%s: %v", what, err)
 		}
 		dirtest.Same(t, what, dir, before)
 	}
-	// A finished sweep: checkpoint and results.json.
-	done := t.TempDir()
-	if _, _, err := Execute(context.Background(), cfg, Options{Out: done}); err != nil {
-		t.Fatal(err)
+	check("finished sweep")
+	for _, f := range []string{sweep.ManifestFile, sweep.RunsDir, sweep.StateDir} {
+		os.RemoveAll(filepath.Join(dir, f))
 	}
-	check("finished sweep", done)
-	// A stopped sweep: a checkpoint alone.
-	stopped := t.TempDir()
-	if _, _, err := Execute(context.Background(), cfg, Options{Out: stopped, stopAfter: 20}); !errors.Is(err, ErrStopped) {
-		t.Fatalf("stopped sweep returned %v", err)
+	check("results.json alone")
+	if res, _, _, err := Execute(context.Background(), other, Options{Out: dir, Fresh: true}); err != nil || res == nil || res.Config.Steps != 50 {
+		t.Errorf("-fresh: %v", err)
 	}
-	check("stopped sweep", stopped)
-	// results.json alone.
-	if err := os.Remove(filepath.Join(done, checkpointFile)); err != nil {
-		t.Fatal(err)
-	}
-	check("results.json alone", done)
+}
 
-	// -fresh overwrites; interrupted, the new sweep resumes from its own
-	// checkpoint even though results.json is still the old one's.
-	if _, _, err := Execute(context.Background(), other, Options{Out: stopped, Fresh: true, stopAfter: 10}); !errors.Is(err, ErrStopped) {
-		t.Fatalf("fresh sweep returned %v", err)
-	}
-	if _, _, err := Execute(context.Background(), other, Options{Out: done, Fresh: true, stopAfter: 10}); !errors.Is(err, ErrStopped) {
-		t.Fatalf("fresh sweep returned %v", err)
-	}
-	for _, dir := range []string{stopped, done} {
-		res, perf, err := Execute(context.Background(), other, Options{Out: dir})
-		if err != nil {
-			t.Fatalf("resuming the fresh sweep: %v", err)
+// TestOldCheckpointIsRefused: the whole-sweep checkpoint of earlier
+// versions, or an unreadable results.json, is an error naming the file,
+// nothing written, unless -fresh.
+func TestOldCheckpointIsRefused(t *testing.T) {
+	cfg := tinyConfig()
+	for _, c := range []struct{ file, says string }{{legacyCheckpoint, "earlier version"}, {"results.json", "unreadable"}} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, c.file), []byte("[]"), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		if perf.Resumed != 10 || res.Config.Steps != other.Steps {
-			t.Errorf("fresh sweep resumed at %d with %d steps", perf.Resumed, res.Config.Steps)
+		before := dirtest.Snapshot(t, dir)
+		_, _, _, err := Execute(context.Background(), cfg, Options{Out: dir})
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, c.file)) || !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), "-fresh") {
+			t.Errorf("%s: %v", c.file, err)
+		}
+		dirtest.Same(t, c.file, dir, before)
+		if _, _, _, err := Execute(context.Background(), cfg, Options{Out: dir, Fresh: true}); err != nil {
+			t.Errorf("%s with -fresh: %v", c.file, err)
 		}
 	}
 }
 
-// TestCorruptCheckpointIsAnError: an unreadable checkpoint or results.json
-// is an error naming the file (nothing written), not silently replaced,
-// unless -fresh.
-func TestCorruptCheckpointIsAnError(t *testing.T) {
-	cfg := tinyConfig()
-	for _, f := range []string{checkpointFile, "results.json"} {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, f), []byte("not a checkpoint"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		before := dirtest.Snapshot(t, dir)
-		_, _, err := Execute(context.Background(), cfg, Options{Out: dir})
-		if err == nil {
-			t.Fatalf("corrupt %s accepted", f)
-		}
-		for _, s := range []string{filepath.Join(dir, f), "-fresh", "-out"} {
-			if !strings.Contains(err.Error(), s) {
-				t.Errorf("corrupt %s: error %q does not mention %q", f, err, s)
-			}
-		}
-		dirtest.Same(t, "corrupt "+f, dir, before)
-		if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, Fresh: true}); err != nil {
-			t.Errorf("corrupt %s with -fresh: %v", f, err)
-		}
+// shardCfg is tinyConfig with runs long enough for a shard to be killed
+// while it has runs in progress.
+func shardCfg() Config {
+	c := tinyConfig()
+	c.Steps = 3000
+	c.Every = 100
+	c.HutchinsonSteps = []int{0, 3000}
+	return c
+}
+
+func TestMain(m *testing.M) {
+	shardtest.Main(m, func(out string, s sweep.Shard) error {
+		_, _, _, err := Execute(context.Background(), shardCfg(), Options{Out: out, Shard: s, CheckpointEvery: 10 * time.Millisecond})
+		return err
+	})
+}
+
+// TestShardsKilledAndRerun: three shards, out of order, as separate
+// processes on one GOMAXPROCS, one of them killed with SIGKILL and rerun,
+// give the same bytes as an unsharded run.
+func TestShardsKilledAndRerun(t *testing.T) {
+	want := t.TempDir()
+	if _, _, _, err := Execute(context.Background(), shardCfg(), Options{Out: want}); err != nil {
+		t.Fatal(err)
 	}
+	shardtest.Killed(t, t.TempDir(), want, 3, []int{1, 2, 0}, 2, []string{"results.json", "curves.csv", "summary.csv", "fig3_test_error.png", "fig3_hessian_trace.png"})
 }

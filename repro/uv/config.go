@@ -137,7 +137,7 @@ func (c *Config) MemoryEstimate(workers int) (float64, string) {
 	n, p := float64(c.N), float64(c.P)
 	cells := float64(len(c.Activations)) * float64(len(c.Gammas)) * float64(len(c.Etas))
 	runs := cells * (float64(c.Seeds) + 1)
-	// Per run: its Run and RunResult, its line in the checkpoint and in
+	// Per run: its Run and RunResult, its run file and its line in
 	// results.json, its row of runs.csv (about 2 KiB in all).
 	perRun := runs * 2048
 	// The data and the starts: x, u0, v0, a valley start per activation

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime/debug"
-	"sort"
-	"sync"
 
 	"github.com/flatfast/flatfast/autodiff"
 	"github.com/flatfast/flatfast/layers"
@@ -249,6 +246,20 @@ type runState struct {
 	rec      recorder
 	lastNorm float64 // norm at the last settling check (twins)
 	res      RunResult
+	bi       int // index in the sweep batch (sweep.Batch.Runs)
+	// A run resumed from its saved state: u, v and their velocities, to
+	// be put in the batched model (nil for a fresh start).
+	u, v, piU, piV []float64
+}
+
+// newRunState is run at its start.
+func newRunState(cfg *Config, r Run) *runState {
+	st := &runState{run: r, rec: recorder{stride: 1}}
+	if !r.Twin() {
+		st.eps = cfg.Eps
+		st.rng = noiseRNG(cfg.NoiseSeed, r.Seed)
+	}
+	return st
 }
 
 // settleEvery is how often (in steps) a twin checks whether it has stopped
@@ -258,20 +269,22 @@ const (
 	settleTol   = 1e-12
 )
 
-// stepBatch trains the runs of one activation in lockstep until each has
-// crossed, settled or reached the cap; finished runs leave the batch.
-// done receives each finished run; steps receives the number of run-steps
-// taken so far, for progress.
-func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation, runs []Run, done func(RunResult), steps func(int)) error {
-	states := make([]*runState, len(runs))
-	for i, r := range runs {
-		st := &runState{run: r, rec: recorder{stride: 1}}
-		if !r.Twin() {
-			st.eps = cfg.Eps
-			st.rng = noiseRNG(cfg.NoiseSeed, r.Seed)
-		}
-		states[i] = st
-	}
+// hooks connect stepBatch to its caller: done receives each finished
+// run, steps the number of run-steps taken (for progress); every 1024
+// steps, when due says so (and when ctx is cancelled), save receives
+// every run in progress, at step (the steps it has taken).
+type hooks struct {
+	done  func(st *runState) error
+	steps func(n int)
+	due   func() bool
+	save  func(st *runState, step int, u, v, piU, piV []float64) error
+}
+
+// stepBatch trains the runs of one activation in lockstep, from step
+// from (every state has taken that many steps: 0 for fresh runs), until
+// each has crossed, settled or reached the cap; finished runs leave the
+// batch.
+func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation, states []*runState, from int, h hooks) error {
 	thr := cfg.Threshold * float64(cfg.N)
 	n, p := cfg.N, cfg.P
 	x := tensor.Must(tensor.FromFloat64(append([]float64(nil), s.X...), p))
@@ -315,30 +328,69 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 	if err := build(active, nil, nil, nil, nil); err != nil {
 		return err
 	}
-	for _, st := range active {
-		st.rec.add(0, normOf(s.startFor(act.String()), s.V0))
+	for i, st := range active {
+		if st.u == nil {
+			st.rec.add(0, normOf(s.startFor(act.String()), s.V0))
+			continue
+		}
+		dst := []*tensor.Tensor{model.U.Tensor(), model.V.Tensor(), opt.Velocity()[0], opt.Velocity()[1]}
+		for k, src := range [][]float64{st.u, st.v, st.piU, st.piV} {
+			copy(dst[k].Float64s()[i*n:(i+1)*n], src)
+		}
+		st.u, st.v, st.piU, st.piV = nil, nil, nil, nil
 	}
+	saveAll := func(step int) error {
+		if h.save == nil {
+			return nil
+		}
+		uf, vf := model.U.Tensor().Float64s(), model.V.Tensor().Float64s()
+		pu, pv := opt.Velocity()[0].Float64s(), opt.Velocity()[1].Float64s()
+		for i, st := range active {
+			if err := h.save(st, step, uf[i*n:(i+1)*n], vf[i*n:(i+1)*n], pu[i*n:(i+1)*n], pv[i*n:(i+1)*n]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Label noise through optim: each noisy run's row of y is
+	// 0 + eps*xi from its own stream.
+	zero := tensor.Must(tensor.New(tensor.Float64, p))
+	var rowsY []*tensor.Tensor
+	rowViews := func() {
+		rowsY = rowsY[:0]
+		yf := y.Float64s()
+		for i := range active {
+			rowsY = append(rowsY, tensor.Must(tensor.FromFloat64(yf[i*p:(i+1)*p], p)))
+		}
+	}
+	rowViews()
 	params := layers.Parameters(model)
 	grads := make([]*autodiff.Value, len(params))
 	var gt []*tensor.Tensor
 	xc := g.Const(x)
 	finished := 0
-	for step := 1; step <= cfg.MaxSteps && len(active) > 0; step++ {
+	for step := from + 1; step <= cfg.MaxSteps && len(active) > 0; step++ {
 		if step%1024 == 0 {
 			if err := ctx.Err(); err != nil {
+				if serr := saveAll(step - 1); serr != nil {
+					return serr
+				}
 				return err
+			}
+			if h.due != nil && h.due() {
+				if err := saveAll(step - 1); err != nil {
+					return err
+				}
 			}
 		}
 		// Fresh label noise: y = eps * xi for each run.
-		yf := y.Float64s()
 		for i, st := range active {
-			row := yf[i*p : (i+1)*p]
 			if st.rng == nil {
-				clear(row)
+				rowsY[i].Zero()
 				continue
 			}
-			for a := range row {
-				row[a] = st.eps * st.rng.NormFloat64()
+			if err := optim.GaussianTargets(rowsY[i], zero, st.eps, st.rng); err != nil {
+				return err
 			}
 		}
 		f := model.Forward(g, xc)
@@ -383,14 +435,18 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 				}
 			}
 		}
-		steps(len(active))
+		if h.steps != nil {
+			h.steps(len(active))
+		}
 		// Drop finished runs from the batch now and then.
 		var keep []*runState
 		var rows []int
 		for i, st := range active {
 			if st.res.Steps > 0 {
 				finalize(cfg, st)
-				done(st.res)
+				if err := h.done(st); err != nil {
+					return err
+				}
 				finished++
 				continue
 			}
@@ -406,6 +462,7 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 					return err
 				}
 				params = layers.Parameters(model)
+				rowViews()
 			}
 		}
 	}
@@ -447,95 +504,4 @@ func finalize(cfg *Config, st *runState) {
 	}
 	res.Tc, res.TcSE = repro.Finite(tc.T), repro.Finite(tc.SE)
 	res.FitFrom, res.FitTo, res.FitPoints = steps[from], steps[len(steps)-1], len(ts)
-}
-
-// executeRuns runs every run not in skip, batched by activation and spread
-// over workers goroutines; done is called (from one goroutine at a time)
-// with each finished run, and progress with the run-steps taken.
-func executeRuns(ctx context.Context, cfg *Config, s *Setup, runs []Run, skip map[int]bool, workers int, done func(RunResult), progress func(int)) error {
-	// Group by activation; within one, order by expected duration so that
-	// the runs of a batch finish at similar times; cut into batches.
-	type job struct {
-		act  layers.Activation
-		runs []Run
-		cost float64
-	}
-	var jobs []job
-	for _, name := range cfg.Activations {
-		act, err := layers.ParseActivation(name)
-		if err != nil {
-			return err
-		}
-		var rs []Run
-		for _, r := range runs {
-			if r.Act == name && !skip[r.ID] {
-				rs = append(rs, r)
-			}
-		}
-		sort.SliceStable(rs, func(i, j int) bool {
-			return s.TheoryTime(cfg, rs[i].Eta, rs[i].Gamma) > s.TheoryTime(cfg, rs[j].Eta, rs[j].Gamma)
-		})
-		const batchSize = 96
-		for lo := 0; lo < len(rs); lo += batchSize {
-			b := rs[lo:min(lo+batchSize, len(rs))]
-			jobs = append(jobs, job{act: act, runs: b, cost: s.TheoryTime(cfg, b[0].Eta, b[0].Gamma)})
-		}
-	}
-	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].cost > jobs[j].cost })
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var firstErr error
-	next := 0
-	var wg sync.WaitGroup
-	// More goroutines than batches would only wait; capping them also
-	// keeps an absurd worker count from spawning millions.
-	for w := 0; w < max(1, min(workers, len(jobs))); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// A panic here would kill the process past any recover of the
-			// caller's: it becomes the experiment's error instead.
-			defer func() {
-				if r := recover(); r != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("uv: internal error (a bug): %v\n%s", r, debug.Stack())
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}()
-			for {
-				mu.Lock()
-				if next >= len(jobs) || firstErr != nil {
-					mu.Unlock()
-					return
-				}
-				j := jobs[next]
-				next++
-				mu.Unlock()
-				err := stepBatch(ctx, cfg, s, j.act, j.runs, func(r RunResult) {
-					mu.Lock()
-					defer mu.Unlock()
-					done(r)
-				}, func(n int) {
-					if progress != nil {
-						progress(n)
-					}
-				})
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
 }

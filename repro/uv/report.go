@@ -172,9 +172,6 @@ func (r *Results) Summary(w io.Writer) {
 		p("\nspeed: %.3g run-steps/s on %d workers (%d run-steps in %.1f s); one run alone %.3g steps/s\n",
 			r.Perf.RunStepsPerS, r.Perf.Workers, r.Perf.RunSteps, r.Perf.Seconds, r.Perf.SingleStepsPS)
 	}
-	if r.Resumed > 0 {
-		p("(%d runs were taken from an earlier, interrupted run's checkpoint)\n", r.Resumed)
-	}
 }
 
 func fmtF(v float64, format string) string {

@@ -2,7 +2,6 @@ package uv
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"github.com/flatfast/flatfast/internal/dirlock"
 	"github.com/flatfast/flatfast/internal/dirtest"
 	"github.com/flatfast/flatfast/repro"
+	"github.com/flatfast/flatfast/repro/sweep"
+	"time"
 )
 
 // oneEta is the grid of the issue's report: a single cell fitted (eta
@@ -36,7 +37,7 @@ func oneEta() Config {
 func TestGridWithOneFittedEta(t *testing.T) {
 	cfg := oneEta()
 	dir := t.TempDir()
-	res, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 1})
+	res, _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestGridWithOneFittedEta(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(png)
-	if res, err = Execute(context.Background(), cfg, Options{Out: dir, Workers: 1}); err != nil || !res.Complete {
+	if res, _, err = Execute(context.Background(), cfg, Options{Out: dir, Workers: 1}); err != nil || res == nil {
 		t.Fatalf("rerun: %v", err)
 	}
 	if _, err := os.Stat(png); err != nil {
@@ -122,7 +123,7 @@ func TestTooLargeIsRefusedBeforeAllocating(t *testing.T) {
 		cfg := Presets["quick"]
 		c.set(&cfg)
 		dir := filepath.Join(t.TempDir(), "out")
-		_, err := Execute(context.Background(), cfg, Options{Out: dir, MaxMemory: 64 << 30})
+		_, _, err := Execute(context.Background(), cfg, Options{Out: dir, MaxMemory: 64 << 30})
 		var me *repro.MemoryError
 		if !errors.As(err, &me) {
 			t.Fatalf("%s: %v, want a MemoryError", c.name, err)
@@ -149,13 +150,15 @@ func TestTooLargeIsRefusedBeforeAllocating(t *testing.T) {
 // leaves the directory as it was.
 func TestLockedDirectoryIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	l, err := dirlock.Acquire(dir)
+	shard := filepath.Join(dir, sweep.ShardsDir, "0-of-1")
+	os.MkdirAll(shard, 0o755)
+	l, err := dirlock.Acquire(shard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release()
 	before := dirtest.Snapshot(t, dir)
-	_, err = Execute(context.Background(), oneEta(), Options{Out: dir})
+	_, _, err = Execute(context.Background(), oneEta(), Options{Out: dir})
 	var he *dirlock.HeldError
 	if !errors.As(err, &he) {
 		t.Fatalf("got %v, want a HeldError", err)
@@ -173,7 +176,7 @@ func TestLockedDirectoryIsRefused(t *testing.T) {
 func TestUnwritableDirectoryFailsBeforeTraining(t *testing.T) {
 	dir := t.TempDir()
 	var calls atomic.Int32
-	_, err := Execute(context.Background(), tiny(), Options{Out: dir, writeFile: func(path string, _ []byte) error {
+	_, _, err := Execute(context.Background(), tiny(), Options{Out: dir, WriteFile: func(path string, _ []byte) error {
 		calls.Add(1)
 		return &os.PathError{Op: "write", Path: path, Err: errors.New("no space left on device")}
 	}})
@@ -191,177 +194,76 @@ func TestUnwritableDirectoryFailsBeforeTraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Chmod(ro, 0o755)
-	if _, err := Execute(context.Background(), tiny(), Options{Out: ro}); err == nil || !strings.Contains(err.Error(), "not writable") {
+	if _, _, err := Execute(context.Background(), tiny(), Options{Out: ro}); err == nil || !strings.Contains(err.Error(), "not writable") {
 		t.Errorf("read-only directory: %v", err)
 	}
 }
 
-// TestFailedCheckpointStopsTheRuns: the first checkpoint that cannot be
+// TestFailedCheckpointStopsTheRuns: the first state that cannot be
 // written ends the experiment with an error naming the file; the runs do
-// not go on to the end (and the later writes are not tried).
+// not go on to the end.
 func TestFailedCheckpointStopsTheRuns(t *testing.T) {
 	dir := t.TempDir()
 	cfg := tiny()
 	var failed atomic.Int32
-	_, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 1, checkpointEvery: 1, writeFile: func(path string, b []byte) error {
-		if filepath.Base(path) == checkpointFile && failed.Add(1) == 1 {
+	var where string
+	_, _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 1, CheckpointEvery: time.Nanosecond, WriteFile: func(path string, b []byte) error {
+		if filepath.Base(filepath.Dir(path)) == sweep.StateDir && failed.Add(1) == 1 {
+			where = path
 			return &os.PathError{Op: "write", Path: path, Err: errors.New("no space left on device")}
 		}
 		return repro.WriteFileAtomic(path, b)
 	}})
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, checkpointFile)) {
-		t.Fatalf("got %v, want an error naming the checkpoint", err)
-	}
-	if n := failed.Load(); n != 1 {
-		t.Errorf("%d checkpoint writes, want the failed one only", n)
+	if err == nil || where == "" || !strings.Contains(err.Error(), where) {
+		t.Fatalf("got %v, want an error naming the state file", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "results.json")); err == nil {
 		t.Error("results.json written after a failed checkpoint")
 	}
 }
 
-// finishedCheckpoint runs oneEta to the end in a new directory and
-// returns the directory and its checkpoint, decoded as a generic JSON
-// object for tests to damage.
-func finishedCheckpoint(t *testing.T) (string, map[string]any) {
-	t.Helper()
-	dir := t.TempDir()
-	if _, err := Execute(context.Background(), oneEta(), Options{Out: dir, Workers: 1}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+// goodState is a state of a run of oneEta at step 7.
+func goodState() (Config, Run, *runState, []byte) {
+	cfg := oneEta()
+	r := Run{ID: 1, Act: "identity", Eta: 0.1, Gamma: 0.5, Seed: 0}
+	st := newRunState(&cfg, r)
+	st.rec.add(0, 1)
+	row := make([]float64, cfg.N)
+	good, err := encodeState(st, 7, row, row, row, row)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	var cp map[string]any
-	if err := json.Unmarshal(b, &cp); err != nil {
-		t.Fatal(err)
-	}
-	return dir, cp
+	return cfg, r, st, good
 }
 
-// TestCraftedCheckpointIsRefused: a checkpoint whose runs hold impossible
-// values (a negative or null timescale, a run both crossed and censored,
-// ...) is an error naming the file and the field, and nothing is
-// written; before, a tc of -5 or null was silently taken for a failed fit.
-func TestCraftedCheckpointIsRefused(t *testing.T) {
-	dir, cp := finishedCheckpoint(t)
-	runs := cp["runs"].([]any)
-	var crossed int
-	for i, r := range runs {
-		if m := r.(map[string]any); m["crossed"] == true && m["tc"].(float64) > 0 {
-			crossed = i
+// TestCraftedStateIsRefused: a saved state that does not decode, or
+// holds impossible values, is refused with the reason.
+func TestCraftedStateIsRefused(t *testing.T) {
+	cfg, r, st, good := goodState()
+	row := make([]float64, cfg.N)
+	if s, err := decodeState(good, &cfg, newRunState(&cfg, r)); err != nil || s != 7 {
+		t.Fatalf("a good state: %d, %v", s, err)
+	}
+	nan := append([]float64(nil), row...)
+	nan[2] = math.NaN()
+	withNaN, _ := encodeState(st, 7, row, nan, row, row)
+	late, _ := encodeState(st, cfg.MaxSteps, row, row, row, row)
+	for name, b := range map[string][]byte{"cut short": good[:len(good)-3], "NaN weight": withNaN, "step at the cap": late, "empty": nil} {
+		if _, err := decodeState(b, &cfg, newRunState(&cfg, r)); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
-	cases := []struct {
-		name, field string
-		set         func(r map[string]any)
-	}{
-		{"negative tc", "tc", func(r map[string]any) { r["tc"] = -5 }},
-		{"null tc", "tc", func(r map[string]any) { r["tc"] = nil }},
-		{"negative tc_se", "tc_se", func(r map[string]any) { r["tc_se"] = -1 }},
-		{"zero steps", "steps", func(r map[string]any) { r["steps"] = 0 }},
-		{"steps past the cap", "steps", func(r map[string]any) { r["steps"] = 1e9 }},
-		{"crossed and censored", "censored", func(r map[string]any) { r["censored"] = true }},
-		{"cross step elsewhere", "cross_step", func(r map[string]any) { r["cross_step"] = 3 }},
-		{"negative norm", "final_norm", func(r map[string]any) { r["final_norm"] = -2 }},
-		{"null norm", "final_norm", func(r map[string]any) { r["final_norm"] = nil }},
-		{"fit past the end", "fit_to", func(r map[string]any) { r["fit_to"] = 1e6 }},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var damaged map[string]any
-			b, _ := json.Marshal(cp)
-			json.Unmarshal(b, &damaged)
-			c.set(damaged["runs"].([]any)[crossed].(map[string]any))
-			b, _ = json.Marshal(damaged)
-			if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			before := dirtest.Snapshot(t, dir)
-			_, err := Execute(context.Background(), oneEta(), Options{Out: dir, Workers: 1})
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			for _, s := range []string{filepath.Join(dir, checkpointFile), c.field, "-fresh"} {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("%q does not mention %q", err, s)
-				}
-			}
-			dirtest.Same(t, c.name, dir, before)
-		})
+	if _, err := decodeState(good, &cfg, newRunState(&cfg, Run{ID: 0, Act: "identity", Eta: 0.1, Gamma: 0.5, Seed: -1})); err == nil {
+		t.Error("a noisy run's state accepted for a noise-free twin")
 	}
 }
 
-// TestCraftedTimingsAreRefused: results.json is read back (for the
-// timings of a finished experiment); impossible figures are an error
-// naming the field.
-func TestCraftedTimingsAreRefused(t *testing.T) {
-	dir, _ := finishedCheckpoint(t)
-	path := filepath.Join(dir, "results.json")
-	b, _ := os.ReadFile(path)
-	var top map[string]any
-	json.Unmarshal(b, &top)
-	top["performance"].(map[string]any)["seconds"] = -4
-	b, _ = json.Marshal(top)
-	os.WriteFile(path, b, 0o644)
-	_, err := Execute(context.Background(), oneEta(), Options{Out: dir, Workers: 1})
-	if err == nil || !strings.Contains(err.Error(), "seconds") || !strings.Contains(err.Error(), path) {
-		t.Errorf("got %v", err)
-	}
-}
-
-// FuzzDecodeCheckpoint: no checkpoint bytes make the reader panic, and
-// what it accepts is valid runs of the configuration.
-func FuzzDecodeCheckpoint(f *testing.F) {
-	cfg := oneEta()
-	s, err := NewSetup(&cfg)
-	if err != nil {
-		f.Fatal(err)
-	}
-	runs, err := Runs(&cfg, s)
-	if err != nil {
-		f.Fatal(err)
-	}
-	good, _ := json.Marshal(checkpoint{Hash: cfg.Hash(), Config: &cfg, Runs: []RunResult{
-		{Run: runs[1], Steps: 1500, Crossed: true, CrossStep: 1500, FinalNorm: 0.9, Tc: 300, TcSE: 2, FitFrom: 1000, FitTo: 1500, FitPoints: 300},
-		{Run: runs[0], Steps: 2000, FinalNorm: 14},
-	}})
+// FuzzDecodeState: no bytes make the state reader panic.
+func FuzzDecodeState(f *testing.F) {
+	cfg, r, _, good := goodState()
 	f.Add(good)
-	f.Add([]byte(strings.Replace(string(good), `"tc":300`, `"tc":-5`, 1)))
-	f.Add([]byte(strings.Replace(string(good), `"tc":300`, `"tc":null`, 1)))
-	f.Add([]byte(strings.Replace(string(good), `"id":1`, `"id":99`, 1)))
-	f.Add([]byte(`{"config_hash": "` + cfg.Hash() + `", "runs": [{"id": 0}, {"id": 0}]}`))
-	f.Add([]byte(`{"config_hash": "other", "settings": {"n": 3, "seeds": [1]}, "runs": []}`))
-	f.Add([]byte(`{"runs": null}`))
-	f.Add([]byte(`{`))
+	f.Add(good[:40])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rs, err := decodeCheckpoint(b, "out", &cfg, runs)
-		if err != nil {
-			return
-		}
-		for _, r := range rs {
-			if err := r.validate(&cfg); err != nil || runs[r.ID] != r.Run {
-				t.Fatalf("accepted an invalid run %+v: %v", r, err)
-			}
-		}
-	})
-}
-
-// FuzzDecodeTimings: no results.json bytes make the timings reader panic,
-// and what it accepts is valid.
-func FuzzDecodeTimings(f *testing.F) {
-	cfg := oneEta()
-	settings, _ := json.Marshal(&cfg)
-	f.Add([]byte(`{"settings": ` + string(settings) + `, "performance": {"workers": 2, "seconds": 1.5, "run_steps": 100}, "runs_from_checkpoint": 2}`))
-	f.Add([]byte(`{"settings": ` + string(settings) + `, "performance": {"workers": -2}}`))
-	f.Add([]byte(`{"settings": ` + string(settings) + `, "runs_from_checkpoint": 7}`))
-	f.Add([]byte(`{"settings": {"n": "x"}}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p, resumed, found, err := decodeTimings(b, "results.json", &cfg, 4)
-		if err == nil && found && (p.validate() != nil || resumed < 0 || resumed > 4) {
-			t.Fatalf("accepted %+v, %d", p, resumed)
-		}
+		_, _ = decodeState(b, &cfg, newRunState(&cfg, r))
 	})
 }

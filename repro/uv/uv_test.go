@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -15,8 +14,12 @@ import (
 	"testing"
 
 	"github.com/flatfast/flatfast/internal/dirtest"
+	"github.com/flatfast/flatfast/internal/shardtest"
 	"github.com/flatfast/flatfast/layers"
 	"github.com/flatfast/flatfast/repro"
+	"github.com/flatfast/flatfast/repro/sweep"
+	"sync/atomic"
+	"time"
 )
 
 // tiny is a grid small enough for go test: two activations, three
@@ -33,26 +36,11 @@ func tiny() Config {
 
 func runTiny(t *testing.T, cfg Config, workers int) []RunResult {
 	t.Helper()
-	s, err := NewSetup(&cfg)
+	res, _, err := Execute(context.Background(), cfg, Options{Out: t.TempDir(), Workers: workers})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runs, err := Runs(&cfg, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res []RunResult
-	if err := executeRuns(context.Background(), &cfg, s, runs, nil, workers, func(r RunResult) { res = append(res, r) }, nil); err != nil {
-		t.Fatal(err)
-	}
-	if len(res) != len(runs) {
-		t.Fatalf("%d results for %d runs", len(res), len(runs))
-	}
-	byID := make([]RunResult, len(res))
-	for _, r := range res {
-		byID[r.ID] = r
-	}
-	return byID
+	return res.Runs
 }
 
 // TestTinyGrid: runs finish, the valley start keeps the noise-free twins
@@ -160,44 +148,47 @@ func TestAnalysisRecoversKnownExponents(t *testing.T) {
 	}
 }
 
-// TestResumeGivesSameResults interrupts an experiment, then runs it again
-// on the same directory: it resumes from the checkpoint and ends with the
-// runs of an uninterrupted experiment.
+// TestResumeGivesSameResults interrupts an experiment (Ctrl-C) once runs
+// in progress have saved their state, then runs it again on the same
+// directory: it continues them and ends with the same files as an
+// uninterrupted experiment.
 func TestResumeGivesSameResults(t *testing.T) {
 	cfg := tiny()
 	cfg.Activations = []string{"identity"}
 	full := t.TempDir()
-	want, err := Execute(context.Background(), cfg, Options{Out: full, Workers: 2})
-	if err != nil {
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: full, Workers: 2}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	// Leave a checkpoint holding only half the runs, as a killed
-	// experiment would.
-	half := want.Runs[:len(want.Runs)/2]
-	b, _ := json.Marshal(checkpoint{Hash: cfg.Hash(), Runs: half})
-	if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	var states atomic.Int32
+	_, _, err := Execute(ctx, cfg, Options{Out: dir, Workers: 1, CheckpointEvery: time.Nanosecond, WriteFile: func(path string, b []byte) error {
+		if strings.Contains(path, string(filepath.Separator)+sweep.StateDir+string(filepath.Separator)) && states.Add(1) == 3 {
+			cancel()
+		}
+		return repro.WriteFileAtomic(path, b)
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted experiment: %v", err)
 	}
-	got, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 1})
+	_, oc, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Resumed != len(half) {
-		t.Errorf("resumed %d runs, want %d", got.Resumed, len(half))
-	}
-	if !reflect.DeepEqual(got.Runs, want.Runs) {
-		t.Error("resumed experiment's runs differ from an uninterrupted one's")
+	if oc.Resumed == 0 {
+		t.Errorf("no run continued from its saved state: %+v", oc)
 	}
 	for _, f := range []string{"results.json", "runs.csv", "cells.csv", "fig1a_alpha.png", "fig1_tc_vs_eta.png"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Errorf("missing output: %v", err)
+		a, _ := os.ReadFile(filepath.Join(full, f))
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s of the resumed experiment differs from an uninterrupted one's (%v)", f, err)
 		}
 	}
 }
 
 // TestOtherConfigIsRefused: an experiment started in a directory that
-// holds another configuration's checkpoint or results.json fails before
+// holds another configuration's runs or results.json fails before
 // writing anything, with an error that names the directory and the
 // differing setting and points to -fresh and -out; -fresh overwrites.
 func TestOtherConfigIsRefused(t *testing.T) {
@@ -206,13 +197,13 @@ func TestOtherConfigIsRefused(t *testing.T) {
 	other := cfg
 	other.Seeds = 1
 	dir := t.TempDir()
-	if _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2}); err != nil {
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(what string) {
 		t.Helper()
 		before := dirtest.Snapshot(t, dir)
-		_, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
+		_, _, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
 		var mm *repro.OtherConfigError
 		if !errors.As(err, &mm) {
 			t.Fatalf("%s: another configuration gave %v, want an OtherConfigError", what, err)
@@ -225,77 +216,53 @@ func TestOtherConfigIsRefused(t *testing.T) {
 		dirtest.Same(t, what, dir, before)
 	}
 	check("finished experiment")
-	// A checkpoint from before checkpoints recorded their settings: the
-	// hashes are compared.
-	b, _ := json.Marshal(map[string]any{"config_hash": cfg.Hash(), "runs": []RunResult{}})
-	if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	before := dirtest.Snapshot(t, dir)
-	_, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
-	if err == nil || !strings.Contains(err.Error(), cfg.Hash()) || !strings.Contains(err.Error(), other.Hash()) {
-		t.Errorf("checkpoint without settings: error %v does not give both hashes", err)
-	}
-	dirtest.Same(t, "checkpoint without settings", dir, before)
-	if err := os.Remove(filepath.Join(dir, checkpointFile)); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{sweep.ManifestFile, sweep.RunsDir, sweep.StateDir} {
+		os.RemoveAll(filepath.Join(dir, f))
 	}
 	check("results.json alone")
-
-	// -fresh overwrites. An interrupted fresh experiment (its checkpoint
-	// beside the old results.json) resumes from its checkpoint.
-	want, err := Execute(context.Background(), other, Options{Out: t.TempDir(), Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	half := want.Runs[:len(want.Runs)/2]
-	b, _ = json.Marshal(checkpoint{Hash: other.Hash(), Config: &other, Runs: half})
-	if err := os.WriteFile(filepath.Join(dir, checkpointFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2})
-	if err != nil {
-		t.Fatalf("resuming a fresh experiment: %v", err)
-	}
-	if got.Resumed != len(half) || !reflect.DeepEqual(got.Runs, want.Runs) {
-		t.Errorf("fresh experiment resumed %d runs, want %d", got.Resumed, len(half))
-	}
-	got, err = Execute(context.Background(), cfg, Options{Out: dir, Workers: 2, Fresh: true})
-	if err != nil || got.Resumed != 0 || got.Complete || got.Config.Seeds != cfg.Seeds {
-		t.Errorf("-fresh: %v, resumed %d", err, got.Resumed)
+	res, _, err := Execute(context.Background(), other, Options{Out: dir, Workers: 2, Fresh: true})
+	if err != nil || res == nil || res.Config.Seeds != other.Seeds {
+		t.Errorf("-fresh: %v", err)
 	}
 }
 
-// TestCorruptCheckpointIsAnError: an unreadable checkpoint or results.json,
-// or a checkpoint whose runs are not the configuration's, is an error
-// naming the file (nothing written), not silently replaced, unless -fresh.
-func TestCorruptCheckpointIsAnError(t *testing.T) {
+// TestOldCheckpointAndCorruptFilesAreRefused: an earlier version's
+// checkpoint, an unreadable results.json or a damaged run file is an
+// error naming the file (nothing written), not silently replaced, unless
+// -fresh.
+func TestOldCheckpointAndCorruptFilesAreRefused(t *testing.T) {
 	cfg := tiny()
 	cfg.Activations = []string{"identity"}
 	cfg.Seeds = 1
-	bad, _ := json.Marshal(checkpoint{Hash: cfg.Hash(), Config: &cfg, Runs: []RunResult{{Run: Run{ID: 3, Act: "relu"}}}})
-	for _, c := range []struct{ file, content string }{
-		{checkpointFile, "{not json"},
-		{checkpointFile, string(bad)},
-		{"results.json", "[]"},
+	for _, c := range []struct{ file, content, says string }{
+		{legacyCheckpoint, `{"config_hash": "x", "runs": []}`, "earlier version"},
+		{"results.json", "[]", "unreadable"},
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		before := dirtest.Snapshot(t, dir)
-		_, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
+		_, _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
 		if err == nil {
-			t.Fatalf("corrupt %s %q accepted", c.file, c.content)
+			t.Fatalf("%s %q accepted", c.file, c.content)
 		}
-		for _, s := range []string{filepath.Join(dir, c.file), "-fresh", "-out"} {
+		for _, s := range []string{filepath.Join(dir, c.file), c.says, "-fresh", "-out"} {
 			if !strings.Contains(err.Error(), s) {
-				t.Errorf("corrupt %s: error %q does not mention %q", c.file, err, s)
+				t.Errorf("%s: error %q does not mention %q", c.file, err, s)
 			}
 		}
-		dirtest.Same(t, "corrupt "+c.file, dir, before)
-		if _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2, Fresh: true}); err != nil {
-			t.Errorf("corrupt %s with -fresh: %v", c.file, err)
+		dirtest.Same(t, c.file, dir, before)
+		if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2, Fresh: true}); err != nil {
+			t.Errorf("%s with -fresh: %v", c.file, err)
+		}
+		if c.file == "results.json" {
+			runs, _ := filepath.Glob(filepath.Join(dir, sweep.RunsDir, "*"))
+			b, _ := os.ReadFile(runs[0])
+			os.WriteFile(runs[0], b[:len(b)-2], 0o644)
+			if _, _, err := Execute(context.Background(), cfg, Options{Out: dir}); err == nil || !strings.Contains(err.Error(), runs[0]) {
+				t.Errorf("a damaged run file: %v", err)
+			}
 		}
 	}
 }
@@ -320,48 +287,41 @@ func TestConfigValidation(t *testing.T) {
 	}
 	c := Presets["quick"]
 	c.C = 50 // beta = 1 - 50*eta^gamma < 0 for large eta
-	if _, err := Execute(context.Background(), c, Options{Out: t.TempDir()}); err == nil {
+	if _, _, err := Execute(context.Background(), c, Options{Out: t.TempDir()}); err == nil {
 		t.Error("C giving beta < 0 accepted")
 	}
 }
 
 // TestFinishedExperimentIsNotRerun runs a tiny experiment to the end, then
-// runs it again on the same directory: the second run trains nothing,
-// says the experiment was complete, and leaves the outputs (the timings in
-// results.json included) as they were.
+// runs it again on the same directory: the second run trains nothing and
+// leaves the outputs as they were.
 func TestFinishedExperimentIsNotRerun(t *testing.T) {
 	cfg := tiny()
 	cfg.Activations = []string{"identity"}
 	dir := t.TempDir()
-	first, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
-	if err != nil {
+	if _, _, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if first.Complete {
-		t.Error("an experiment that trained says it was complete beforehand")
-	}
-	files := []string{"results.json", "runs.csv", "cells.csv"}
+	files := []string{"results.json", "runs.csv", "cells.csv", "fig1a_alpha.png", "fig1_tc_vs_eta.png"}
 	before := map[string][]byte{}
 	for _, f := range files {
+		var err error
 		if before[f], err = os.ReadFile(filepath.Join(dir, f)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
+	_, oc, err := Execute(context.Background(), cfg, Options{Out: dir, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Complete {
-		t.Error("a finished experiment run again does not say it was complete")
+	if oc.Done != 0 || oc.AlreadyDone != oc.Runs || !oc.Complete {
+		t.Errorf("a finished experiment run again: %+v", oc)
 	}
 	for _, f := range files {
 		b, _ := os.ReadFile(filepath.Join(dir, f))
 		if !bytes.Equal(b, before[f]) {
 			t.Errorf("%s changed when the finished experiment was run again", f)
 		}
-	}
-	if got.Perf != first.Perf || got.Resumed != first.Resumed {
-		t.Errorf("rerun: perf %+v, %d runs resumed; want the finished experiment's %+v, %d", got.Perf, got.Resumed, first.Perf, first.Resumed)
 	}
 }
 
@@ -426,4 +386,34 @@ func TestCellsCountFailedFits(t *testing.T) {
 	if col < 0 || len(rows) != 3 || rows[1][col] != "1" || rows[2][col] != "2" {
 		t.Errorf("cells.csv:\n%v", rows)
 	}
+}
+
+// shardCfg is a grid whose runs take long enough for a shard to be killed
+// while it has runs in progress.
+func shardCfg() Config {
+	c := Presets["quick"]
+	c.Activations = []string{"identity"}
+	c.Gammas = []float64{0.35, 1}
+	c.Etas = []float64{0.01, 0.05}
+	c.Seeds = 2
+	c.MaxSteps = 60000
+	return c
+}
+
+func TestMain(m *testing.M) {
+	shardtest.Main(m, func(out string, s sweep.Shard) error {
+		_, _, err := Execute(context.Background(), shardCfg(), Options{Out: out, Shard: s, CheckpointEvery: 10 * time.Millisecond})
+		return err
+	})
+}
+
+// TestShardsKilledAndRerun: three shards, out of order, as separate
+// processes on one GOMAXPROCS, one of them killed with SIGKILL and rerun,
+// give the same bytes as an unsharded run.
+func TestShardsKilledAndRerun(t *testing.T) {
+	want := t.TempDir()
+	if _, _, err := Execute(context.Background(), shardCfg(), Options{Out: want, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	shardtest.Killed(t, t.TempDir(), want, 3, []int{2, 0, 1}, 0, []string{"results.json", "runs.csv", "cells.csv", "fig1a_alpha.png", "fig1_tc_vs_eta.png"})
 }
