@@ -157,10 +157,6 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	shard, err := sf.shard()
-	if err != nil {
-		return err
-	}
 	command := commandLine("flatfast repro uv", args)
 	ctx, stop := interruptible()
 	defer stop()
@@ -169,7 +165,11 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		return printPlan(ctx, stdout, sw, shard, probe)
+		return printPlan(ctx, stdout, sw, sf.planShards(), probe)
+	}
+	shard, err := sf.shard()
+	if err != nil {
+		return err
 	}
 	res, oc, err := uv.Execute(ctx, cfg, uv.Options{Out: *sf.out, Workers: *workers, Progress: stderr, Quiet: *sf.quiet, Fresh: *sf.fresh,
 		Shard: shard, Prerequisites: *sf.prereq, Command: command, MaxMemory: int64(maxMem)})
@@ -232,10 +232,6 @@ func reproSensing(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	shard, err := sf.shard()
-	if err != nil {
-		return err
-	}
 	command := commandLine("flatfast repro sensing", args)
 	ctx, stop := interruptible()
 	defer stop()
@@ -244,7 +240,11 @@ func reproSensing(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		return printPlan(ctx, stdout, sw, shard, probe)
+		return printPlan(ctx, stdout, sw, sf.planShards(), probe)
+	}
+	shard, err := sf.shard()
+	if err != nil {
+		return err
 	}
 	res, perf, oc, err := sensing.Execute(ctx, cfg, sensing.Options{Out: *sf.out, Progress: stderr, Quiet: *sf.quiet, Fresh: *sf.fresh,
 		Shard: shard, Prerequisites: *sf.prereq, Command: command, MaxMemory: int64(maxMem)})

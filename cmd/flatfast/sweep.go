@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/flatfast/flatfast/repro/sensing"
@@ -45,6 +46,22 @@ func (f *sweepFlags) shard() (sweep.Shard, error) {
 	return s, nil
 }
 
+// planShards is the shard count -plan sizes: -shards, else the
+// environment's (FLATFAST_SHARDS, a Slurm array), else 1; no index is
+// needed to plan.
+func (f *sweepFlags) planShards() int {
+	if *f.shards > 0 {
+		return *f.shards
+	}
+	if s, err := sweep.FromEnv(*f.shardFlag, 0, os.Getenv); err == nil && s.Count > 0 {
+		return s.Count
+	}
+	if n, err := strconv.Atoi(os.Getenv(sweep.EnvShards)); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
+
 // failed words an experiment's error: an interruption keeps the runs.
 func (f *sweepFlags) failed(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
@@ -82,9 +99,9 @@ func commandLine(name string, args []string) string {
 	return strings.TrimSpace(name + " " + strings.Join(keep, " "))
 }
 
-// printPlan prints the plan of sw in shard's count of shards (-plan).
-func printPlan(ctx context.Context, w io.Writer, sw *sweep.Sweep, shard sweep.Shard, probe sweep.Probe) error {
-	pl, err := sweep.MakePlan(ctx, sw, max(1, shard.Count), probe)
+// printPlan prints the plan of sw in shards shards (-plan).
+func printPlan(ctx context.Context, w io.Writer, sw *sweep.Sweep, shards int, probe sweep.Probe) error {
+	pl, err := sweep.MakePlan(ctx, sw, shards, probe)
 	if err != nil {
 		return err
 	}

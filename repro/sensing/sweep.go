@@ -342,14 +342,21 @@ func (pl *plan) probe(ctx context.Context, idx []int) (float64, string, error) {
 		return 0, "", err
 	}
 	sw.st.Step = 1 // past the measurements of step 0
-	const steps = 5
-	t0 := time.Now()
-	for k := 0; k < steps && sw.st.Step < pl.cfg.Steps; k++ {
+	const warm, steps = 3, 10
+	var t0 time.Time
+	k := 0
+	for ; k < warm+steps && sw.st.Step < pl.cfg.Steps; k++ {
+		if k == warm {
+			t0 = time.Now() // the first steps allocate and warm the caches
+		}
 		if err := sw.step(ctx); err != nil {
 			return 0, "", err
 		}
 	}
-	per := time.Since(t0).Seconds() / steps
+	if k <= warm {
+		return 0, "", fmt.Errorf("sensing: %d steps are too few to time", pl.cfg.Steps)
+	}
+	per := time.Since(t0).Seconds() / float64(k-warm)
 	return per * float64(pl.cfg.Steps), fmt.Sprintf("%d lockstep steps of its %d runs: %.3g s a step, times %d steps; the measurements every %d steps and the Hutchinson checks not counted",
 		steps, len(runs), per, pl.cfg.Steps, pl.cfg.Every), nil
 }

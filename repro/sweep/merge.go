@@ -19,7 +19,7 @@ type MergeError struct {
 
 func (e *MergeError) Error() string {
 	const most = 20
-	s := "repro merge: nothing written:\n  " + strings.Join(e.Problems[:min(most, len(e.Problems))], "\n  ")
+	s := "nothing written:\n  " + strings.Join(e.Problems[:min(most, len(e.Problems))], "\n  ")
 	if len(e.Problems) > most {
 		s += fmt.Sprintf("\n  and %d more problems", len(e.Problems)-most)
 	}

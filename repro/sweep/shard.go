@@ -35,10 +35,10 @@ func (s Shard) validate() error {
 		return nil
 	}
 	if s.Count < 1 || s.Count > MaxShards {
-		return fmt.Errorf("sweep: shard count %d outside [1, %d]", s.Count, MaxShards)
+		return fmt.Errorf("shard count %d outside [1, %d]", s.Count, MaxShards)
 	}
 	if s.Index < 0 || s.Index >= s.Count {
-		return fmt.Errorf("sweep: shard index %d outside [0, %d) (shards are numbered from 0)", s.Index, s.Count)
+		return fmt.Errorf("shard index %d outside [0, %d) (shards are numbered from 0)", s.Index, s.Count)
 	}
 	return nil
 }
