@@ -5,27 +5,9 @@ import (
 	"math"
 	"testing"
 
+	"github.com/flatfast/flatfast/internal/badinput"
 	"github.com/flatfast/flatfast/tensor"
 )
-
-// errOf runs f, one call of the public API with bad input, and returns
-// its error, failing the test if it panics or returns none.
-func errOf(t *testing.T, f func() error) error {
-	t.Helper()
-	var err error
-	func() {
-		defer func() {
-			if e := recover(); e != nil {
-				t.Fatalf("panicked: %v", e)
-			}
-		}()
-		err = f()
-	}()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	return err
-}
 
 // hessianOf returns the Hessian of sum(x^2) over one float64 parameter
 // of shape [3].
@@ -185,7 +167,7 @@ func TestBadInputReturnsError(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := errOf(t, c.f)
+			err := badinput.Err(t, c.f)
 			if c.want != nil && !errors.Is(err, c.want) {
 				t.Fatalf("error %q does not wrap %q", err, c.want)
 			}

@@ -7,27 +7,9 @@ import (
 	"testing"
 
 	"github.com/flatfast/flatfast/autodiff"
+	"github.com/flatfast/flatfast/internal/badinput"
 	"github.com/flatfast/flatfast/tensor"
 )
-
-// errOf runs f, one call of the public API with bad input, and returns
-// its error, failing the test if it panics or returns none.
-func errOf(t *testing.T, f func() error) error {
-	t.Helper()
-	var err error
-	func() {
-		defer func() {
-			if e := recover(); e != nil {
-				t.Fatalf("panicked: %v", e)
-			}
-		}()
-		err = f()
-	}()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	return err
-}
 
 // Sizes far beyond any machine: 2^60 or more elements (the count
 // overflows the per-tensor limit), and 2^41 elements in total for models
@@ -175,7 +157,7 @@ func TestBadInputReturnsError(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := errOf(t, c.f)
+			err := badinput.Err(t, c.f)
 			if !strings.Contains(err.Error(), c.says) {
 				t.Fatalf("error %q does not say %q", err, c.says)
 			}

@@ -4,27 +4,9 @@ import (
 	"math"
 	"testing"
 
+	"github.com/flatfast/flatfast/internal/badinput"
 	"github.com/flatfast/flatfast/tensor"
 )
-
-// errOf runs f, one call of the public API with bad input, and returns
-// its error, failing the test if it panics or returns none.
-func errOf(t *testing.T, f func() error) error {
-	t.Helper()
-	var err error
-	func() {
-		defer func() {
-			if e := recover(); e != nil {
-				t.Fatalf("panicked: %v", e)
-			}
-		}()
-		err = f()
-	}()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	return err
-}
 
 func TestBadInputReturnsError(t *testing.T) {
 	w := []*tensor.Tensor{tensor.Must(tensor.New(tensor.Float64, 3))}
@@ -85,7 +67,7 @@ func TestBadInputReturnsError(t *testing.T) {
 		}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { errOf(t, c.f) })
+		t.Run(c.name, func(t *testing.T) { badinput.Err(t, c.f) })
 	}
 }
 

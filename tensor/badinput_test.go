@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/flatfast/flatfast/internal/badinput"
 )
 
 // mustFail runs f, which stands for one call of the public API with bad
@@ -12,19 +14,7 @@ import (
 // any error) without panicking.
 func mustFail(t *testing.T, want error, f func() error) {
 	t.Helper()
-	var err error
-	func() {
-		defer func() {
-			if e := recover(); e != nil {
-				t.Fatalf("panicked: %v", e)
-			}
-		}()
-		err = f()
-	}()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	if want != nil && !errors.Is(err, want) {
+	if err := badinput.Err(t, f); want != nil && !errors.Is(err, want) {
 		t.Fatalf("error %q does not wrap %q", err, want)
 	}
 }
