@@ -319,6 +319,25 @@ func observedAt(st *State, phase string, step int) bool {
 	return n > 0 && st.Curve[n-1].Phase == phase && st.Curve[n-1].Step == step
 }
 
+// fullBatchStep takes one step of a full-batch phase: the chunked
+// gradient of the expected loss at label-noise level p, a divergence
+// check, the optimizer's step; it returns the loss before the step.
+func (e *Env) fullBatchStep(st *State, p float64, step func([]*tensor.Tensor) error) (float64, error) {
+	loss, err := e.train.Grad(e.g, e.Model, e.params, p, e.grads)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, &optim.DivergenceError{Step: st.Step, What: "loss", Val: loss}
+	}
+	if err := step(e.grads); err != nil {
+		return 0, err
+	}
+	st.Step++
+	st.Epoch = st.Step
+	return loss, nil
+}
+
 // Valley runs the valley phase on st within lim. On return st holds the
 // run so far (st.Done when the phase has ended; st.Reached when it ended
 // at 100% training accuracy). After an error st is not to be resumed:
@@ -353,18 +372,10 @@ func (e *Env) Valley(st *State, cfg ValleyConfig, lim Limit) error {
 		if err := opt.SetLR(lr); err != nil {
 			return err
 		}
-		loss, err := e.train.Grad(e.g, e.Model, e.params, cfg.P, e.grads)
+		loss, err := e.fullBatchStep(st, cfg.P, opt.Step)
 		if err != nil {
 			return err
 		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return &optim.DivergenceError{Step: st.Step, What: "loss", Val: loss}
-		}
-		if err := opt.Step(e.grads); err != nil {
-			return err
-		}
-		st.Step++
-		st.Epoch = st.Step
 		r.taken++
 		met, err := e.train.Evaluate(e.g, e.Model)
 		if err != nil {
@@ -656,18 +667,10 @@ func (e *Env) returnAdam(st *State, cfg ReturnConfig, fresh bool, lim Limit) err
 	}
 	r := run{lim: lim, start: time.Now()}
 	for !st.Done && r.more() {
-		loss, err := e.train.Grad(e.g, e.Model, e.params, cfg.P, e.grads)
+		loss, err := e.fullBatchStep(st, cfg.P, opt.Step)
 		if err != nil {
 			return err
 		}
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return &optim.DivergenceError{Step: st.Step, What: "loss", Val: loss}
-		}
-		if err := opt.Step(e.grads); err != nil {
-			return err
-		}
-		st.Step++
-		st.Epoch = st.Step
 		r.taken++
 		// The loss is that of the weights before this step: the window
 		// compares L(w_{k-W}) with L(w_k) once W+1 losses are in.
