@@ -20,52 +20,25 @@ const tanhSmall = 0.8
 
 // Constants of the activation kernels, 8 copies each (one ymm); AVX-512
 // code broadcasts lane 0 (embedded broadcasts, .BCST, or VBROADCASTSS).
-var actConsts = func() []struct {
-	name string
-	bits uint32
-	note string
-} {
-	l := []struct {
-		name string
-		bits uint32
-		note string
-	}{
+var actConsts = func() []kconst {
+	l := []kconst{
 		{"absmask", 0x7fffffff, "all but the sign bit"},
 		{"signmask", 0x80000000, "the sign bit"},
 		{"small", f32(tanhSmall), "0.8: tanh's polynomial below, 1 - 2/(e^2a + 1) from here"},
 		{"two", f32(2), "2"},
 	}
 	for k, c := range tanhPoly {
-		l = append(l, struct {
-			name string
-			bits uint32
-			note string
-		}{fmt.Sprintf("t%d", len(tanhPoly)-1-k), f32(c), fmt.Sprintf("tanh polynomial, coefficient of s^%d", len(tanhPoly)-1-k)})
+		d := len(tanhPoly) - 1 - k
+		l = append(l, kconst{fmt.Sprintf("t%d", d), f32(c), fmt.Sprintf("tanh polynomial, coefficient of s^%d", d)})
 	}
 	return l
 }()
 
-func actConstOff(name string) int {
-	for i, c := range actConsts {
-		if c.name == name {
-			return 32 * i
-		}
-	}
-	panic(name)
-}
+func actConstOff(name string) int { return constOff(actConsts, name) }
 
 func actMem(name string) string { return fmt.Sprintf("actconst<>+%d(SB)", actConstOff(name)) }
 
-func actData(g *gen) {
-	g.raw("")
-	g.raw("// tanh and sigmoid constants, 8 copies each (one ymm).")
-	for i, c := range actConsts {
-		for j := 0; j < 8; j++ {
-			g.raw("DATA actconst<>+%d(SB)/4, $0x%08x // %s", 32*i+4*j, c.bits, c.note)
-		}
-	}
-	g.raw("GLOBL actconst<>(SB), RODATA|NOPTR, $%d", 32*len(actConsts))
-}
+func actData(g *gen) { constData(g, "actconst", "tanh and sigmoid", actConsts) }
 
 // tanhKernel: z = tanh(x). With a = |x|: below tanhSmall the odd
 // polynomial a + a*s*q(s), s = a^2 (it gives a itself for tiny a, and

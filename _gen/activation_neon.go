@@ -13,14 +13,7 @@ func fabs(d, n int) a64     { return fp2("fabs", 0, 1, 0b01111, d, n, "") }
 
 // actDataNEON writes the activation constants once each (lane 0 values of
 // the amd64 table); the kernels broadcast them with VLD1R.
-func actDataNEON(g *gen) {
-	g.raw("")
-	g.raw("// tanh and sigmoid constants, one copy each (broadcast by VLD1R).")
-	for i, c := range actConsts {
-		g.raw("DATA actconst<>+%d(SB)/4, $0x%08x // %s", 4*i, c.bits, c.note)
-	}
-	g.raw("GLOBL actconst<>(SB), RODATA|NOPTR, $%d", 4*len(actConsts))
-}
+func actDataNEON(g *gen) { constDataNEON(g, "actconst", "tanh and sigmoid", actConsts) }
 
 // actConstNEON broadcasts the activation constant name into register v.
 func actConstNEON(g *gen, name string, v int) {

@@ -503,13 +503,17 @@ func transposeNEON(g *gen) {
 
 // expDataNEON writes the exp constants once each (lane 0 values of the
 // amd64 table); expNEON broadcasts them with VLD1R.
-func expDataNEON(g *gen) {
+func expDataNEON(g *gen) { constDataNEON(g, "expconst", "exp", expConsts) }
+
+// constDataNEON writes tbl as the arm64 symbol sym<>, one copy of each
+// constant; what names the kernels in the heading comment.
+func constDataNEON(g *gen, sym, what string, tbl []kconst) {
 	g.raw("")
-	g.raw("// exp constants, one copy each (broadcast by VLD1R).")
-	for i, c := range expConsts {
-		g.raw("DATA expconst<>+%d(SB)/4, $0x%08x // %s", 4*i, c.bits, c.note)
+	g.raw("// %s constants, one copy each (broadcast by VLD1R).", what)
+	for i, c := range tbl {
+		g.raw("DATA %s<>+%d(SB)/4, $0x%08x // %s", sym, 4*i, c.bits, c.note)
 	}
-	g.raw("GLOBL expconst<>(SB), RODATA|NOPTR, $%d", 4*len(expConsts))
+	g.raw("GLOBL %s<>(SB), RODATA|NOPTR, $%d", sym, 4*len(tbl))
 }
 
 // expNEON: the algorithm of expScalar, three vectors per unrolled step.

@@ -566,11 +566,7 @@ func reluBackward(g *gen, s isa) {
 
 // Constants of exp, each replicated 8 times so that AVX2 code can use them as
 // 256-bit memory operands; AVX-512 code broadcasts lane 0 into registers.
-var expConsts = []struct {
-	name string
-	bits uint32
-	note string
-}{
+var expConsts = []kconst{
 	{"hi", f32(89), "89: exp overflows to +Inf above 88.72"},
 	{"lo", f32(-104), "-104: exp underflows to 0 below -103.97"},
 	{"log2e", f32(math.Log2E), "log2(e)"},
@@ -589,8 +585,18 @@ var expConsts = []struct {
 
 func f32(v float64) uint32 { return math.Float32bits(float32(v)) }
 
-func expConstOff(name string) int {
-	for i, c := range expConsts {
+// kconst is one constant of a kernel's table (expConsts, actConsts): its
+// name, its float32 bits and the note written beside its DATA lines.
+type kconst struct {
+	name string
+	bits uint32
+	note string
+}
+
+// constOff is the offset of name in the amd64 layout of tbl (8 copies,
+// one ymm, per constant); the NEON layout (one copy each) is constOff/8.
+func constOff(tbl []kconst, name string) int {
+	for i, c := range tbl {
 		if c.name == name {
 			return 32 * i
 		}
@@ -598,15 +604,23 @@ func expConstOff(name string) int {
 	panic(name)
 }
 
-func expData(g *gen) {
+// constData writes tbl as the amd64 symbol sym<>, 8 copies of each
+// constant; what names the kernels in the heading comment.
+func constData(g *gen, sym, what string, tbl []kconst) {
 	g.raw("")
-	g.raw("// exp constants, 8 copies each (one ymm).")
-	for i, c := range expConsts {
+	g.raw("// %s constants, 8 copies each (one ymm).", what)
+	for i, c := range tbl {
 		for j := 0; j < 8; j++ {
-			g.raw("DATA expconst<>+%d(SB)/4, $0x%08x // %s", 32*i+4*j, c.bits, c.note)
+			g.raw("DATA %s<>+%d(SB)/4, $0x%08x // %s", sym, 32*i+4*j, c.bits, c.note)
 		}
 	}
-	g.raw("GLOBL expconst<>(SB), RODATA|NOPTR, $%d", 32*len(expConsts))
+	g.raw("GLOBL %s<>(SB), RODATA|NOPTR, $%d", sym, 32*len(tbl))
+}
+
+func expConstOff(name string) int { return constOff(expConsts, name) }
+
+func expData(g *gen) {
+	constData(g, "expconst", "exp", expConsts)
 	g.raw("")
 	g.raw("// Eight all-ones lanes then eight zero lanes: loading 8 floats at")
 	g.raw("// offset 4*(8-n) gives a mask selecting the first n lanes.")
