@@ -84,6 +84,9 @@ func TestBadValuesExit2(t *testing.T) {
 		if code != 2 || !strings.Contains(errw.String(), c.want) || strings.Count(errw.String(), "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q (want 2 and %q)", c.args, code, errw.String(), c.want)
 		}
+		if strings.Contains(errw.String(), ": "+c.args[1]+": ") {
+			t.Errorf("%v: stderr %q names the experiment twice", c.args, errw.String())
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "never")); err == nil {
 		t.Error("a refused configuration created its output directory")

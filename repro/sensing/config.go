@@ -186,7 +186,7 @@ func (c *Config) Validate() error {
 		add("need a finite test threshold > 0 and trace factor > 1")
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("sensing: invalid configuration: %s", strings.Join(errs, "; "))
+		return fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }

@@ -354,7 +354,7 @@ func (pl *plan) probe(ctx context.Context, idx []int) (float64, string, error) {
 		}
 	}
 	if k <= warm {
-		return 0, "", fmt.Errorf("sensing: %d steps are too few to time", pl.cfg.Steps)
+		return 0, "", fmt.Errorf("%d steps are too few to time", pl.cfg.Steps)
 	}
 	per := time.Since(t0).Seconds() / float64(k-warm)
 	return per * float64(pl.cfg.Steps), fmt.Sprintf("%d lockstep steps of its %d runs: %.3g s a step, times %d steps; the measurements every %d steps and the Hutchinson checks not counted",

@@ -225,7 +225,7 @@ func (c *Config) Validate() error {
 		add("fit window of %v e-folds must be in (0, %d]", c.FitEFolds, maxEFolds)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("uv: invalid configuration: %s", strings.Join(errs, "; "))
+		return fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))
 	}
 	return nil
 }

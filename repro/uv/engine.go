@@ -102,7 +102,7 @@ func (s *Setup) projectOntoValley(cfg *Config) error {
 			}
 		}
 		if len(basis) >= cfg.N {
-			return fmt.Errorf("uv: the valley at v0 leaves no freedom for u (n = %d, %d constraints)", cfg.N, len(basis))
+			return fmt.Errorf("the valley at v0 leaves no freedom for u (n = %d, %d constraints)", cfg.N, len(basis))
 		}
 		for pass := 0; pass < 2; pass++ {
 			for _, q := range basis {
@@ -194,7 +194,7 @@ func Runs(cfg *Config, s *Setup) ([]Run, error) {
 			for _, eta := range cfg.Etas {
 				beta, err := optim.ScaledBeta(eta, s.CRun, gamma)
 				if err != nil {
-					return nil, fmt.Errorf("uv: eta %v, gamma %v: %w", eta, gamma, err)
+					return nil, fmt.Errorf("eta %v, gamma %v: %w", eta, gamma, err)
 				}
 				for seed := -1; seed < cfg.Seeds; seed++ {
 					out = append(out, Run{ID: len(out), Act: act, Eta: eta, Gamma: gamma, Beta: beta, Seed: seed})
