@@ -49,17 +49,7 @@ func tanhNEON(g *gen) {
 			g.w(fcmgt(mask, 30, a))                        // tanhSmall > a, false for NaN
 			// The polynomial side: a + (a*s)*q(s).
 			g.w(fmul(s, a, a))
-			prev, dst := 8+5, q
-			for k := 4; k >= 0; k-- {
-				g.p("VMOV %s, %s", b16(8+k), b16(dst))
-				g.p("VFMLA %s, %s, %s", s4(prev), s4(s), s4(dst))
-				prev = dst
-				if dst == q {
-					dst = res
-				} else {
-					dst = q
-				}
-			}
+			hornerNEON(g, []int{13, 12, 11, 10, 9, 8}, s, q, res) // t5..t0, into q
 			g.w(fmul(s, s, a))
 			g.p("VMOV %s, %s", b16(a), b16(small))
 			g.p("VFMLA %s, %s, %s", s4(q), s4(s), s4(small))

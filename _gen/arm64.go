@@ -563,19 +563,12 @@ func expCoreNEON(g *gen, cst map[string]int, x, n, i, p, t int) {
 	// r = x - n*ln2hi - n*ln2lo (the first product is exact).
 	g.p("VFMLA %s, %s, %s", s4(cst["negln2hi"]), s4(n), s4(x))
 	g.p("VFMLA %s, %s, %s", s4(cst["negln2lo"]), s4(n), s4(x))
-	// Horner: acc = c + prev*r, alternating between p and t and
-	// ending in p.
-	prev, dst := cst["c7"], p
-	for _, c := range []string{"c6", "c5", "c4", "c3", "c2", "c1", "c0"} {
-		g.p("VMOV %s, %s", b16(cst[c]), b16(dst))
-		g.p("VFMLA %s, %s, %s", s4(prev), s4(x), s4(dst))
-		prev = dst
-		if dst == p {
-			dst = t
-		} else {
-			dst = p
-		}
+	// Horner on r, ending in p.
+	var coef []int
+	for _, c := range []string{"c7", "c6", "c5", "c4", "c3", "c2", "c1", "c0"} {
+		coef = append(coef, cst[c])
 	}
+	hornerNEON(g, coef, x, p, t)
 	// 2^n = 2^(n>>1) * 2^(n - n>>1), each half a normal float.
 	g.w(sshr(t, i, 1))
 	g.p("VSUB %s, %s, %s", s4(t), s4(i), s4(i))
@@ -585,6 +578,25 @@ func expCoreNEON(g *gen, cst map[string]int, x, n, i, p, t int) {
 	g.p("VSHL $23, %s, %s", s4(i), s4(i))
 	g.w(fmul(p, p, t))
 	g.w(fmul(p, p, i))
+}
+
+// hornerNEON evaluates the polynomial with coefficients in registers
+// coef (highest degree first) at x by Horner's rule, acc = c + prev*x,
+// each step into a copy of its coefficient (FMLA accumulates in place),
+// alternating between a and b from a: the result is in a when the steps,
+// len(coef)-1, are odd in number (as for exp and tanh), else in b.
+func hornerNEON(g *gen, coef []int, x, a, b int) {
+	prev, dst := coef[0], a
+	for _, c := range coef[1:] {
+		g.p("VMOV %s, %s", b16(c), b16(dst))
+		g.p("VFMLA %s, %s, %s", s4(prev), s4(x), s4(dst))
+		prev = dst
+		if dst == a {
+			dst = b
+		} else {
+			dst = a
+		}
+	}
 }
 
 // neonMR and neonNR are the NEON tile: 12 rows by 8 columns (see
