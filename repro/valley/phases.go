@@ -313,10 +313,15 @@ func (e *Env) observe(st *State, phase string, trace bool, lr, loss float64) err
 	return nil
 }
 
-// observedAt says whether st's curve ends with a point of phase at step.
-func observedAt(st *State, phase string, step int) bool {
+// observeStart records the point before a phase's first step when ob
+// observes every few steps (once: a resumed call finds it on the curve).
+func (e *Env) observeStart(st *State, phase string, ob Observe) error {
 	n := len(st.Curve)
-	return n > 0 && st.Curve[n-1].Phase == phase && st.Curve[n-1].Step == step
+	if ob.Every <= 0 || st.Step != 0 || n > 0 && st.Curve[n-1].Phase == phase && st.Curve[n-1].Step == 0 {
+		return nil // not wanted, or recorded before a resume
+	}
+	_, tr := ob.due(0, false)
+	return e.observe(st, phase, tr, 0, 0)
 }
 
 // fullBatchStep takes one step of a full-batch phase: the chunked
@@ -355,11 +360,8 @@ func (e *Env) Valley(st *State, cfg ValleyConfig, lim Limit) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Observe.Every > 0 && st.Step == 0 && !observedAt(st, PhaseValley, 0) {
-		_, tr := cfg.Observe.due(0, false)
-		if err := e.observe(st, PhaseValley, tr, 0, 0); err != nil {
-			return err
-		}
+	if err := e.observeStart(st, PhaseValley, cfg.Observe); err != nil {
+		return err
 	}
 	r := run{lim: lim, start: time.Now()}
 	for !st.Done && r.more() {
@@ -561,11 +563,8 @@ func (e *Env) Noisy(st *State, cfg NoisyConfig, lim Limit) error {
 // minibatchLoop is the loop the noisy and SGD return phases share.
 func (e *Env) minibatchLoop(st *State, phase string, ob Observe, total int, mb *minibatches, lr float64, lim Limit,
 	step func([]*tensor.Tensor) error, labels func(*data.Batch) ([]int, *tensor.Tensor, error), saveOpt func()) error {
-	if ob.Every > 0 && st.Step == 0 && !observedAt(st, phase, 0) {
-		_, tr := ob.due(0, false)
-		if err := e.observe(st, phase, tr, 0, 0); err != nil {
-			return err
-		}
+	if err := e.observeStart(st, phase, ob); err != nil {
+		return err
 	}
 	r := run{lim: lim, start: time.Now()}
 	for !st.Done && r.more() {
@@ -659,11 +658,8 @@ func (e *Env) returnAdam(st *State, cfg ReturnConfig, fresh bool, lim Limit) err
 			return err
 		}
 	}
-	if cfg.Observe.Every > 0 && st.Step == 0 && !observedAt(st, PhaseReturn, 0) {
-		_, tr := cfg.Observe.due(0, false)
-		if err := e.observe(st, PhaseReturn, tr, 0, 0); err != nil {
-			return err
-		}
+	if err := e.observeStart(st, PhaseReturn, cfg.Observe); err != nil {
+		return err
 	}
 	r := run{lim: lim, start: time.Now()}
 	for !st.Done && r.more() {
