@@ -157,15 +157,15 @@ func sigmoidKernel(g *gen, s isa) {
 		g.p("VMOVUPS %s, %s", cst["lo"], lo)
 	}
 	zero(g, s, zr)
-	unroll, tmpIn := 2, 8
+	unroll := 2
 	if !s.is512() {
-		unroll, tmpIn = 1, 8
+		unroll = 1
 	}
 	g.loop(s, loopSpec{
 		name:    fn,
 		streams: []stream{{"DI", true}, {"SI", false}},
 		unroll:  unroll,
-		tmpIn:   tmpIn,
+		tmpIn:   8,
 		body: func(g *gen, s isa, u int, in func(int) string, store func(string), tail bool) {
 			b := 8 * u
 			x, mask, n, i, p, t, d, num := s.r(b), s.r(b+1), s.r(b+2), s.r(b+3), s.r(b+4), s.r(b+5), s.r(b+6), s.r(b+7)
