@@ -276,12 +276,10 @@ func (e *Env) momentum(st *State, lr, beta float64, fresh bool) (*optim.Momentum
 	return opt, nil
 }
 
-func saveVelocity(st *State, opt *optim.Momentum, names []Named) {
+// saveVelocity copies opt's velocity into st, named as the parameters.
+func saveVelocity(st *State, opt *optim.Momentum) {
 	if st.Velocity == nil {
-		st.Velocity = make([]Named, len(names))
-		for i, p := range names {
-			st.Velocity[i] = Named{p.Name, p.T.Clone()}
-		}
+		st.Velocity = cloneNamed(st.Params)
 	}
 	for i, v := range opt.Velocity() {
 		st.Velocity[i].T.CopyFrom(v)
@@ -397,7 +395,7 @@ func (e *Env) Valley(st *State, cfg ValleyConfig, lim Limit) error {
 	if err := optim.CheckFinite(st.Step, e.tensors); err != nil {
 		return err
 	}
-	saveVelocity(st, opt, st.Params)
+	saveVelocity(st, opt)
 	return st.capture(e.Model)
 }
 
@@ -557,7 +555,7 @@ func (e *Env) Noisy(st *State, cfg NoisyConfig, lim Limit) error {
 			l, err := mb.noise.Apply(b.Labels)
 			return l, nil, err
 		},
-		func() { saveVelocity(st, opt, st.Params) })
+		func() { saveVelocity(st, opt) })
 }
 
 // minibatchLoop is the loop the noisy and SGD return phases share.
@@ -636,7 +634,7 @@ func (e *Env) Return(st *State, cfg ReturnConfig, lim Limit) error {
 			t, err := e.softTargets(b, cfg.P)
 			return nil, t, err
 		},
-		func() { saveVelocity(st, opt, st.Params) })
+		func() { saveVelocity(st, opt) })
 }
 
 func (e *Env) returnAdam(st *State, cfg ReturnConfig, fresh bool, lim Limit) error {
