@@ -411,8 +411,6 @@ func (s *State) validate() error {
 	return nil
 }
 
-// writer appends the format's fields to one growing slice (a ResNet-18
-// state is tens of MB: no allocation per value).
 // nonFinite returns the index of the first NaN or Inf in t, or -1. (v-v
 // is 0 for a finite v and NaN otherwise: one test per value, over the
 // slices directly, since a state is checked at every phase call.)
@@ -433,6 +431,8 @@ func nonFinite(t *tensor.Tensor) int {
 	return -1
 }
 
+// writer appends the format's fields to one growing slice (a ResNet-18
+// state is tens of MB: no allocation per value).
 type writer struct{ b []byte }
 
 func (w *writer) u32(v uint32)  { w.b = binary.LittleEndian.AppendUint32(w.b, v) }
