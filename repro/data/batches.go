@@ -131,9 +131,7 @@ type LabelNoise struct {
 // NewLabelNoise returns label noise of probability p over classes
 // classes, drawn from rng.
 func NewLabelNoise(classes int, p float64, rng *tensor.RNG) (*LabelNoise, error) {
-	if rng == nil {
-		return nil, fmt.Errorf("data: label noise needs an RNG")
-	}
+	// NoisyLabels of no labels checks classes, p and rng.
 	if err := optim.NoisyLabels(nil, nil, classes, p, rng); err != nil {
 		return nil, err
 	}
