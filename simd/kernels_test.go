@@ -1,6 +1,7 @@
 package simd
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -103,17 +104,7 @@ func TestTransposeEveryOffset(t *testing.T) {
 						dst, ok := placed(t, make([]float32, (cols-1)*ldd+rows), (off+1)%8)
 						k.Transpose(dst, ldd, src, lds, rows, cols)
 						ok()
-						for c := 0; c < cols; c++ {
-							for rr := 0; rr < ldd && c*ldd+rr < len(dst); rr++ {
-								want := float32(0)
-								if rr < rows {
-									want = src[rr*lds+c]
-								}
-								if dst[c*ldd+rr] != want {
-									t.Fatalf("%dx%d off %d (lds %d, ldd %d): dst[%d*ldd+%d] = %v, want %v", rows, cols, off, lds, ldd, c, rr, dst[c*ldd+rr], want)
-								}
-							}
-						}
+						checkTranspose(t, fmt.Sprintf("%dx%d off %d", rows, cols, off), dst, ldd, src, lds, rows, cols)
 					}
 				}
 			}

@@ -639,20 +639,28 @@ func TestTranspose(t *testing.T) {
 					dst, ok := placed(t, make([]float32, (cols-1)*ldd+rows), 1)
 					k.Transpose(dst, ldd, src, lds, rows, cols)
 					ok()
-					for c := 0; c < cols; c++ {
-						for rr := 0; rr < ldd && c*ldd+rr < len(dst); rr++ {
-							want := float32(0)
-							if rr < rows {
-								want = src[rr*lds+c]
-							}
-							if dst[c*ldd+rr] != want {
-								t.Fatalf("%dx%d (lds %d, ldd %d): dst[%d*ldd+%d] = %v, want %v", rows, cols, lds, ldd, c, rr, dst[c*ldd+rr], want)
-							}
-						}
-					}
+					checkTranspose(t, fmt.Sprintf("%dx%d", rows, cols), dst, ldd, src, lds, rows, cols)
 				}
 			}
 		})
+	}
+}
+
+// checkTranspose: dst[c*ldd+r] = src[r*lds+c] for every r < rows and
+// c < cols, and the entries r >= rows of each dst row (within dst) are
+// still the 0 they were made with. what names the case.
+func checkTranspose(t *testing.T, what string, dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	t.Helper()
+	for c := 0; c < cols; c++ {
+		for rr := 0; rr < ldd && c*ldd+rr < len(dst); rr++ {
+			want := float32(0)
+			if rr < rows {
+				want = src[rr*lds+c]
+			}
+			if dst[c*ldd+rr] != want {
+				t.Fatalf("%s (lds %d, ldd %d): dst[%d*ldd+%d] = %v, want %v", what, lds, ldd, c, rr, dst[c*ldd+rr], want)
+			}
+		}
 	}
 }
 
