@@ -345,10 +345,19 @@ func (e *Env) Observe(trace bool) (Observation, error) {
 	if err := e.setup(); err != nil {
 		return Observation{}, err
 	}
+	return e.measure(nil, trace)
+}
+
+// measure is Observe with the training-set figures tr when the caller has
+// just evaluated them at these weights (nil: evaluated here).
+func (e *Env) measure(tr *data.Metrics, trace bool) (Observation, error) {
 	var o Observation
-	tr, err := e.train.Evaluate(e.g, e.Model)
-	if err != nil {
-		return o, err
+	if tr == nil {
+		m, err := e.train.Evaluate(e.g, e.Model)
+		if err != nil {
+			return o, err
+		}
+		tr = &m
 	}
 	o.TrainN, o.TrainAcc, o.TrainLoss = tr.N, tr.Accuracy, tr.Loss
 	if e.test != nil {

@@ -300,9 +300,10 @@ func (r *run) more() bool {
 	return r.lim.Wall <= 0 || time.Since(r.start) < r.lim.Wall
 }
 
-// observe appends an Observation to st's curve.
-func (e *Env) observe(st *State, phase string, trace bool, lr, loss float64) error {
-	o, err := e.Observe(trace)
+// observe appends an Observation to st's curve; train, when not nil, is
+// the training-set evaluation at the current weights.
+func (e *Env) observe(st *State, phase string, train *data.Metrics, trace bool, lr, loss float64) error {
+	o, err := e.measure(train, trace)
 	if err != nil {
 		return err
 	}
@@ -319,7 +320,7 @@ func (e *Env) observeStart(st *State, phase string, ob Observe) error {
 		return nil // not wanted, or recorded before a resume
 	}
 	_, tr := ob.due(0, false)
-	return e.observe(st, phase, tr, 0, 0)
+	return e.observe(st, phase, nil, tr, 0, 0)
 }
 
 // fullBatchStep takes one step of a full-batch phase: the chunked
@@ -377,6 +378,8 @@ func (e *Env) Valley(st *State, cfg ValleyConfig, lim Limit) error {
 			return err
 		}
 		r.taken++
+		// The stopping rule's evaluation; an observation at this step
+		// reuses it.
 		met, err := e.train.Evaluate(e.g, e.Model)
 		if err != nil {
 			return err
@@ -387,7 +390,7 @@ func (e *Env) Valley(st *State, cfg ValleyConfig, lim Limit) error {
 			st.Done = true
 		}
 		if obs, tr := cfg.Observe.due(st.Step, st.Done); obs {
-			if err := e.observe(st, PhaseValley, tr, lr, loss); err != nil {
+			if err := e.observe(st, PhaseValley, &met, tr, lr, loss); err != nil {
 				return err
 			}
 		}
@@ -585,7 +588,7 @@ func (e *Env) minibatchLoop(st *State, phase string, ob Observe, total int, mb *
 		}
 		if obs, tr := ob.due(st.Step, st.Done); obs {
 			loss := st.LossSum / float64(st.LossCount)
-			if err := e.observe(st, phase, tr, lr, loss); err != nil {
+			if err := e.observe(st, phase, nil, tr, lr, loss); err != nil {
 				return err
 			}
 			st.LossSum, st.LossCount = 0, 0
@@ -678,7 +681,7 @@ func (e *Env) returnAdam(st *State, cfg ReturnConfig, fresh bool, lim Limit) err
 			st.Done = true
 		}
 		if obs, tr := cfg.Observe.due(st.Step, st.Done); obs {
-			if err := e.observe(st, PhaseReturn, tr, cfg.LR, loss); err != nil {
+			if err := e.observe(st, PhaseReturn, nil, tr, cfg.LR, loss); err != nil {
 				return err
 			}
 		}
