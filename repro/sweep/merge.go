@@ -98,6 +98,7 @@ func Merge(out string, dirs []string, build func(*Manifest) (*Sweep, error), wri
 	// Every run exactly once.
 	results := make([][]byte, len(sw.Runs))
 	raw := make([][]byte, len(sw.Runs))
+	seconds := make([]float64, len(sw.Runs))
 	var missing []string
 	for i, r := range sw.Runs {
 		var holders []string
@@ -111,7 +112,7 @@ func Merge(out string, dirs []string, build func(*Manifest) (*Sweep, error), wri
 				bad("%v", err)
 				continue
 			}
-			_, res, err := decodeRecord(b, p.hash, r.ID, kindResult)
+			h, res, err := decodeRecord(b, p.hash, r.ID, kindResult)
 			if err == nil && sw.CheckResult != nil {
 				err = sw.CheckResult(i, res)
 			}
@@ -121,7 +122,7 @@ func Merge(out string, dirs []string, build func(*Manifest) (*Sweep, error), wri
 			}
 			holders = append(holders, d)
 			if results[i] == nil {
-				results[i], raw[i] = res, b
+				results[i], raw[i], seconds[i] = res, b, h.Seconds
 			} else if !p.prereq[i] || !bytes.Equal(results[i], res) {
 				bad("run %s is in %s: a run belongs to one shard", r.ID, strings.Join(holders, " and "))
 			}
@@ -168,7 +169,7 @@ func Merge(out string, dirs []string, build func(*Manifest) (*Sweep, error), wri
 	if err := sw.Report(out, results); err != nil {
 		return nil, err
 	}
-	if err := p.writeTotalPerf(out, good, write); err != nil {
+	if err := p.writeTotalPerf(out, good, seconds, write); err != nil {
 		return nil, err
 	}
 	return sw, nil

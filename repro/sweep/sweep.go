@@ -42,6 +42,9 @@ type Todo struct {
 	// starts afresh. The experiment decodes it; bytes that do not decode
 	// are an error it returns through Batch.BadState.
 	State []byte
+	// seconds is the time the run took in earlier sessions (its state's
+	// header), for perf.
+	seconds float64
 }
 
 // Sweep is what an experiment gives the engine.
@@ -450,12 +453,12 @@ func (p *prepared) execute(ctx context.Context, opt Options, write func(string, 
 			continue
 		}
 		t := Todo{Index: i, Run: r}
-		_, st, found, err := readRecord(statePath(out, r.ID), p.hash, r.ID, kindState)
+		h, st, found, err := readRecord(statePath(out, r.ID), p.hash, r.ID, kindState)
 		if err != nil {
 			return nil, err
 		}
 		if found {
-			t.State = st
+			t.State, t.seconds = st, h.Seconds
 			oc.Resumed++
 		}
 		ph := 1
@@ -518,9 +521,10 @@ func (p *prepared) execute(ctx context.Context, opt Options, write func(string, 
 // that holds it), writes the report and perf.json into out.
 func (p *prepared) report(out string, dirs []string, write func(string, []byte) error) error {
 	results := make([][]byte, len(p.sw.Runs))
+	seconds := make([]float64, len(p.sw.Runs))
 	for i, r := range p.sw.Runs {
 		for _, d := range dirs {
-			_, b, found, err := readRecord(runPath(d, r.ID), p.hash, r.ID, kindResult)
+			h, b, found, err := readRecord(runPath(d, r.ID), p.hash, r.ID, kindResult)
 			if err != nil {
 				return err
 			}
@@ -532,7 +536,7 @@ func (p *prepared) report(out string, dirs []string, write func(string, []byte) 
 					return unreadable(runPath(d, r.ID), err)
 				}
 			}
-			results[i] = b
+			results[i], seconds[i] = b, h.Seconds
 			break
 		}
 		if results[i] == nil {
@@ -542,7 +546,7 @@ func (p *prepared) report(out string, dirs []string, write func(string, []byte) 
 	if err := p.sw.Report(out, results); err != nil {
 		return err
 	}
-	return p.writeTotalPerf(out, dirs, write)
+	return p.writeTotalPerf(out, dirs, seconds, write)
 }
 
 // unreadable is the error of a run or state file that cannot be read
@@ -650,10 +654,7 @@ func (r *runner) batch(ctx context.Context, g []Todo) (err error) {
 	b := &Batch{Runs: g, r: r, start: time.Now(), lastSave: time.Now(), finished: make([]bool, len(g))}
 	b.prior = make([]float64, len(g))
 	for i, t := range g {
-		if t.State != nil {
-			h, _, _, _ := readRecord(statePath(r.opt.Out, t.Run.ID), r.p.hash, t.Run.ID, kindState)
-			b.prior[i] = h.Seconds
-		}
+		b.prior[i] = t.seconds
 		b.left += cost(t.Run)
 	}
 	r.mu.Lock()
@@ -868,21 +869,16 @@ type totalPerf struct {
 	PerRun   map[string]float64 `json:"run_seconds"`
 }
 
-// writeTotalPerf writes out/perf.json from the run headers and the
-// shards' perf.json files of dirs.
-func (p *prepared) writeTotalPerf(out string, dirs []string, write func(string, []byte) error) error {
+// writeTotalPerf writes out/perf.json from the runs' seconds (their
+// headers, in the order of Sweep.Runs) and the shards' perf.json files of
+// dirs.
+func (p *prepared) writeTotalPerf(out string, dirs []string, seconds []float64, write func(string, []byte) error) error {
 	tp := totalPerf{Experiment: p.sw.Experiment, Hash: p.hash, Runs: len(p.sw.Runs), PerRun: map[string]float64{}}
-	for _, r := range p.sw.Runs {
-		for _, d := range dirs {
-			h, _, found, err := readRecord(runPath(d, r.ID), p.hash, r.ID, kindResult)
-			if err == nil && found {
-				tp.PerRun[r.ID] = h.Seconds
-				tp.RunSeconds += h.Seconds
-				if h.Seconds > tp.MaxRun {
-					tp.MaxRun, tp.MaxRunID = h.Seconds, r.ID
-				}
-				break
-			}
+	for i, r := range p.sw.Runs {
+		tp.PerRun[r.ID] = seconds[i]
+		tp.RunSeconds += seconds[i]
+		if seconds[i] > tp.MaxRun {
+			tp.MaxRun, tp.MaxRunID = seconds[i], r.ID
 		}
 	}
 	var files []string

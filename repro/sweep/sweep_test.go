@@ -515,3 +515,52 @@ func FuzzDecodeManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestPerfCountsEarlierSessions: a resumed run's header adds the seconds
+// its saved state recorded, and OUT/perf.json totals the run headers.
+func TestPerfCountsEarlierSessions(t *testing.T) {
+	out := t.TempDir()
+	c := &counter{Steps: 300, Runs: 4, stopAfter: 100}
+	if _, err := Execute(context.Background(), c.sweep(), Options{Out: out, CheckpointEvery: time.Hour}); !errors.Is(err, ErrStopped) {
+		t.Fatal(err)
+	}
+	m, _, err := ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prior := map[string]float64{}
+	for _, r := range c.sweep().Runs {
+		if b, err := os.ReadFile(statePath(out, r.ID)); err == nil {
+			h, _, err := decodeRecord(b, m.Hash, r.ID, kindState)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prior[r.ID] = h.Seconds
+		}
+	}
+	if len(prior) == 0 {
+		t.Fatal("the stopped session saved no state")
+	}
+	run(t, &counter{Steps: 300, Runs: 4}, out, Shard{})
+	var tp totalPerf
+	if err := json.Unmarshal(read(t, filepath.Join(out, PerfFile)), &tp); err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, r := range c.sweep().Runs {
+		h, _, err := decodeRecord(read(t, runPath(out, r.ID)), m.Hash, r.ID, kindResult)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Seconds < prior[r.ID] {
+			t.Errorf("run %s: %v s in its header, less than the %v s of its saved state", r.ID, h.Seconds, prior[r.ID])
+		}
+		if tp.PerRun[r.ID] != h.Seconds {
+			t.Errorf("run %s: %v s in perf.json, %v s in its header", r.ID, tp.PerRun[r.ID], h.Seconds)
+		}
+		total += h.Seconds
+	}
+	if tp.RunSeconds != total {
+		t.Errorf("perf.json totals %v s, the headers %v s", tp.RunSeconds, total)
+	}
+}
