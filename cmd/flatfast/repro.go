@@ -89,6 +89,7 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 	acts := fs.String("activations", "", "comma-separated: identity,tanh,relu")
 	maxSteps := fs.Int("max-steps", 0, "step cap per run")
 	efolds := fs.Float64("fit-efolds", 0, "fit T_c over the last e-folds before the threshold")
+	settleTol := fs.Float64("settle-tol", 0, "settled: energy L0 + (eta/2)|pi|^2 under which the noise-free return phase ends (preset: 1e-8)")
 	var gammas, etas floatList
 	fs.Var(&gammas, "gammas", "comma-separated gammas")
 	fs.Var(&etas, "etas", "comma-separated learning rates")
@@ -141,6 +142,9 @@ func reproUV(args []string, stdout, stderr io.Writer) error {
 	}
 	if set["fit-efolds"] {
 		cfg.FitEFolds = *efolds
+	}
+	if set["settle-tol"] {
+		cfg.SettleTol = *settleTol
 	}
 	if set["gammas"] {
 		cfg.Gammas = gammas

@@ -73,6 +73,7 @@ func TestBadValuesExit2(t *testing.T) {
 		{[]string{"repro", "uv", "-C", "1e308"}, "beta = 1 - C*eta^gamma"},
 		{[]string{"repro", "uv", "-eps", "1e300"}, "UVOptimalC(1e+300"},
 		{[]string{"repro", "uv", "-n", "1"}, "no freedom"},
+		{[]string{"repro", "uv", "-settle-tol", "0"}, "settle tolerance 0"},
 		{[]string{"repro", "sensing", "-steps", "-3"}, "steps"},
 		{[]string{"repro", "sensing", "-betas", "0.5,NaN"}, "beta NaN"},
 		{[]string{"repro", "sensing", "-seeds", "10000000000", "-max-memory", "8G"}, "seeds = 10000000000"},

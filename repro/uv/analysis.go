@@ -38,6 +38,21 @@ type Cell struct {
 	TwinNorm    repro.Finite `json:"twin_norm"`
 	Fitted      bool         `json:"fitted"` // used in the alpha fit
 	Reason      string       `json:"excluded_because,omitempty"`
+	// The settled criterion (see the package documentation): the mean
+	// step at which the noisy runs came to rest under the threshold after
+	// their noise-free return phase, over the runs that did (Settled);
+	// SettleCensored and SettleFailed count the others, and the mean
+	// energy at the crossing is CrossEnergy. A cell is in the alpha_settled
+	// fit (SettleFitted) when it is in the alpha fit and every run that
+	// crossed settled.
+	Settled        int          `json:"settled"`
+	Returns        repro.Finite `json:"mean_returns"` // return phases per settled run
+	SettleCensored int          `json:"settle_censored"`
+	SettleFailed   int          `json:"settle_failed"`
+	MeanSettle     repro.Finite `json:"mean_settle_step"`
+	CrossEnergy    repro.Finite `json:"mean_cross_energy"`
+	SettleFitted   bool         `json:"settle_fitted"`
+	SettleReason   string       `json:"settle_excluded_because,omitempty"`
 }
 
 // AlphaFit is T_c = T0 eta^-alpha for one gamma.
@@ -57,6 +72,12 @@ type Activation struct {
 	// AlphaCross is the same fit of the mean step at which the runs
 	// crossed the threshold (the training time itself) instead of T_c.
 	AlphaCross map[string]AlphaFit `json:"alpha_crossing_time"`
+	// AlphaSettled is the same fit of the mean settled step.
+	AlphaSettled map[string]AlphaFit `json:"alpha_settled"`
+	// SqrtLaw and TransientLaw are the two laws of the crossing time
+	// fitted to the cells (see laws.go and docs/uv.md).
+	SqrtLaw      Laws `json:"sqrt_law"`
+	TransientLaw Laws `json:"transient_law"`
 	// GammaStar is the gamma of smallest fitted alpha on the grid;
 	// GammaHinge the corner of a hinge (two lines) fitted to alpha(gamma).
 	GammaStar  repro.Finite `json:"gamma_star"`
@@ -82,6 +103,9 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 	cells := map[key]*Cell{}
 	logs := map[key][]float64{}
 	steps := map[key][]float64{}
+	settles := map[key][]float64{}
+	returns := map[key][]float64{}
+	energies := map[key][]float64{}
 	for _, r := range results {
 		k := key{r.Act, r.Eta, r.Gamma}
 		c := cells[k]
@@ -94,7 +118,21 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 			continue
 		}
 		switch {
-		case r.Diverged:
+		case !r.Crossed:
+		case r.SettleStep > 0:
+			c.Settled++
+			settles[k] = append(settles[k], float64(r.SettleStep))
+			returns[k] = append(returns[k], float64(r.Returns))
+		case r.SettleCensored:
+			c.SettleCensored++
+		default:
+			c.SettleFailed++
+		}
+		if r.Crossed && r.Steps > r.CrossStep {
+			energies[k] = append(energies[k], float64(r.CrossEnergy))
+		}
+		switch {
+		case r.Diverged && !r.Crossed:
 			c.Diverged++
 		case r.Censored:
 			c.Censored++
@@ -108,13 +146,13 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 	}
 	var out []Activation
 	for _, act := range cfg.Activations {
-		a := Activation{Name: act, Alpha: map[string]AlphaFit{}, AlphaCross: map[string]AlphaFit{}, CTheory: s.CTheory}
+		a := Activation{Name: act, Alpha: map[string]AlphaFit{}, AlphaCross: map[string]AlphaFit{}, AlphaSettled: map[string]AlphaFit{}, CTheory: s.CTheory}
 		var gammas, alphas []float64
 		left, right := [][2]float64{}, [][2]float64{} // (log T0, SE) per branch
 		type g0 struct{ gamma, logT0, se float64 }
 		var t0s []g0
 		for _, gamma := range cfg.Gammas {
-			var etas, tcs, crosses []float64
+			var etas, tcs, crosses, setEtas, setSteps []float64
 			for _, eta := range cfg.Etas {
 				k := key{act, eta, gamma}
 				c := cells[k]
@@ -126,6 +164,17 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 					c.Tc, c.LogTcSE = repro.Finite(math.Exp(m)), repro.Finite(se)
 					ms, _ := fit.MeanSE(steps[k])
 					c.MeanStep = repro.Finite(ms)
+				}
+				c.MeanSettle, c.CrossEnergy, c.Returns = repro.Finite(math.NaN()), repro.Finite(math.NaN()), repro.Finite(math.NaN())
+				if len(settles[k]) > 0 {
+					m, _ := fit.MeanSE(settles[k])
+					c.MeanSettle = repro.Finite(m)
+					m, _ = fit.MeanSE(returns[k])
+					c.Returns = repro.Finite(m)
+				}
+				if len(energies[k]) > 0 {
+					m, _ := fit.MeanSE(energies[k])
+					c.CrossEnergy = repro.Finite(m)
 				}
 				switch {
 				case c.Diverged > 0:
@@ -141,6 +190,20 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 					etas = append(etas, eta)
 					tcs = append(tcs, float64(c.Tc))
 					crosses = append(crosses, float64(c.MeanStep))
+				}
+				switch {
+				case !c.Fitted:
+					c.SettleReason = "not in the alpha fit"
+				case c.SettleCensored > 0:
+					c.SettleReason = fmt.Sprintf("%d runs reached the step cap in their return phase", c.SettleCensored)
+				case c.SettleFailed > 0:
+					c.SettleReason = fmt.Sprintf("%d runs diverged after crossing", c.SettleFailed)
+				case c.Settled == 0:
+					c.SettleReason = "no run settled"
+				default:
+					c.SettleFitted = true
+					setEtas = append(setEtas, eta)
+					setSteps = append(setSteps, float64(c.MeanSettle))
 				}
 				a.Cells = append(a.Cells, *c)
 			}
@@ -165,6 +228,13 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 				}
 			}
 			a.AlphaCross[gammaKey(gamma)] = ac
+			as := noFit(len(setEtas), af.Theory)
+			if len(setEtas) >= minCells {
+				if p, err := fit.FitPowerLaw(setEtas, setSteps); err == nil {
+					as = fromPowerLaw(p, af.Theory)
+				}
+			}
+			a.AlphaSettled[gammaKey(gamma)] = as
 		}
 		nan := repro.Finite(math.NaN())
 		a.GammaStar, a.GammaHinge, a.HingeLeft, a.HingeRight = nan, nan, nan, nan
@@ -205,6 +275,7 @@ func Analyze(cfg *Config, s *Setup, results []RunResult) []Activation {
 			}
 			return a.Cells[i].Eta < a.Cells[j].Eta
 		})
+		a.SqrtLaw, a.TransientLaw = fitLaws(cfg, s, act, a.Cells)
 		out = append(out, a)
 	}
 	return out

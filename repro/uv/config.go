@@ -33,6 +33,30 @@
 // twins then stay put, and the crossing is the noise-driven drift. The
 // flag -start random restores the raw draw.
 //
+// Settled. The norm crossing is not the paper's training time on the
+// right branch (gamma > 2/3): from the valley start the norm crosses
+// while the transverse variance and the drift's momentum are still
+// building up (docs/uv.md derives the crossing time: it scales as
+// eta^-2/3 there, whatever gamma), and the state that crosses is not at
+// rest. A noisy run therefore goes on after its crossing with a return
+// phase of fixed rule, the paper's projection Phi: the label noise is
+// switched off and the same heavy ball (eta, beta) runs until the energy
+// E = L0(w) + (eta/2)|pi|^2 is under settle_tol (L0 the loss without label
+// noise; E is the Lyapunov function of heavy ball, which, unlike L0 or
+// max |f(x_a)|, does not pass through zero twice per transverse
+// oscillation). The run has settled at that step if the norm is then under
+// the threshold; if it came to rest above it (the crossing was an
+// excursion), the label noise comes back from the next step until the
+// norm crosses again, and so on (RunResult.Returns counts the return
+// phases). A criterion with the noise on (norm and L0 under a tolerance
+// at the same step) was not taken: with noise the transverse energy has a
+// floor of order eta^(1-gamma)/C, so a tolerance under it is met only by
+// rare fluctuations and one over it is met at the crossing itself. The
+// crossing's numbers (cross_step, T_c and its fit window) end at the
+// crossing and do not depend on the return phase; twins stop at their
+// crossing as before. alpha_settled fits the mean settled step like
+// alpha_crossing_time fits the mean crossing step.
+//
 // Runs are independent; many of them are stepped in lockstep as one
 // batched model (a leading run axis) to amortise the per-operation cost of
 // the framework, and batches are spread over the cores. A run's numbers do
@@ -79,6 +103,10 @@ type Config struct {
 	Threshold float64 `json:"threshold"`  // stop when |u|^2+|v|^2 < Threshold*n (paper: 0.1)
 	MaxSteps  int     `json:"max_steps"`  // step cap; runs that reach it are censored
 	FitEFolds float64 `json:"fit_efolds"` // fit over the last FitEFolds e-folds of the norm before the crossing
+	// SettleTol is the energy L0(w) + (eta/2)|pi|^2 (L0 the noise-free
+	// loss) under which a run counts as back at rest on the valley in its
+	// noise-free return phase; see the package documentation ("settled").
+	SettleTol float64 `json:"settle_tol"`
 }
 
 // Presets are the named configurations.
@@ -92,7 +120,7 @@ var Presets = map[string]Config{
 		Activations: []string{"identity", "tanh", "relu"},
 		Gammas:      []float64{0.2, 0.35, 0.5, 0.6, 2.0 / 3, 0.75, 0.85, 1},
 		Etas:        logspace(0.001, 0.1, 7),
-		Threshold:   0.1, MaxSteps: 3000000, FitEFolds: 2,
+		Threshold:   0.1, MaxSteps: 3000000, FitEFolds: 2, SettleTol: 1e-8,
 	},
 	// paper: eta over the paper's [1e-3, 1e-1], a fine gamma grid, more
 	// seeds. Hours on 2 cores.
@@ -102,7 +130,7 @@ var Presets = map[string]Config{
 		Activations: []string{"identity", "tanh", "relu"},
 		Gammas:      []float64{0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 2.0 / 3, 0.7, 0.75, 0.8, 0.9, 1},
 		Etas:        logspace(0.001, 0.1, 13),
-		Threshold:   0.1, MaxSteps: 20000000, FitEFolds: 2,
+		Threshold:   0.1, MaxSteps: 20000000, FitEFolds: 2, SettleTol: 1e-8,
 	},
 }
 
@@ -223,6 +251,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.FitEFolds > 0 && c.FitEFolds <= maxEFolds) {
 		add("fit window of %v e-folds must be in (0, %d]", c.FitEFolds, maxEFolds)
+	}
+	if !(c.SettleTol > 0 && c.SettleTol < 1) {
+		add("settle tolerance %v must be in (0, 1)", c.SettleTol)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid configuration: %s", strings.Join(errs, "; "))

@@ -169,19 +169,32 @@ func (r Run) Twin() bool { return r.Seed < 0 }
 // RunResult is what a run measured.
 type RunResult struct {
 	Run
-	Steps     int          `json:"steps"`      // steps taken
+	Steps     int          `json:"steps"`      // steps taken (crossing and return phase)
 	Crossed   bool         `json:"crossed"`    // reached |u|^2+|v|^2 < threshold*n
 	CrossStep int          `json:"cross_step"` // first step below the threshold
-	Censored  bool         `json:"censored"`   // a noisy run stopped by the step cap
-	Settled   bool         `json:"settled"`    // a twin stopped because it stopped moving
+	Censored  bool         `json:"censored"`   // a noisy run stopped by the step cap before it crossed
+	Settled   bool         `json:"settled"`    // a twin stopped because it stopped moving (not SettleStep's sense)
 	Diverged  bool         `json:"diverged"`   // |u|^2+|v|^2 became NaN or Inf (at step Steps)
 	FinalNorm repro.Finite `json:"final_norm"` // |u|^2+|v|^2 at the last step
-	Tc        repro.Finite `json:"tc"`         // fitted timescale (0 when not fitted)
-	TcSE      repro.Finite `json:"tc_se"`
-	FitFrom   int          `json:"fit_from"` // fitted steps [FitFrom, FitTo]
-	FitTo     int          `json:"fit_to"`
-	FitPoints int          `json:"fit_points"`
-	FitError  string       `json:"fit_error,omitempty"`
+	// The return phase of a noisy run that crossed (see the package
+	// documentation): CrossEnergy is E = L0 + (eta/2)|pi|^2 at the
+	// crossing (0 for a run with no return phase); SettleStep the first
+	// step at which E < settle_tol with the norm under the threshold (0:
+	// not settled); Returns the return phases it took (a run at rest above
+	// the threshold trains with label noise again until it crosses
+	// again); SettleCensored: the cap came first; SettleFailed: it
+	// diverged after crossing.
+	CrossEnergy    repro.Finite `json:"cross_energy"`
+	SettleStep     int          `json:"settle_step"`
+	Returns        int          `json:"returns"`
+	SettleCensored bool         `json:"settle_censored"`
+	SettleFailed   bool         `json:"settle_failed"`
+	Tc             repro.Finite `json:"tc"` // fitted timescale (0 when not fitted)
+	TcSE           repro.Finite `json:"tc_se"`
+	FitFrom        int          `json:"fit_from"` // fitted steps [FitFrom, FitTo]
+	FitTo          int          `json:"fit_to"`
+	FitPoints      int          `json:"fit_points"`
+	FitError       string       `json:"fit_error,omitempty"`
 }
 
 // Runs enumerates the runs of cfg in a fixed order (IDs are stable, which
@@ -240,6 +253,10 @@ func (r *recorder) add(step int, norm float64) {
 
 // runState is a run inside a batch.
 type runState struct {
+	// returning: a noisy run that crossed is in a noise-free return
+	// phase (see RunResult.Returns).
+	returning bool
+
 	run      Run
 	eps      float64
 	rng      *tensor.RNG
@@ -385,7 +402,8 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 		}
 		// Fresh label noise: y = eps * xi for each run.
 		for i, st := range active {
-			if st.rng == nil {
+			if st.rng == nil || st.returning {
+				// A twin, or a run in its noise-free return phase.
 				rowsY[i].Zero()
 				continue
 			}
@@ -394,6 +412,9 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 			}
 		}
 		f := model.Forward(g, xc)
+		if err := restCheck(cfg, active, f.Tensor(), opt.Velocity(), model, step-1, thr); err != nil {
+			return err
+		}
 		loss := g.Scale(g.SumAll(g.Square(g.Sub(f, g.Const(y)))), 1/float64(2*p))
 		if err := g.GradInto(grads, loss, params...); err != nil {
 			return err
@@ -407,18 +428,38 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 
 		uf, vf := model.U.Tensor().Float64s(), model.V.Tensor().Float64s()
 		for i, st := range active {
+			if st.res.Steps > 0 {
+				// Came to rest at the step before this one (restCheck).
+				continue
+			}
 			nrm := normOf(uf[i*n:(i+1)*n], vf[i*n:(i+1)*n])
 			if math.IsNaN(nrm) || math.IsInf(nrm, 0) || nrm > 1e100 {
 				// A diverged run is a result (reported, left out of the
 				// fits), not an error that stops the experiment.
 				st.res.Diverged, st.res.Steps, st.res.FinalNorm = true, step, repro.Finite(nrm)
+				st.res.SettleFailed = st.res.Crossed
+				continue
+			}
+			st.res.FinalNorm = repro.Finite(nrm)
+			if st.res.Crossed {
+				// Past the first crossing the record (and the T_c fit)
+				// has ended; restCheck ends the run or restarts the noise.
+				if !st.returning && nrm < thr {
+					st.returning = true
+					st.res.Returns++
+				}
+				if step == cfg.MaxSteps {
+					st.res.SettleCensored, st.res.Steps = true, step
+				}
 				continue
 			}
 			st.rec.add(step, nrm)
-			st.res.FinalNorm = repro.Finite(nrm)
 			switch {
 			case nrm < thr:
 				st.res.Crossed, st.res.CrossStep = true, step
+				if !st.run.Twin() {
+					st.returning, st.res.Returns = true, 1
+				}
 			case st.run.Twin() && step%settleEvery == 0:
 				if math.Abs(nrm-st.lastNorm) <= settleTol*nrm {
 					st.res.Settled = true
@@ -427,8 +468,12 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 			case step == cfg.MaxSteps && !st.run.Twin():
 				st.res.Censored = true
 			}
-			if st.res.Crossed || st.res.Settled || step == cfg.MaxSteps {
+			if (st.res.Crossed && st.run.Twin()) || st.res.Settled || step == cfg.MaxSteps {
 				st.res.Steps = step
+				// A noisy run that crossed at the cap has no return phase.
+				st.res.SettleCensored = st.res.Crossed && !st.run.Twin()
+			}
+			if st.res.Crossed || st.res.Steps > 0 {
 				if st.rec.steps[len(st.rec.steps)-1] != step {
 					st.rec.steps = append(st.rec.steps, step)
 					st.rec.norms = append(st.rec.norms, nrm)
@@ -469,6 +514,52 @@ func stepBatch(ctx context.Context, cfg *Config, s *Setup, act layers.Activation
 	return nil
 }
 
+// restCheck ends the return phase of the active runs that are at rest at
+// step: f holds the outputs f(x_a) at the weights after step (the forward
+// pass of the next step), pi the velocities, so that the run's energy
+// E = L0 + (eta/2)|pi|^2 with L0 = sum_a f(x_a)^2 / (2P), the loss without
+// label noise, costs no extra forward pass. The first step of the return
+// phase checked is the crossing itself, whose E is kept as CrossEnergy.
+func restCheck(cfg *Config, active []*runState, f *tensor.Tensor, pi []*tensor.Tensor, model *layers.VectorUV, step int, thr float64) error {
+	n, p := cfg.N, cfg.P
+	ff := f.Float64s()
+	if len(ff) != len(active)*p {
+		panic(fmt.Sprintf("uv: outputs of %d values for %d runs of %d points", len(ff), len(active), p))
+	}
+	pu, pv := pi[0].Float64s(), pi[1].Float64s()
+	uf, vf := model.U.Tensor().Float64s(), model.V.Tensor().Float64s()
+	for i, st := range active {
+		if !st.returning || st.res.Steps > 0 {
+			continue
+		}
+		var l0, k2 float64
+		for _, y := range ff[i*p : (i+1)*p] {
+			l0 += y * y
+		}
+		for k := i * n; k < (i+1)*n; k++ {
+			k2 += pu[k]*pu[k] + pv[k]*pv[k]
+		}
+		e := l0/float64(2*p) + st.run.Eta/2*k2
+		if step == st.res.CrossStep {
+			st.res.CrossEnergy = repro.Finite(e)
+		}
+		if math.IsNaN(e) || math.IsInf(e, 0) {
+			return fmt.Errorf("uv: run %d: energy %v at step %d with a finite norm", st.run.ID, e, step)
+		}
+		if e >= cfg.SettleTol {
+			continue
+		}
+		if normOf(uf[i*n:(i+1)*n], vf[i*n:(i+1)*n]) < thr {
+			st.res.Steps, st.res.SettleStep = step, step
+		} else {
+			// At rest above the threshold: the crossing was an excursion;
+			// label noise again from the next step.
+			st.returning = false
+		}
+	}
+	return nil
+}
+
 func normOf(u, v []float64) float64 {
 	var s float64
 	for k := range u {
@@ -483,7 +574,8 @@ func normOf(u, v []float64) float64 {
 func finalize(cfg *Config, st *runState) {
 	res := &st.res
 	res.Run = st.run
-	if !res.Crossed || res.Diverged {
+	if !res.Crossed {
+		// Diverged before crossing, censored, or a twin that settled.
 		return
 	}
 	thr := cfg.Threshold * float64(cfg.N) * math.Exp(cfg.FitEFolds)

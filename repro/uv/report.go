@@ -26,10 +26,12 @@ func (r *Results) Write(dir string) error {
 	for _, x := range r.Runs {
 		rows = append(rows, []string{strconv.Itoa(x.ID), x.Act, f(x.Eta), f(x.Gamma), f(x.Beta), strconv.Itoa(x.Seed),
 			strconv.Itoa(x.Steps), strconv.FormatBool(x.Crossed), strconv.Itoa(x.CrossStep), strconv.FormatBool(x.Censored),
-			strconv.FormatBool(x.Diverged), strconv.FormatBool(x.Settled), f(float64(x.FinalNorm)), f(float64(x.Tc)), f(float64(x.TcSE)), x.FitError})
+			strconv.FormatBool(x.Diverged), strconv.FormatBool(x.Settled), f(float64(x.FinalNorm)), f(float64(x.Tc)), f(float64(x.TcSE)), x.FitError,
+			f(float64(x.CrossEnergy)), strconv.Itoa(x.SettleStep), strconv.Itoa(x.Returns), strconv.FormatBool(x.SettleCensored), strconv.FormatBool(x.SettleFailed)})
 	}
 	if err := repro.WriteCSV(filepath.Join(dir, "runs.csv"), []string{"id", "activation", "eta", "gamma", "beta", "seed (-1 = noise-free twin)",
-		"steps", "crossed", "cross_step", "censored", "diverged", "settled", "final_norm", "tc", "tc_se", "fit_error"}, rows); err != nil {
+		"steps", "crossed", "cross_step", "censored", "diverged", "settled (twin at rest)", "final_norm", "tc", "tc_se", "fit_error",
+		"cross_energy", "settle_step", "returns", "settle_censored", "settle_failed"}, rows); err != nil {
 		return err
 	}
 	rows = rows[:0]
@@ -37,40 +39,60 @@ func (r *Results) Write(dir string) error {
 		for _, c := range a.Cells {
 			rows = append(rows, []string{c.Act, f(c.Gamma), f(c.Eta), f(c.Beta), f(float64(c.Tc)), f(float64(c.LogTcSE)), strconv.Itoa(c.Crossed),
 				strconv.Itoa(c.Censored), strconv.Itoa(c.Diverged), strconv.Itoa(c.FitFailed), f(float64(c.MeanStep)), strconv.FormatBool(c.TwinCrossed),
-				strconv.FormatBool(c.Fitted), c.Reason})
+				strconv.FormatBool(c.Fitted), c.Reason, f(float64(c.MeanSettle)), f(float64(c.CrossEnergy)), strconv.Itoa(c.Settled), f(float64(c.Returns)),
+				strconv.Itoa(c.SettleCensored), strconv.Itoa(c.SettleFailed), strconv.FormatBool(c.SettleFitted), c.SettleReason})
 		}
 	}
 	if err := repro.WriteCSV(filepath.Join(dir, "cells.csv"), []string{"activation", "gamma", "eta", "beta", "tc_geomean", "log_tc_se",
-		"runs_crossed", "runs_censored", "runs_diverged", "runs_fit_failed", "mean_cross_step", "twin_crossed", "in_fit", "excluded_because"}, rows); err != nil {
+		"runs_crossed", "runs_censored", "runs_diverged", "runs_fit_failed", "mean_cross_step", "twin_crossed", "in_fit", "excluded_because",
+		"mean_settle_step", "mean_cross_energy", "runs_settled", "mean_returns", "runs_settle_censored", "runs_settle_failed", "in_settled_fit", "settle_excluded_because"}, rows); err != nil {
 		return err
 	}
 	return r.plots(dir)
 }
 
 func (r *Results) plots(dir string) error {
-	// Fig. 1a: alpha(gamma), measured per activation, theory as a line.
-	pa := repro.NewPlot("timescale exponent (cf. paper Fig. 1a)", "gamma", "alpha: T_c ~ eta^-alpha", false, false)
-	var tg, ta []float64
+	// Fig. 1a: alpha(gamma), one panel per activation: the crossing
+	// (T_c) and settled exponents measured, the paper's theory, the sqrt
+	// law (with 2 - 2 gamma below 2/3, where it is not meant to hold) and
+	// what the fitted transient law implies on this grid.
+	var tg, ta, sa []float64
 	for g := 0.15; g <= 1.05; g += 0.01 {
 		tg = append(tg, g)
 		ta = append(ta, math.Max(g, 2-2*g))
+		sa = append(sa, math.Max(1-g/2, 2-2*g))
 	}
-	if err := repro.AddSeries(pa, repro.Series{Name: "theory max(gamma, 2-2gamma)", X: tg, Y: ta, Line: true, Dashed: true}, 0, false, false); err != nil {
-		return err
-	}
-	for i, a := range r.Activations {
-		var g, v, e []float64
+	var fa []*plot.Plot
+	for _, a := range r.Activations {
+		pa := repro.NewPlot(a.Name+" (cf. paper Fig. 1a)", "gamma", "alpha: time ~ eta^-alpha", false, false)
+		pa.Legend.Left = false
+		pa.Legend.Top = true
+		var g, v, e, sv, se, tv []float64
 		for _, gamma := range r.Config.Gammas {
-			af := a.Alpha[gammaKey(gamma)]
+			af, as := a.Alpha[gammaKey(gamma)], a.AlphaSettled[gammaKey(gamma)]
 			g = append(g, gamma)
-			v = append(v, float64(af.Value))
-			e = append(e, float64(af.StdErr))
+			v, e = append(v, float64(af.Value)), append(e, float64(af.StdErr))
+			sv, se = append(sv, float64(as.Value)), append(se, float64(as.StdErr))
+			t, ok := a.TransientLaw.Tc.Alpha[gammaKey(gamma)]
+			if !ok {
+				t = repro.Finite(math.NaN())
+			}
+			tv = append(tv, float64(t))
 		}
-		if err := repro.AddSeries(pa, repro.Series{Name: a.Name, X: g, Y: v, YErr: e, Points: true, Line: true}, i+1, false, false); err != nil {
-			return err
+		for i, sr := range []repro.Series{
+			{Name: "theory max(gamma, 2-2gamma)", X: tg, Y: ta, Line: true, Dashed: true},
+			{Name: "sqrt law max(1-gamma/2, 2-2gamma)", X: tg, Y: sa, Line: true, Dashed: true},
+			{Name: "transient law (fitted, T_c)", X: g, Y: tv, Line: true},
+			{Name: "crossing (T_c)", X: g, Y: v, YErr: e, Points: true, Line: true},
+			{Name: "settled", X: g, Y: sv, YErr: se, Points: true, Line: true},
+		} {
+			if err := repro.AddSeries(pa, sr, i, false, false); err != nil {
+				return err
+			}
 		}
+		fa = append(fa, pa)
 	}
-	if err := repro.SavePanels(filepath.Join(dir, "fig1a_alpha.png"), []*plot.Plot{pa}, 14*vg.Centimeter, 11*vg.Centimeter); err != nil {
+	if err := repro.SavePanels(filepath.Join(dir, "fig1a_alpha.png"), fa, 12*vg.Centimeter, 11*vg.Centimeter); err != nil {
 		return err
 	}
 	// Fig. 1b-d: T_c against eta, one series per gamma, fitted lines.
@@ -148,6 +170,48 @@ func (r *Results) Summary(w io.Writer) {
 		p(" %-12s", fmtF(float64(a.CFit), "%.3f")+fmtF(float64(a.CFit)*float64(a.CFitLogSE), "±%.2f"))
 	}
 	p("\n%-28s %-10s %.3f (eq. 10, this mu2)\n", "C theory", "0.17", r.Setup.CTheory)
+	p("\nsettled: after the crossing the label noise is switched off (same eta, beta) until E = L0 + (eta/2)|pi|^2 < %g;\n", cfg.SettleTol)
+	p("a run at rest above the threshold trains with label noise again until it next crosses (cells.csv mean_returns);\n")
+	p("alpha_settled fits the mean settled step; the laws' columns give the alpha the fitted law implies for T_c (for the crossing step)\n\n")
+	p("%-7s", "gamma")
+	for _, a := range r.Activations {
+		p(" | %-34s", a.Name+" settled; transient law")
+	}
+	p(" | theory | sqrt law\n")
+	for _, g := range cfg.Gammas {
+		p("%-7.4f", g)
+		for _, a := range r.Activations {
+			as := a.AlphaSettled[gammaKey(g)]
+			cell := fmt.Sprintf("- (%d cells)", as.Points)
+			if !math.IsNaN(float64(as.Value)) {
+				cell = fmt.Sprintf("%.3f±%.3f", float64(as.Value), float64(as.StdErr))
+			}
+			law := func(m map[string]repro.Finite) string {
+				v, ok := m[gammaKey(g)]
+				if !ok {
+					return "-"
+				}
+				return fmtF(float64(v), "%.3f")
+			}
+			p(" | %-34s", cell+"; "+law(a.TransientLaw.Tc.Alpha)+" ("+law(a.TransientLaw.Crossing.Alpha)+")")
+		}
+		sq := "-"
+		if g > 2.0/3+1e-9 {
+			sq = fmt.Sprintf("%.3f", 1-g/2)
+		}
+		p(" | %.3f  | %s\n", math.Max(g, 2-2*g), sq)
+	}
+	p("\nlaws of the crossing (one fitted number each; rms and max |log residual| over the fitted cells):\n")
+	for _, a := range r.Activations {
+		for _, l := range []struct {
+			name string
+			fit  LawFit
+		}{{"sqrt law k, T_c", a.SqrtLaw.Tc}, {"sqrt law k, crossing step", a.SqrtLaw.Crossing},
+			{"transient law kappa, T_c", a.TransientLaw.Tc}, {"transient law kappa, crossing step", a.TransientLaw.Crossing}} {
+			p("  %-9s %-35s %-8s rms %-6s max %-6s (%d cells)\n", a.Name, l.name, fmtF(float64(l.fit.Prefactor), "%.3g"),
+				fmtF(float64(l.fit.RMSLogResidual), "%.3f"), fmtF(float64(l.fit.MaxLogResidual), "%.3f"), l.fit.Points)
+		}
+	}
 	excluded, fitFailed := map[string]int{}, map[string]int{}
 	for _, a := range r.Activations {
 		for _, c := range a.Cells {

@@ -71,7 +71,13 @@ func newPlan(cfg Config, workers int) (*plan, error) {
 // expected is a run's expected length in steps: a few of its theoretical
 // timescales, capped.
 func (pl *plan) expected(r Run) float64 {
-	return math.Min(float64(pl.cfg.MaxSteps), 3*pl.setup.TheoryTime(pl.cfg, r.Eta, r.Gamma))
+	t := 3 * pl.setup.TheoryTime(pl.cfg, r.Eta, r.Gamma)
+	if !r.Twin() {
+		// The return phase: the energy at the crossing (about 1e-2 on the
+		// quick preset) falls to settle_tol at the rate 1 - beta.
+		t += math.Max(0, math.Log(1e-2/pl.cfg.SettleTol)) / (1 - r.Beta)
+	}
+	return math.Min(float64(pl.cfg.MaxSteps), t)
 }
 
 // Sweep returns cfg as a sweep of the engine: its runs, how they are
@@ -224,7 +230,8 @@ func (pl *plan) perf() any {
 // The state of a run in progress, little-endian: a magic, the step, u, v
 // and their velocities (n each), the noise generator's state, the
 // recorder (stride, samples) and the last settling norm.
-var stateMagic = []byte("uv-run-state-1\x00")
+// Version 2 adds the crossing step and energy (the return phase).
+var stateMagic = []byte("uv-run-state-2\x00")
 
 // stateStep is the step of an encoded state (0 when it cannot be read:
 // decodeState then says why).
@@ -265,6 +272,14 @@ func encodeState(st *runState, step int, u, v, piU, piV []float64) ([]byte, erro
 	}
 	f64(st.lastNorm)
 	f64(float64(st.res.FinalNorm))
+	u64(uint64(st.res.CrossStep))
+	f64(float64(st.res.CrossEnergy))
+	u64(uint64(st.res.Returns))
+	ret := uint64(0)
+	if st.returning {
+		ret = 1
+	}
+	u64(ret)
 	return b, nil
 }
 
@@ -343,13 +358,31 @@ func decodeState(b []byte, cfg *Config, st *runState) (int, error) {
 	}
 	last, err1 := u64()
 	final, err2 := u64()
-	if err1 != nil || err2 != nil {
+	cross, err3 := u64()
+	energy, err4 := u64()
+	returns, err5 := u64()
+	returning, err6 := u64()
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || err6 != nil {
 		return 0, short
+	}
+	if returning > 1 || (cross == 0) != (returns == 0) || returns > step || (returning == 1 && cross == 0) {
+		return 0, fmt.Errorf("%d return phases (in one: %d) for crossing step %d", returns, returning, cross)
+	}
+	if cross > step || (cross > 0 && st.run.Twin()) {
+		// A twin stops at its crossing; a noisy run returns after it.
+		return 0, fmt.Errorf("crossing step %d for a run at step %d (seed %d)", cross, step, st.run.Seed)
+	}
+	// The energy at the crossing is measured in the next step: 0 until
+	// then, a number >= 0 once a run is past its crossing step.
+	if e := math.Float64frombits(energy); !(e >= 0) || math.IsInf(e, 0) || (e != 0 && (cross == 0 || cross == step)) {
+		return 0, fmt.Errorf("crossing energy %v for crossing step %d at step %d", e, cross, step)
 	}
 	if len(b) != 0 {
 		return 0, fmt.Errorf("%d bytes after the state", len(b))
 	}
 	st.lastNorm, st.res.FinalNorm = math.Float64frombits(last), repro.Finite(math.Float64frombits(final))
+	st.res.Crossed, st.res.CrossStep, st.res.CrossEnergy = cross > 0, int(cross), repro.Finite(math.Float64frombits(energy))
+	st.res.Returns, st.returning = int(returns), returning == 1
 	return int(step), nil
 }
 
@@ -423,15 +456,43 @@ func (r *RunResult) validate(cfg *Config) error {
 			flags++
 		}
 	}
+	settle := 0
+	for _, b := range []bool{r.SettleStep != 0, r.SettleCensored, r.SettleFailed} {
+		if b {
+			settle++
+		}
+	}
+	// A noisy run that crossed and then diverged in its return phase is
+	// both crossed and diverged (and settle_failed).
+	returnDiverged := r.Crossed && r.Diverged && !r.Twin() && r.Steps > r.CrossStep
+	if returnDiverged {
+		flags--
+	}
 	switch {
 	case r.Steps < 1 || r.Steps > cfg.MaxSteps:
 		return fmt.Errorf("steps = %d outside [1, %d]", r.Steps, cfg.MaxSteps)
 	case flags > 1:
 		return fmt.Errorf("more than one of crossed, censored, settled and diverged")
-	case r.Crossed && r.CrossStep != r.Steps:
-		return fmt.Errorf("cross_step = %d, want steps = %d for a run that crossed", r.CrossStep, r.Steps)
+	case r.Crossed && r.Twin() && r.CrossStep != r.Steps:
+		return fmt.Errorf("cross_step = %d, want steps = %d for a noise-free twin that crossed", r.CrossStep, r.Steps)
+	case r.Crossed && (r.CrossStep < 1 || r.CrossStep > r.Steps):
+		return fmt.Errorf("cross_step = %d outside [1, steps = %d] for a run that crossed", r.CrossStep, r.Steps)
 	case !r.Crossed && r.CrossStep != 0:
 		return fmt.Errorf("cross_step = %d for a run that did not cross", r.CrossStep)
+	case (!r.Crossed || r.Twin()) && (settle > 0 || r.CrossEnergy != 0 || r.Returns != 0):
+		return fmt.Errorf("settle_step, settle_censored, settle_failed or cross_energy for a run with no return phase (crossed %v, seed %d)", r.Crossed, r.Seed)
+	case r.Crossed && !r.Twin() && settle != 1:
+		return fmt.Errorf("a run that crossed needs exactly one of settle_step, settle_censored and settle_failed (%d)", settle)
+	case r.Crossed && !r.Twin() && (r.Returns < 1 || r.Returns > r.Steps-r.CrossStep+1):
+		return fmt.Errorf("returns = %d for a run that crossed at step %d of %d", r.Returns, r.CrossStep, r.Steps)
+	case r.SettleStep != 0 && (r.SettleStep < r.CrossStep || r.SettleStep != r.Steps):
+		return fmt.Errorf("settle_step = %d, want in [cross_step = %d, steps = %d] and = steps", r.SettleStep, r.CrossStep, r.Steps)
+	case r.SettleCensored && r.Steps != cfg.MaxSteps:
+		return fmt.Errorf("settle_censored for a run of %d steps, not the cap %d", r.Steps, cfg.MaxSteps)
+	case returnDiverged != r.SettleFailed:
+		return fmt.Errorf("settle_failed = %v, but diverged after crossing = %v", r.SettleFailed, returnDiverged)
+	case r.Crossed && !r.Twin() && r.Steps > r.CrossStep && !(finite(r.CrossEnergy) && r.CrossEnergy >= 0):
+		return fmt.Errorf("cross_energy = %v must be a non-negative number for a run past its crossing", float64(r.CrossEnergy))
 	case r.Censored && (r.Twin() || r.Steps != cfg.MaxSteps):
 		return fmt.Errorf("censored: only a noisy run stopped at the cap (%d steps) is, not this one (%d steps, seed %d)", cfg.MaxSteps, r.Steps, r.Seed)
 	case r.Settled && (!r.Twin() || r.Steps%settleEvery != 0):
