@@ -699,3 +699,17 @@ func (e *Env) returnAdam(st *State, cfg ReturnConfig, fresh bool, lim Limit) err
 	st.AdamT = opt.Steps()
 	return st.capture(e.Model)
 }
+
+// Check reports what the valley phase would refuse in c (nil: nothing),
+// so that a sweep can validate its configuration before it starts.
+func (c ValleyConfig) Check() error { return c.check() }
+
+// Check reports what the noisy phase would refuse in c.
+func (c NoisyConfig) Check() error { return c.check() }
+
+// Check reports what the return phase would refuse in c, after its
+// defaults (Window, Tol) are filled in.
+func (c ReturnConfig) Check() error {
+	c.defaults()
+	return c.check()
+}
