@@ -11,6 +11,8 @@
 //	flatfast bench autodiff       gradient, Hessian-vector product, trace estimate
 //	flatfast repro uv             Figure 1 of the paper (vector UV model)
 //	flatfast repro sensing        Figure 3 of the paper (matrix sensing)
+//	flatfast repro fashion        Figure 5 of the paper (MLP on FashionMNIST)
+//	flatfast repro cifar          Figures 2 and 4 of the paper (ResNet-18 on CIFAR-10)
 //	flatfast repro merge          merge the directories of a sweep's shards
 //	flatfast data get             download FashionMNIST or CIFAR-10, verified
 //	flatfast data verify          check a data set on disk, count its classes
@@ -53,7 +55,7 @@ func commands() []command {
 		{name: "help", summary: "list the commands, or describe one: help <command> [<subcommand>]", run: runHelp},
 		{name: "info", summary: "print the CPU, the SIMD level in use and the cache sizes", run: runInfo},
 		{name: "bench", summary: "measure speed: bench kernels | gemm | conv | train | autodiff", subs: benchCommands()},
-		{name: "repro", summary: "reproduce a figure of the paper: repro uv | sensing | merge", subs: reproCommands()},
+		{name: "repro", summary: "reproduce a figure of the paper: repro uv | sensing | fashion | cifar | merge", subs: reproCommands()},
 		{name: "data", summary: "data sets: data get | verify (fashion-mnist, cifar10)", subs: dataCommands()},
 	}
 }
@@ -72,6 +74,8 @@ func reproCommands() []command {
 	return []command{
 		{name: "uv", summary: "Figure 1: training timescale of the vector UV model against eta and gamma", run: reproUV},
 		{name: "sensing", summary: "Figure 3: matrix sensing, test error and Hessian trace against momentum", run: reproSensing},
+		{name: "fashion", summary: "Figure 5: the paper's MLP on FashionMNIST, beta*(eta) by eq. 14 on test accuracy and Hessian trace", run: reproFashion},
+		{name: "cifar", summary: "Figures 2 and 4: ResNet-18 on CIFAR-10, beta*(eta) by eq. 14 and the power law", run: reproCifar},
 		{name: "merge", summary: "merge the output directories of a sweep's shards: repro merge -out DIR SHARD_DIR...", run: reproMerge},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flatfast/flatfast/repro/classify"
 	"github.com/flatfast/flatfast/repro/sensing"
 	"github.com/flatfast/flatfast/repro/sweep"
 	"github.com/flatfast/flatfast/repro/uv"
@@ -130,8 +131,12 @@ func reproMerge(args []string, stdout, stderr io.Writer) error {
 			sw, res, err := sensing.FromSettings(m.Settings)
 			summary = func() { res().Summary(stdout, nil) }
 			return sw, err
+		case "fashion", "cifar":
+			sw, res, err := classify.FromSettings(m.Settings)
+			summary = func() { res().Summary(stdout) }
+			return sw, err
 		}
-		return nil, fmt.Errorf("unknown experiment %q (this version has uv and sensing)", m.Experiment)
+		return nil, fmt.Errorf("unknown experiment %q (this version has uv, sensing, fashion and cifar)", m.Experiment)
 	}
 	sw, err := sweep.Merge(*out, fs.Args(), build, nil)
 	if err != nil {

@@ -1,0 +1,192 @@
+package classify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/flatfast/flatfast/repro"
+	"github.com/flatfast/flatfast/repro/sweep"
+	"github.com/flatfast/flatfast/repro/valley"
+)
+
+// Options control how an experiment runs (not what it computes).
+type Options struct {
+	Out string
+	// DataDir is where the data set lies (the -data flag; "" for the
+	// data package's lookup).
+	DataDir  string
+	Workers  int // runs executed at once (0: GOMAXPROCS)
+	Progress io.Writer
+	Quiet    bool
+	// Fresh, Shard and Prerequisites are sweep.Options'.
+	Fresh         bool
+	Shard         sweep.Shard
+	Prerequisites bool
+	Command       string
+	// MaxMemory is the memory the experiment may plan to use (0: the
+	// physical memory); see repro.CheckMemory.
+	MaxMemory       int64
+	CheckpointEvery time.Duration
+	WriteFile       func(path string, data []byte) error
+	// Setup replaces loading the data from DataDir (tests).
+	Setup func() (*Setup, error)
+}
+
+// Execute runs (its shard of) the sweep of cfg into opt.Out, and returns
+// the results when every run is present (nil otherwise: other shards'
+// runs are missing).
+func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *sweep.Outcome, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", repro.ErrConfig, err)
+	}
+	need, what := cfg.MemoryEstimate(opt.Workers)
+	if err := repro.CheckMemory(need, what, opt.MaxMemory); err != nil {
+		return nil, nil, err
+	}
+	load := opt.Setup
+	if load == nil {
+		load = func() (*Setup, error) { return Load(&cfg, opt.DataDir) }
+	}
+	pl, err := newPlan(cfg, opt.Workers, load)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", repro.ErrConfig, err)
+	}
+	if opt.CheckpointEvery > 0 {
+		pl.slice = min(pl.slice, opt.CheckpointEvery)
+	}
+	command := opt.Command
+	if command == "" {
+		command = "flatfast repro " + cfg.Experiment
+	}
+	oc, err := sweep.Execute(ctx, pl.sweep(command), sweep.Options{Out: opt.Out, Progress: opt.Progress, Quiet: opt.Quiet, Fresh: opt.Fresh,
+		Shard: opt.Shard, Prerequisites: opt.Prerequisites, CheckpointEvery: opt.CheckpointEvery, WriteFile: opt.WriteFile})
+	if err != nil {
+		return nil, oc, err
+	}
+	return pl.res, oc, nil
+}
+
+// Sweep returns cfg's sweep (for -plan) and a probe that times it on this
+// machine.
+func Sweep(cfg Config, command, dataDir string, workers int) (*sweep.Sweep, sweep.Probe, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", repro.ErrConfig, err)
+	}
+	pl, err := newPlan(cfg, workers, func() (*Setup, error) { return Load(&cfg, dataDir) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return pl.sweep(command), pl.probe, nil
+}
+
+// FromSettings rebuilds a sweep from the settings of its manifest (for
+// `flatfast repro merge`); the report needs no data. The function
+// returns the results once the report is written.
+func FromSettings(settings json.RawMessage) (*sweep.Sweep, func() *Results, error) {
+	var cfg Config
+	if err := sweep.DecodeJSON(settings, &cfg); err != nil {
+		return nil, nil, err
+	}
+	pl, err := newPlan(cfg, 1, func() (*Setup, error) { return nil, fmt.Errorf("classify: a merge trains nothing") })
+	if err != nil {
+		return nil, nil, err
+	}
+	return pl.sweep("flatfast repro " + cfg.Experiment), func() *Results { return pl.res }, nil
+}
+
+// MemoryEstimate is the bytes the configuration plans to hold: the data
+// sets as float32, and per worker a model's weights, its optimizer state
+// and a chunk's activations (a rough bound: a few copies of the weights
+// and of a chunk through every layer).
+func (c *Config) MemoryEstimate(workers int) (float64, string) {
+	spec, err := c.dataSpec()
+	if err != nil {
+		return 0, ""
+	}
+	pix := float64(spec.C * spec.H * spec.W)
+	ntrain, ntest := float64(c.trainSize()), float64(c.Data.TestPerClass*len(spec.Classes))
+	if c.Data.TestPerClass == 0 {
+		if sp, err := spec.Split("test"); err == nil {
+			ntest = float64(sp.N)
+		}
+	}
+	var params, acts float64
+	switch c.Model.Arch {
+	case ArchMLP:
+		h := float64(c.Model.Hidden)
+		params = pix*h + 4*h*h + 10*h
+		acts = 6 * h
+	case ArchResNet:
+		w := c.Model.Width
+		params = 11.2e6 * w * w
+		acts = 2.5e6 * w * pix / 3072 // activations per image of ResNet-18 at 32x32
+	}
+	if workers <= 0 {
+		workers = 2
+	}
+	chunk := float64(max(c.Chunk, c.Noisy.Batch))
+	per := 4 * (8*params + 6*chunk*acts)
+	need := 4*(ntrain+ntest)*pix*2 + float64(workers)*per
+	return need, fmt.Sprintf("%.0f training and %.0f test images, %d workers with a model of %.3g parameters", ntrain, ntest, workers, params)
+}
+
+func (pl *plan) valleyEpochs() int {
+	if pl.cfg.ValleyEpochs > 0 {
+		return min(pl.cfg.ValleyEpochs, pl.cfg.Valley.MaxEpochs)
+	}
+	return pl.cfg.Valley.MaxEpochs
+}
+
+// probe times the expensive parts on a freshly initialised model and
+// scales them by the runs' costs (sweep.Probe).
+func (pl *plan) probe(ctx context.Context, idx []int) (float64, string, error) {
+	s, err := pl.data()
+	if err != nil {
+		return 0, "", err
+	}
+	env, err := newEnv(pl.cfg, s)
+	if err != nil {
+		return 0, "", err
+	}
+	st, err := valley.NewState(env.Model)
+	if err != nil {
+		return 0, "", err
+	}
+	r := pl.runs[0]
+	ncfg := pl.cfg.noisyFor(r)
+	ncfg.Observe = valley.Observe{TraceEvery: -1}
+	const warm, steps = 2, 8
+	if err := env.Noisy(st, ncfg, valley.Limit{Steps: warm}); err != nil {
+		return 0, "", err
+	}
+	t0 := time.Now()
+	if err := env.Noisy(st, ncfg, valley.Limit{Steps: steps}); err != nil {
+		return 0, "", err
+	}
+	per := time.Since(t0).Seconds() / steps
+	var units float64
+	sw := pl.sweep("")
+	for _, i := range idx {
+		units += sw.Runs[i].Cost
+	}
+	traceSec := 0.0
+	if env.Trace.Set != nil {
+		t1 := time.Now()
+		if _, err := env.HessianTrace(); err != nil {
+			return 0, "", err
+		}
+		traceSec = time.Since(t1).Seconds()
+	}
+	traces := 0
+	for _, i := range idx {
+		if i > 0 {
+			traces += 2 + pl.cfg.Noisy.Epochs*stepsPerEpoch(s.Train.Len(), pl.cfg.Noisy.Batch, pl.cfg.Noisy.DropLast)/max(1, pl.cfg.Noisy.Observe.TraceEvery)
+		}
+	}
+	how := fmt.Sprintf("%d noisy-phase steps at batch %d: %.3g s a step; %.3g step-equivalents in the shard (the valley counted as %d epochs); %d Hessian traces at %.3g s",
+		steps, pl.cfg.Noisy.Batch, per, units, pl.valleyEpochs(), traces, traceSec)
+	return per*units + float64(traces)*traceSec, how, nil
+}
