@@ -47,7 +47,9 @@ func SavePanels(path string, plots []*plot.Plot, panelW, panelH vg.Length) error
 // width overflows.
 func fixRange(a *plot.Axis) {
 	lo, hi := a.Min, a.Max
-	if _, ok := a.Scale.(plot.LogScale); ok {
+	_, log := a.Scale.(plot.LogScale)
+	_, rlog := a.Scale.(ReversedLog)
+	if log || rlog {
 		// Within [1e-300, 1e300] the decades of the tick makers are finite.
 		const small, big = 1e-300, 1e300
 		ok := func(v float64) bool { return v > 0 && !math.IsInf(v, 0) }
@@ -92,6 +94,16 @@ func fixRange(a *plot.Axis) {
 		}
 	}
 	a.Min, a.Max = lo, hi
+}
+
+// ReversedLog is a log scale that runs from large to small values, for an
+// axis of 1 - beta on which beta grows to the right. Use it with
+// plot.LogTicks.
+type ReversedLog struct{}
+
+// Normalize maps x in [min, max] to [1, 0] logarithmically.
+func (ReversedLog) Normalize(min, max, x float64) float64 {
+	return 1 - plot.LogScale{}.Normalize(min, max, x)
 }
 
 // Color returns the i-th colour: plotutil's palette for the first seven,

@@ -20,8 +20,19 @@ func TestEmptyLogPanel(t *testing.T) {
 	if err := AddSeries(full, Series{Name: "some", X: []float64{1, 10}, Y: []float64{3, 30}, Points: true}, 0, true, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := SavePanels(filepath.Join(t.TempDir(), "p.png"), []*plot.Plot{p, full}, 8*vg.Centimeter, 6*vg.Centimeter); err != nil {
+	// The same on a reversed log axis (1 - beta, beta growing rightwards).
+	rev := NewPlot("reversed, empty", "1 - beta", "y", true, false)
+	rev.X.Scale = ReversedLog{}
+	one := NewPlot("reversed, one point", "1 - beta", "y", true, false)
+	one.X.Scale = ReversedLog{}
+	if err := AddSeries(one, Series{Name: "one", X: []float64{0.01}, Y: []float64{3}, Points: true}, 0, true, false); err != nil {
 		t.Fatal(err)
+	}
+	if err := SavePanels(filepath.Join(t.TempDir(), "p.png"), []*plot.Plot{p, full, rev, one}, 8*vg.Centimeter, 6*vg.Centimeter); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := (ReversedLog{}).Normalize(0.001, 0.1, 0.1), (ReversedLog{}).Normalize(0.001, 0.1, 0.001); a != 0 || b != 1 {
+		t.Errorf("ReversedLog maps [0.001, 0.1] to [%v, %v], want [1, 0] from left to right: 0.1 at 0, 0.001 at 1", b, a)
 	}
 }
 

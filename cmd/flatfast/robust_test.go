@@ -78,6 +78,16 @@ func TestBadValuesExit2(t *testing.T) {
 		{[]string{"repro", "sensing", "-betas", "0.5,NaN"}, "beta NaN"},
 		{[]string{"repro", "sensing", "-seeds", "10000000000", "-max-memory", "8G"}, "seeds = 10000000000"},
 		{[]string{"repro", "sensing", "-max-memory", "-1G"}, "-max-memory"},
+		{[]string{"repro", "fashion", "-seeds", "0"}, "seeds 0"},
+		{[]string{"repro", "fashion", "-etas", "0.01,0.01"}, "learning rate 0.01 given twice"},
+		{[]string{"repro", "fashion", "-betas", "0.5,1"}, "momentum 1 outside"},
+		{[]string{"repro", "fashion", "-baselines", "nesterov"}, `baseline "nesterov"`},
+		{[]string{"repro", "fashion", "-fit-var", "logit"}, `fit variable "logit"`},
+		{[]string{"repro", "fashion", "-train-per-class", "-3"}, "images per class -3"},
+		{[]string{"repro", "fashion", "-preset", "huge"}, `unknown preset "huge"`},
+		{[]string{"repro", "cifar", "-epochs", "-1"}, "noisy phase of -1 epochs"},
+		{[]string{"repro", "cifar", "-return-steps", "0"}, "at most 0 Adam steps"},
+		{[]string{"repro", "cifar", "-probes", "1"}, "1 probe"},
 	} {
 		var out, errw bytes.Buffer
 		args := append(append([]string(nil), c.args...), "-out", filepath.Join(dir, "never"))
@@ -144,6 +154,8 @@ func TestSecondWriterIsRefused(t *testing.T) {
 	for _, args := range [][]string{
 		{"repro", "uv", "-q", "-out", dir, "-activations", "identity", "-gammas", "1", "-etas", "0.05,0.1", "-seeds", "1"},
 		{"repro", "sensing", "-q", "-out", dir, "-steps", "10", "-seeds", "1", "-betas", "0"},
+		{"repro", "fashion", "-q", "-out", dir},
+		{"repro", "cifar", "-q", "-out", dir},
 	} {
 		var out, errw bytes.Buffer
 		code := run(args, &out, &errw)

@@ -57,14 +57,15 @@ type RunSummary struct {
 	// fit; its test accuracy, the observable itself, stays in.
 	Collapsed bool `json:"collapsed,omitempty"`
 	// After the return (the paper's measurement point).
-	TestAccuracy  float64 `json:"test_accuracy"`
-	TestLoss      float64 `json:"test_loss"`
-	TrainAccuracy float64 `json:"train_accuracy"`
-	ReturnSteps   int     `json:"return_steps"`
-	ReturnReached bool    `json:"return_reached"`
+	// NaN (null in JSON) for a run that diverged.
+	TestAccuracy  repro.Finite `json:"test_accuracy"`
+	TestLoss      repro.Finite `json:"test_loss"`
+	TrainAccuracy repro.Finite `json:"train_accuracy"`
+	ReturnSteps   int          `json:"return_steps"`
+	ReturnReached bool         `json:"return_reached"`
 	// At the end of the noisy phase.
-	NoisyTestAccuracy  float64 `json:"noisy_end_test_accuracy"`
-	NoisyTrainAccuracy float64 `json:"noisy_end_train_accuracy"`
+	NoisyTestAccuracy  repro.Finite `json:"noisy_end_test_accuracy"`
+	NoisyTrainAccuracy repro.Finite `json:"noisy_end_train_accuracy"`
 	// The Hessian trace at the end of the noisy phase and after the
 	// return (NaN, null in JSON, when not measured).
 	Trace         repro.Finite `json:"hessian_trace_noisy_end"`
@@ -140,20 +141,20 @@ func summarize(r Run, res runResult, classes int) RunSummary {
 	s := RunSummary{Run: r, ID: r.ID(), Diverged: res.Diverged, ReturnSteps: res.ReturnSteps, ReturnReached: res.ReturnReached,
 		Trace: nan(), TraceStderr: nan(), TraceReturn: nan(), TraceReturnSE: nan()}
 	if res.Diverged != "" {
-		s.TestAccuracy, s.TrainAccuracy, s.NoisyTestAccuracy, s.NoisyTrainAccuracy = math.NaN(), math.NaN(), math.NaN(), math.NaN()
-		s.TestLoss = math.NaN()
+		s.TestAccuracy, s.TrainAccuracy, s.NoisyTestAccuracy, s.NoisyTrainAccuracy = nan(), nan(), nan(), nan()
+		s.TestLoss = nan()
 		return s
 	}
 	for _, o := range res.Curve {
 		switch o.Phase {
 		case valley.PhaseNoisy:
-			s.NoisyTestAccuracy, s.NoisyTrainAccuracy = o.TestAcc, o.TrainAcc
+			s.NoisyTestAccuracy, s.NoisyTrainAccuracy = repro.Finite(o.TestAcc), repro.Finite(o.TrainAcc)
 			s.Collapsed = o.TrainAcc <= 2/float64(max(1, classes))
 			if o.TraceProbes > 0 {
 				s.Trace, s.TraceStderr = repro.Finite(o.Trace), repro.Finite(o.TraceSE)
 			}
 		case valley.PhaseReturn:
-			s.TestAccuracy, s.TestLoss, s.TrainAccuracy = o.TestAcc, o.TestLoss, o.TrainAcc
+			s.TestAccuracy, s.TestLoss, s.TrainAccuracy = repro.Finite(o.TestAcc), repro.Finite(o.TestLoss), repro.Finite(o.TrainAcc)
 			if o.TraceProbes > 0 {
 				s.TraceReturn, s.TraceReturnSE = repro.Finite(o.Trace), repro.Finite(o.TraceSE)
 			}
@@ -174,7 +175,7 @@ func analyse(c *Config, vp ValleyPoint, runs []RunSummary) (*Results, error) {
 		lower       bool
 		value       func(RunSummary) float64
 	}{
-		{ObsTestAccuracy, "test accuracy after the return phase", false, func(s RunSummary) float64 { return s.TestAccuracy }},
+		{ObsTestAccuracy, "test accuracy after the return phase", false, func(s RunSummary) float64 { return float64(s.TestAccuracy) }},
 		{ObsHessianTrace, "Hutchinson trace of the expected label-noise training loss at the end of the noisy phase (collapsed runs left out)", true, func(s RunSummary) float64 {
 			if s.Collapsed {
 				return math.NaN()
@@ -222,7 +223,7 @@ func analyse(c *Config, vp ValleyPoint, runs []RunSummary) (*Results, error) {
 			for _, s := range runs {
 				if s.Eta == eta && s.Beta == beta && s.Diverged == "" {
 					row.Seeds++
-					acc = append(acc, s.TestAccuracy)
+					acc = append(acc, float64(s.TestAccuracy))
 					if !math.IsNaN(float64(s.Trace)) {
 						tr = append(tr, float64(s.Trace))
 					}

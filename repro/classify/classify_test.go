@@ -19,6 +19,7 @@ import (
 	"github.com/flatfast/flatfast/internal/shardtest"
 	"github.com/flatfast/flatfast/repro"
 	"github.com/flatfast/flatfast/repro/data"
+	"github.com/flatfast/flatfast/repro/fit"
 	"github.com/flatfast/flatfast/repro/sweep"
 	"github.com/flatfast/flatfast/repro/valley"
 	"github.com/flatfast/flatfast/tensor"
@@ -332,7 +333,7 @@ func TestAnalyseKnownOptimum(t *testing.T) {
 		}
 		// A deterministic wobble, so that the residual variance is not 0.
 		wobble := 1e-4 * math.Sin(float64(r.Index)*1.7)
-		sums = append(sums, RunSummary{Run: r, ID: r.ID(), TestAccuracy: acc + wobble, Trace: repro.Finite(100 - 10*x + wobble)})
+		sums = append(sums, RunSummary{Run: r, ID: r.ID(), TestAccuracy: repro.Finite(acc + wobble), Trace: repro.Finite(100 - 10*x + wobble)})
 	}
 	res, err := analyse(&c, ValleyPoint{}, sums)
 	if err != nil {
@@ -353,6 +354,27 @@ func TestAnalyseKnownOptimum(t *testing.T) {
 	}
 	if res.Fits[ObsHessianTrace].Exponent.Resolved {
 		t.Error("an exponent from no resolved beta*")
+	}
+	// The report draws an eta whose runs all diverged (empty panels) and
+	// leaves it out of the fits.
+	for i := range sums {
+		if sums[i].Eta == 0.1 {
+			sums[i] = summarize(sums[i].Run, runResult{Diverged: "optim: training diverged at step 3: loss is NaN"}, 4)
+		}
+	}
+	res, err = analyse(&c, ValleyPoint{}, sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.curves = make([][]valley.Observation, len(sums))
+	if err := res.Write(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	if f := res.Fits[ObsTestAccuracy].BetaStar["0.1"]; f.Resolved || f.Why != fit.ReasonTooFew {
+		t.Errorf("eta 0.1 with every run diverged: %+v", f)
+	}
+	if e := res.Fits[ObsTestAccuracy].Exponent; e.Resolved {
+		t.Errorf("an exponent through 2 etas: %+v", e)
 	}
 }
 

@@ -74,7 +74,7 @@ func (r *Results) Write(dir string) error {
 	var rows [][]string
 	for _, s := range r.Runs {
 		rows = append(rows, []string{s.ID, g8(s.Eta), g8(s.Beta), strconv.Itoa(s.Seed), strconv.FormatBool(s.Grid), joinNames(s.Baselines),
-			g8(s.TestAccuracy), g8(s.TestLoss), g8(s.TrainAccuracy), g8(s.NoisyTestAccuracy), g8(s.NoisyTrainAccuracy),
+			g8(float64(s.TestAccuracy)), g8(float64(s.TestLoss)), g8(float64(s.TrainAccuracy)), g8(float64(s.NoisyTestAccuracy)), g8(float64(s.NoisyTrainAccuracy)),
 			g8(float64(s.Trace)), g8(float64(s.TraceStderr)), g8(float64(s.TraceReturn)), g8(float64(s.TraceReturnSE)),
 			strconv.Itoa(s.ReturnSteps), strconv.FormatBool(s.ReturnReached), strconv.FormatBool(s.Collapsed), s.Diverged})
 	}
@@ -119,7 +119,7 @@ func (r *Results) plots(dir string) error {
 		var panels []*plot.Plot
 		for _, eta := range c.Noisy.Etas {
 			p := repro.NewPlot(fmt.Sprintf("eta = %s", FormatEta(eta)), "1 - beta", ylabel, true, false)
-			p.X.Scale = reversedLog{}
+			p.X.Scale = repro.ReversedLog{}
 			betas, means := betaMeans(r.Runs, eta, true, value)
 			if err := repro.AddSeries(p, repro.Series{Name: "grid (seed mean)", X: oneMinusAll(betas), Y: means, Points: true}, 0, true, false); err != nil {
 				return err
@@ -153,7 +153,7 @@ func (r *Results) plots(dir string) error {
 		}
 		return repro.SavePanels(filepath.Join(dir, name), panels, 4*vg.Inch, 3.5*vg.Inch)
 	}
-	if err := perEta("fig4_accuracy_vs_beta.png", "test accuracy after the return", ObsTestAccuracy, func(s RunSummary) float64 { return s.TestAccuracy }); err != nil {
+	if err := perEta("fig4_accuracy_vs_beta.png", "test accuracy after the return", ObsTestAccuracy, func(s RunSummary) float64 { return float64(s.TestAccuracy) }); err != nil {
 		return err
 	}
 	if err := perEta("trace_vs_beta.png", "Hessian trace, end of noisy phase", ObsHessianTrace, func(s RunSummary) float64 {
@@ -276,14 +276,6 @@ func eq14At(f BetaStar, beta float64, v fit.Eq14Var) float64 {
 		return float64(f.Best) + float64(f.A1)*(x-xs)
 	}
 	return float64(f.Best) + float64(f.A2)*(x-xs)
-}
-
-// reversedLog is a log scale running from large to small, so that beta
-// grows to the right on an axis of 1 - beta.
-type reversedLog struct{}
-
-func (reversedLog) Normalize(min, max, x float64) float64 {
-	return 1 - plot.LogScale{}.Normalize(min, max, x)
 }
 
 // Summary prints the table: the valley point, beta* per eta on both
