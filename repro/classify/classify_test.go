@@ -504,3 +504,52 @@ func TestValleyKilled(t *testing.T) {
 	}
 	t.Logf("killed at epoch %d of %d (reached %v)", st.Step, v.Step, v.Reached)
 }
+
+// TestMergeShardDirectories: the valley point made once and copied into
+// two shard directories (no shared file system), each shard run into its
+// own, then merged through FromSettings (no data needed): the unsharded
+// run's report.
+func TestMergeShardDirectories(t *testing.T) {
+	want, valleyDir, out := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "merged")
+	run(t, tinyConfig(), Options{Out: want})
+	if _, _, err := Execute(context.Background(), tinyConfig(), Options{Out: valleyDir, Setup: tinySetup, Prerequisites: true}); err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for i := range 2 {
+		d := t.TempDir()
+		for _, f := range []string{sweep.ManifestFile, filepath.Join(sweep.RunsDir, ValleyID+".run")} {
+			b, err := os.ReadFile(filepath.Join(valleyDir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(d, f)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, oc, err := Execute(context.Background(), tinyConfig(), Options{Out: d, Setup: tinySetup, Shard: sweep.Shard{Index: i, Count: 2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if oc.Complete {
+			t.Fatalf("shard %d/2 alone wrote the report", i)
+		}
+		dirs = append(dirs, d)
+	}
+	var res func() *Results
+	build := func(m *sweep.Manifest) (*sweep.Sweep, error) {
+		sw, r, err := FromSettings(m.Settings)
+		res = r
+		return sw, err
+	}
+	if _, err := sweep.Merge(out, dirs, build, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res() == nil {
+		t.Fatal("the merge returned no results")
+	}
+	sameFiles(t, "merged shard directories", want, out)
+}
