@@ -5,27 +5,12 @@
 package cifar
 
 import (
-	"fmt"
-
 	"github.com/flatfast/flatfast/repro/classify"
 	"github.com/flatfast/flatfast/repro/valley"
 )
 
-// Names lists the presets; Quick is the default.
-func Names() []string { return []string{"cpu", "paper", "quick"} }
-
-// Preset returns a copy of the named preset.
-func Preset(name string) (classify.Config, error) {
-	switch name {
-	case "quick":
-		return Quick(), nil
-	case "cpu":
-		return CPU(), nil
-	case "paper":
-		return Paper(), nil
-	}
-	return classify.Config{}, fmt.Errorf("unknown preset %q (want quick, cpu or paper)", name)
-}
+// Presets: quick (the default), cpu and paper.
+var Presets = classify.Presets{"quick": Quick, "cpu": CPU, "paper": Paper}
 
 var allBaselines = []string{classify.BaselineSGD, classify.BaselineFixed, classify.BaselineCritical}
 

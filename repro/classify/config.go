@@ -339,3 +339,25 @@ func (f FitConfig) variable() (int, error) {
 
 // FormatEta writes an eta as results.json keys it (as in the settings).
 func FormatEta(eta float64) string { return strconv.FormatFloat(eta, 'g', -1, 64) }
+
+// Presets are an experiment's named configurations.
+type Presets map[string]func() Config
+
+// Names lists the presets, sorted.
+func (p Presets) Names() []string {
+	var n []string
+	for k := range p {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Get returns a fresh copy of the named preset.
+func (p Presets) Get(name string) (Config, error) {
+	f, ok := p[name]
+	if !ok {
+		return Config{}, fmt.Errorf("unknown preset %q (want %s)", name, strings.Join(p.Names(), ", "))
+	}
+	return f(), nil
+}

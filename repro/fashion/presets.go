@@ -5,38 +5,12 @@
 package fashion
 
 import (
-	"fmt"
-	"sort"
-
 	"github.com/flatfast/flatfast/repro/classify"
 	"github.com/flatfast/flatfast/repro/valley"
 )
 
-// Presets by name. Quick is the default.
-var Presets = map[string]classify.Config{"quick": Quick(), "cpu": CPU(), "paper": Paper()}
-
-// Names lists the presets.
-func Names() []string {
-	var n []string
-	for k := range Presets {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
-
-// Preset returns a copy of the named preset.
-func Preset(name string) (classify.Config, error) {
-	switch name {
-	case "quick":
-		return Quick(), nil
-	case "cpu":
-		return CPU(), nil
-	case "paper":
-		return Paper(), nil
-	}
-	return classify.Config{}, fmt.Errorf("unknown preset %q (want quick, cpu or paper)", name)
-}
+// Presets: quick (the default), cpu and paper.
+var Presets = classify.Presets{"quick": Quick, "cpu": CPU, "paper": Paper}
 
 var allBaselines = []string{classify.BaselineSGD, classify.BaselineFixed, classify.BaselineCritical}
 
