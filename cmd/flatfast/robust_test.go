@@ -154,8 +154,9 @@ func TestSecondWriterIsRefused(t *testing.T) {
 	for _, args := range [][]string{
 		{"repro", "uv", "-q", "-out", dir, "-activations", "identity", "-gammas", "1", "-etas", "0.05,0.1", "-seeds", "1"},
 		{"repro", "sensing", "-q", "-out", dir, "-steps", "10", "-seeds", "1", "-betas", "0"},
-		{"repro", "fashion", "-q", "-out", dir},
-		{"repro", "cifar", "-q", "-out", dir},
+		// The lock is taken before the data are read: any directory will do.
+		{"repro", "fashion", "-q", "-out", dir, "-data", shard},
+		{"repro", "cifar", "-q", "-out", dir, "-data", shard},
 	} {
 		var out, errw bytes.Buffer
 		code := run(args, &out, &errw)
@@ -169,5 +170,24 @@ func TestSecondWriterIsRefused(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(shard); len(ents) != 1 {
 		t.Errorf("the refused runs left %d entries in %s", len(ents), shard)
+	}
+}
+
+// TestMissingDataWritesNothing: a classification experiment without its
+// data set says where it looked and how to get it, exit 1, before it
+// creates its output directory.
+func TestMissingDataWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, ex := range []string{"fashion", "cifar"} {
+		var out, errw bytes.Buffer
+		never := filepath.Join(dir, ex)
+		t.Setenv("FLATFAST_DATA", filepath.Join(dir, "empty"))
+		code := run([]string{"repro", ex, "-q", "-out", never, "-data", filepath.Join(dir, "nonexistent")}, &out, &errw)
+		if code != 1 || !strings.Contains(errw.String(), "nonexistent") {
+			t.Errorf("%s: exit %d, stderr %q", ex, code, errw.String())
+		}
+		if _, err := os.Stat(never); err == nil {
+			t.Errorf("%s: the output directory was created", ex)
+		}
 	}
 }

@@ -48,6 +48,15 @@ func Execute(ctx context.Context, cfg Config, opt Options) (*Results, *sweep.Out
 	}
 	load := opt.Setup
 	if load == nil {
+		// Where the data are is checked before anything is written; they
+		// are read at the first run this process executes.
+		spec, err := cfg.dataSpec()
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := spec.Dir(opt.DataDir); err != nil {
+			return nil, nil, err
+		}
 		load = func() (*Setup, error) { return Load(&cfg, opt.DataDir) }
 	}
 	pl, err := newPlan(cfg, opt.Workers, load)
