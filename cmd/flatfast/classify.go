@@ -22,7 +22,7 @@ type classifyExperiment struct {
 
 func reproFashion(args []string, stdout, stderr io.Writer) error {
 	return reproClassify(classifyExperiment{name: "fashion", preset: fashion.Presets.Get,
-		presetHelp: "quick (about 7 min on 2 cores), cpu (hours) or paper (a cluster job: see -plan)", defData: "fashion-mnist"}, args, stdout, stderr)
+		presetHelp: "quick (about 12 min on 2 cores), cpu (hours) or paper (a cluster job: see -plan)", defData: "fashion-mnist"}, args, stdout, stderr)
 }
 
 func reproCifar(args []string, stdout, stderr io.Writer) error {

@@ -57,7 +57,7 @@ func TestQuickOnRealData(t *testing.T) {
 	}
 	c := Quick()
 	c.Data.TrainPerClass, c.Data.TestPerClass = 10, 10
-	c.Noisy.Etas = []float64{0.01}
+	c.Noisy.Etas, c.Noisy.Seeds = []float64{0.01}, 1
 	c.Noisy.Betas = classify.BetaGrid{List: []float64{0.9, 0.99}}
 	c.Noisy.Epochs, c.Noisy.Batch, c.Noisy.Observe.Every, c.Noisy.Observe.TraceEvery = 2, 25, 2, 0
 	c.Return.Epochs, c.Return.Batch = 1, 25
