@@ -22,12 +22,12 @@ type classifyExperiment struct {
 
 func reproFashion(args []string, stdout, stderr io.Writer) error {
 	return reproClassify(classifyExperiment{name: "fashion", preset: fashion.Presets.Get,
-		presetHelp: "quick (about 12 min on 2 cores), cpu (hours) or paper (a cluster job: see -plan)", defData: "fashion-mnist"}, args, stdout, stderr)
+		presetHelp: "quick (about 10 min on 2 cores), cpu (hours) or paper (a cluster job: see -plan)", defData: "fashion-mnist"}, args, stdout, stderr)
 }
 
 func reproCifar(args []string, stdout, stderr io.Writer) error {
 	return reproClassify(classifyExperiment{name: "cifar", preset: cifar.Presets.Get,
-		presetHelp: "quick (about 20 min on 2 cores), cpu (hours) or paper (a cluster job: see -plan)", defData: "cifar10"}, args, stdout, stderr)
+		presetHelp: "quick (about 11 min on 2 cores), cpu (hours) or paper (a cluster job: see -plan)", defData: "cifar10"}, args, stdout, stderr)
 }
 
 // reproClassify is `flatfast repro <experiment>` for the classification
