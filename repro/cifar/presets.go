@@ -25,7 +25,10 @@ var allBaselines = []string{classify.BaselineSGD, classify.BaselineFixed, classi
 // gives no length), at most 200 steps. The paper's etas are read off its
 // Fig. 2b: 1e-4 to 1e-2; 8 betas per eta geometric in 1 - beta from 0.05
 // down to the larger of 2 eta and 1e-4. Full-batch passes in chunks of
-// 500 images (batch norm per chunk, in training mode).
+// 500 images (batch norm per chunk, in training mode). The trace (the
+// paper measures none): 10 probes on 200 training images, about 100 s a
+// trace on 2 cores at full width; 20 probes on 500 images made the traces
+// a sixth of the sweep's cost.
 func Paper() classify.Config {
 	return classify.Config{
 		Experiment: "cifar", Preset: "paper",
@@ -42,7 +45,7 @@ func Paper() classify.Config {
 		},
 		Return: classify.ReturnConfig{ReturnConfig: valley.ReturnConfig{Method: valley.ReturnAdam, LR: 1e-4, MaxSteps: 200, Window: 10, Tol: 1e-3,
 			Observe: valley.Observe{Every: 50}}},
-		Trace: classify.TraceConfig{PerClass: 50, Probes: 20, P: 0.2, Seed: 7, Chunk: 100},
+		Trace: classify.TraceConfig{PerClass: 20, Probes: 10, P: 0.2, Seed: 7, Chunk: 100},
 		Fit:   classify.FitConfig{Var: "log1m"},
 	}
 }
@@ -92,15 +95,16 @@ func Quick() classify.Config {
 	}
 }
 
-// CPU is hours on 2 cores: width 1/4 on 10,000 training images (1,000
-// per class) and the whole test set, the valley over 20 + 180 epochs, 30
-// noisy epochs at batch 128 (2,340 steps) at etas 0.003 to 0.03 with 7
-// betas each down to 1 - beta = 0.003, the projection by Adam at 1e-4
-// for at most 50 steps. See -plan for its cost on a machine.
+// CPU is hours on 2 cores (about 8 by -plan on a 2-core Xeon): width 1/4
+// on 8,000 training images (800 per class) and the whole test set, the
+// valley over 20 + 180 epochs, 15 noisy epochs at batch 128 (930 steps)
+// at etas 0.003 to 0.03 with 7 betas each down to 1 - beta = 0.003, the
+// projection by Adam at 1e-4 for at most 20 steps (a full-batch step is
+// 62 minibatch steps' work: the projection is already 60% of a run).
 func CPU() classify.Config {
 	return classify.Config{
 		Experiment: "cifar", Preset: "cpu",
-		Data:     classify.DataConfig{Set: "cifar10", TrainPerClass: 1000},
+		Data:     classify.DataConfig{Set: "cifar10", TrainPerClass: 800},
 		Model:    classify.ModelConfig{Arch: classify.ArchResNet, Width: 0.25},
 		InitSeed: 1, Chunk: 500, ValleyEpochs: 120,
 		Valley: valley.ValleyConfig{LR: 0.1, Beta: 0.9, Warmup: 20, Decay: 180, MaxEpochs: 200, P: 0.2, Observe: valley.Observe{Every: 10}},
@@ -108,10 +112,10 @@ func CPU() classify.Config {
 			Etas:      []float64{0.003, 0.01, 0.03},
 			Betas:     classify.BetaGrid{OneMinusMax: 0.2, OneMinusMin: 0.003, Count: 7},
 			Baselines: allBaselines,
-			Batch:     128, DropLast: true, P: 0.2, Epochs: 30, Seeds: 1, NoiseSeed: 100,
-			Observe: valley.Observe{Every: 234, TraceEvery: 780},
+			Batch:     128, DropLast: true, P: 0.2, Epochs: 15, Seeds: 1, NoiseSeed: 100,
+			Observe: valley.Observe{Every: 186, TraceEvery: 465}, // every 3 epochs (62 steps each), a trace at the middle
 		},
-		Return: classify.ReturnConfig{ReturnConfig: valley.ReturnConfig{Method: valley.ReturnAdam, LR: 1e-4, MaxSteps: 50, Window: 10, Tol: 1e-3,
+		Return: classify.ReturnConfig{ReturnConfig: valley.ReturnConfig{Method: valley.ReturnAdam, LR: 1e-4, MaxSteps: 20, Window: 10, Tol: 1e-3,
 			Observe: valley.Observe{Every: 10}}},
 		Trace: classify.TraceConfig{PerClass: 20, Probes: 10, P: 0.2, Seed: 7, Chunk: 100},
 		Fit:   classify.FitConfig{Var: "log1m"},

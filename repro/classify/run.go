@@ -150,7 +150,10 @@ func (pl *plan) valleyEpochs() int {
 }
 
 // probe times the expensive parts on a freshly initialised model and
-// scales them by the runs' costs (sweep.Probe).
+// scales them by the runs' costs (sweep.Probe): noisy-phase steps (8, or
+// as many as 5 s allow, at least 1), and a Hessian trace with 2 probes on one
+// trace chunk, scaled to the configuration's probes and subset (a trace
+// is linear in both).
 func (pl *plan) probe(ctx context.Context, idx []int) (float64, string, error) {
 	s, err := pl.data()
 	if err != nil {
@@ -164,38 +167,75 @@ func (pl *plan) probe(ctx context.Context, idx []int) (float64, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	r := pl.runs[0]
-	ncfg := pl.cfg.noisyFor(r)
+	ncfg := pl.cfg.noisyFor(pl.runs[0])
 	ncfg.Observe = valley.Observe{TraceEvery: -1}
-	const warm, steps = 2, 8
-	if err := env.Noisy(st, ncfg, valley.Limit{Steps: warm}); err != nil {
+	if err := env.Noisy(st, ncfg, valley.Limit{Steps: 1}); err != nil { // warm-up: first allocations
 		return 0, "", err
 	}
-	t0 := time.Now()
-	if err := env.Noisy(st, ncfg, valley.Limit{Steps: steps}); err != nil {
+	t0, before := time.Now(), st.Step
+	if err := env.Noisy(st, ncfg, valley.Limit{Steps: 8, Wall: 5 * time.Second}); err != nil {
 		return 0, "", err
 	}
-	per := time.Since(t0).Seconds() / steps
+	steps := st.Step - before
+	if steps < 1 {
+		return 0, "", fmt.Errorf("classify: the probe took no noisy-phase step")
+	}
+	per := time.Since(t0).Seconds() / float64(steps)
 	var units float64
 	sw := pl.sweep("")
 	for _, i := range idx {
 		units += sw.Runs[i].Cost
 	}
-	traceSec := 0.0
-	if env.Trace.Set != nil {
+	traceSec, traces := 0.0, 0
+	if s.TraceSet != nil {
+		chunk := pl.cfg.Trace.Chunk
+		if chunk == 0 {
+			chunk = pl.cfg.Chunk
+		}
+		rows := min(chunk, s.TraceSet.Len())
+		sub, err := s.TraceSet.Subset(seq(rows))
+		if err != nil {
+			return 0, "", err
+		}
+		env.Trace.Set, env.Trace.Probes = sub, 2
+		if _, err := env.HessianTrace(); err != nil { // warm-up: the graph's first allocations
+			return 0, "", err
+		}
 		t1 := time.Now()
 		if _, err := env.HessianTrace(); err != nil {
 			return 0, "", err
 		}
-		traceSec = time.Since(t1).Seconds()
-	}
-	traces := 0
-	for _, i := range idx {
-		if i > 0 {
-			traces += 2 + pl.cfg.Noisy.Epochs*stepsPerEpoch(s.Train.Len(), pl.cfg.Noisy.Batch, pl.cfg.Noisy.DropLast)/max(1, pl.cfg.Noisy.Observe.TraceEvery)
+		traceSec = time.Since(t1).Seconds() * float64(pl.cfg.Trace.Probes) / 2 * float64(s.TraceSet.Len()) / float64(rows)
+		noisySteps := pl.cfg.Noisy.Epochs * stepsPerEpoch(s.Train.Len(), pl.cfg.Noisy.Batch, pl.cfg.Noisy.DropLast)
+		for _, i := range idx {
+			if i == 0 {
+				traces += phaseTraces(pl.cfg.Valley.Observe, 0)
+				continue
+			}
+			traces += phaseTraces(pl.cfg.Noisy.Observe, noisySteps) + phaseTraces(pl.cfg.Return.Observe, 0)
 		}
 	}
 	how := fmt.Sprintf("%d noisy-phase steps at batch %d: %.3g s a step; %.3g step-equivalents in the shard (the valley counted as %d epochs); %d Hessian traces at %.3g s",
 		steps, pl.cfg.Noisy.Batch, per, units, pl.valleyEpochs(), traces, traceSec)
 	return per*units + float64(traces)*traceSec, how, nil
+}
+
+// phaseTraces is how many traces a phase of steps steps takes under ob
+// (0 steps: at its end only, when it takes one).
+func phaseTraces(ob valley.Observe, steps int) int {
+	switch {
+	case ob.TraceEvery < 0:
+		return 0
+	case ob.TraceEvery == 0:
+		return 1
+	}
+	return steps/ob.TraceEvery + 1
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
