@@ -151,9 +151,9 @@ func (pl *plan) valleyEpochs() int {
 
 // probe times the expensive parts on a freshly initialised model and
 // scales them by the runs' costs (sweep.Probe): noisy-phase steps (8, or
-// as many as 5 s allow, at least 1), and a Hessian trace with 2 probes on one
-// trace chunk, scaled to the configuration's probes and subset (a trace
-// is linear in both).
+// as many as 5 s allow, at least 1), and a Hessian trace on one trace
+// chunk with 2 and with 4 probes, scaled to the configuration's probes
+// and chunks.
 func (pl *plan) probe(ctx context.Context, idx []int) (float64, string, error) {
 	s, err := pl.data()
 	if err != nil {
@@ -197,15 +197,30 @@ func (pl *plan) probe(ctx context.Context, idx []int) (float64, string, error) {
 		if err != nil {
 			return 0, "", err
 		}
-		env.Trace.Set, env.Trace.Probes = sub, 2
-		if _, err := env.HessianTrace(); err != nil { // warm-up: the graph's first allocations
+		// A chunk's trace costs a fixed part (its graph) plus a part per
+		// probe: time 2 and 4 probes (after a warm-up) and scale each.
+		env.Trace.Set = sub
+		timeTrace := func(probes int) (float64, error) {
+			env.Trace.Probes = probes
+			t := time.Now()
+			_, err := env.HessianTrace()
+			return time.Since(t).Seconds(), err
+		}
+		if _, err := timeTrace(2); err != nil { // warm-up: the graph's first allocations
 			return 0, "", err
 		}
-		t1 := time.Now()
-		if _, err := env.HessianTrace(); err != nil {
+		t2, err := timeTrace(2)
+		if err != nil {
 			return 0, "", err
 		}
-		traceSec = time.Since(t1).Seconds() * float64(pl.cfg.Trace.Probes) / 2 * float64(s.TraceSet.Len()) / float64(rows)
+		t4, err := timeTrace(4)
+		if err != nil {
+			return 0, "", err
+		}
+		perProbe := max(0, (t4-t2)/2)
+		fixed := max(0, t2-2*perProbe)
+		chunks := float64((s.TraceSet.Len() + rows - 1) / rows)
+		traceSec = chunks * (fixed + float64(pl.cfg.Trace.Probes)*perProbe)
 		noisySteps := pl.cfg.Noisy.Epochs * stepsPerEpoch(s.Train.Len(), pl.cfg.Noisy.Batch, pl.cfg.Noisy.DropLast)
 		for _, i := range idx {
 			if i == 0 {
