@@ -34,7 +34,7 @@ func addSweepFlags(fs *flag.FlagSet, defOut string) *sweepFlags {
 		plan:      fs.Bool("plan", false, "print the number of runs, the shards and an estimate of the cost on this machine (from a short timed probe), and exit"),
 		shardFlag: fs.String("shard", "", "i/N: run only shard i (from 0) of N, the runs i, i+N, ...; default: from a Slurm array (SLURM_ARRAY_TASK_*) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX), else all runs"),
 		shards:    fs.Int("shards", 0, "the number of shards, for a Kubernetes Indexed Job (which does not export it; or FLATFAST_SHARDS) or for -plan"),
-		prereq:    fs.Bool("prerequisites", false, "run only the runs that the others start from (a cluster's first job, before the shards; none in this experiment)"),
+		prereq:    fs.Bool("prerequisites", false, "run only the runs that the others start from (a cluster's first job, before the shards): the valley point of fashion and cifar; uv and sensing have none"),
 	}
 }
 
