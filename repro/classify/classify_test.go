@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,29 +233,44 @@ func TestDeterministic(t *testing.T) {
 }
 
 // TestInterruptedResumes: a sweep cancelled while runs are in progress
-// (their states saved) and run again gives the bytes of an uninterrupted
-// sweep.
+// (each session is cancelled at its second checkpoint of a run in
+// progress, whatever the machine's speed) and run again until it
+// finishes gives the bytes of an uninterrupted sweep.
 func TestInterruptedResumes(t *testing.T) {
 	want, got := t.TempDir(), t.TempDir()
 	run(t, tinyConfig(), Options{Out: want, Workers: 1})
+	stateDir := string(filepath.Separator) + sweep.StateDir + string(filepath.Separator)
+	resumed := 0
 	for round := 0; ; round++ {
 		ctx, cancel := context.WithCancel(context.Background())
-		timer := time.AfterFunc(150*time.Millisecond, cancel)
-		_, oc, err := Execute(ctx, tinyConfig(), Options{Out: got, Workers: 2, Setup: tinySetup, CheckpointEvery: time.Millisecond})
-		timer.Stop()
+		var saves atomic.Int32
+		write := func(path string, b []byte) error {
+			err := repro.WriteFileAtomic(path, b)
+			if strings.Contains(path, stateDir) && saves.Add(1) >= 2 {
+				cancel()
+			}
+			return err
+		}
+		_, oc, err := Execute(ctx, tinyConfig(), Options{Out: got, Workers: 2, Setup: tinySetup, CheckpointEvery: time.Millisecond, WriteFile: write})
 		cancel()
+		if oc != nil {
+			resumed += oc.Resumed
+		}
 		if err == nil && oc.Complete {
 			if round == 0 {
-				t.Fatal("the sweep finished before it was interrupted: the test needs longer runs")
+				t.Fatal("the sweep finished without being interrupted: it saved fewer than two states")
 			}
 			break
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			t.Fatal(err)
 		}
-		if round > 200 {
+		if round > 500 {
 			t.Fatal("no progress")
 		}
+	}
+	if resumed == 0 {
+		t.Fatal("no run was resumed from a saved state")
 	}
 	sameFiles(t, "interrupted and resumed", want, got)
 }
@@ -283,7 +299,7 @@ const envValley = "FLATFAST_CLASSIFY_VALLEY_OUT"
 
 func TestMain(m *testing.M) {
 	if out := os.Getenv(envValley); out != "" {
-		_, _, err := Execute(context.Background(), resnetConfig(), Options{Out: out, Setup: resnetSetup, Prerequisites: true, CheckpointEvery: 10 * time.Millisecond})
+		_, _, err := Execute(context.Background(), resnetConfig(), Options{Out: out, Setup: resnetSetup, Prerequisites: true, CheckpointEvery: time.Millisecond})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

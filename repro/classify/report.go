@@ -166,6 +166,7 @@ func (r *Results) plots(dir string) error {
 	}
 	// Fig. 5: log(1 - beta*) against log(eta), per observable.
 	p := repro.NewPlot("optimal momentum (cf. paper Fig. 5)", "eta", "1 - beta*", true, true)
+	p.X.Tick.Marker = p.Y.Tick.Marker // labels at 1, 2, 5 x 10^k: the etas span less than a decade or two
 	k := 0
 	lo, hi := c.Noisy.Etas[0], c.Noisy.Etas[0]
 	for _, e := range c.Noisy.Etas {
