@@ -163,6 +163,17 @@ func summarize(r Run, res runResult, classes int) RunSummary {
 	return s
 }
 
+// accuracyValue and traceValue are what the fits (and the figures that
+// show them) take of a run: NaN leaves it out.
+func accuracyValue(s RunSummary) float64 { return float64(s.TestAccuracy) }
+
+func traceValue(s RunSummary) float64 {
+	if s.Collapsed {
+		return math.NaN()
+	}
+	return float64(s.Trace)
+}
+
 // analyse fits eq. 14 per eta on both observables, the exponents, and
 // the baselines' rows.
 func analyse(c *Config, vp ValleyPoint, runs []RunSummary) (*Results, error) {
@@ -175,13 +186,8 @@ func analyse(c *Config, vp ValleyPoint, runs []RunSummary) (*Results, error) {
 		lower       bool
 		value       func(RunSummary) float64
 	}{
-		{ObsTestAccuracy, "test accuracy after the return phase", false, func(s RunSummary) float64 { return float64(s.TestAccuracy) }},
-		{ObsHessianTrace, "Hutchinson trace of the expected label-noise training loss at the end of the noisy phase (collapsed runs left out)", true, func(s RunSummary) float64 {
-			if s.Collapsed {
-				return math.NaN()
-			}
-			return float64(s.Trace)
-		}},
+		{ObsTestAccuracy, "test accuracy after the return phase", false, accuracyValue},
+		{ObsHessianTrace, "Hutchinson trace of the expected label-noise training loss at the end of the noisy phase (collapsed runs left out)", true, traceValue},
 	} {
 		of := ObservableFits{Measured: obs.where, Lower: obs.lower, BetaStar: map[string]BetaStar{}}
 		var fits []fit.Eq14

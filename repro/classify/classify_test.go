@@ -1,7 +1,6 @@
 package classify
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -420,37 +419,42 @@ func resnetSetup() (*Setup, error) {
 	return NewSetup(&c, mk("train", 48, 1), mk("test", 16, 2))
 }
 
-// payload is a sweep record's payload: what follows its two header lines.
+// recordPayload is a sweep record's payload: what follows its two header
+// lines (ok false for a record too short to have them).
+func recordPayload(rec []byte) ([]byte, bool) {
+	n := 0
+	for range 2 {
+		i := bytes.IndexByte(rec[n:], '\n')
+		if i < 0 {
+			return nil, false
+		}
+		n += i + 1
+	}
+	return rec[n:], true
+}
+
+// payload is the payload of the record in the file at path.
 func payload(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := bufio.NewReader(bytes.NewReader(b))
-	n := 0
-	for range 2 {
-		line, err := r.ReadBytes('\n')
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		n += len(line)
+	p, ok := recordPayload(b)
+	if !ok {
+		t.Fatalf("%s: no record header", path)
 	}
-	return b[n:]
+	return p
 }
 
 // stateStep is the step of a saved valley state (-1: unreadable, as a
 // file caught half-written by a concurrent reader would be).
 func stateStep(rec []byte) int {
-	i := bytes.IndexByte(rec, '\n')
-	if i < 0 {
+	p, ok := recordPayload(rec)
+	if !ok {
 		return -1
 	}
-	j := bytes.IndexByte(rec[i+1:], '\n')
-	if j < 0 {
-		return -1
-	}
-	st, err := valley.Load(rec[i+1+j+1:])
+	st, err := valley.Load(p)
 	if err != nil {
 		return -1
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
@@ -73,7 +74,7 @@ func (r *Results) Write(dir string) error {
 	}
 	var rows [][]string
 	for _, s := range r.Runs {
-		rows = append(rows, []string{s.ID, g8(s.Eta), g8(s.Beta), strconv.Itoa(s.Seed), strconv.FormatBool(s.Grid), joinNames(s.Baselines),
+		rows = append(rows, []string{s.ID, g8(s.Eta), g8(s.Beta), strconv.Itoa(s.Seed), strconv.FormatBool(s.Grid), strings.Join(s.Baselines, " "),
 			g8(float64(s.TestAccuracy)), g8(float64(s.TestLoss)), g8(float64(s.TrainAccuracy)), g8(float64(s.NoisyTestAccuracy)), g8(float64(s.NoisyTrainAccuracy)),
 			g8(float64(s.Trace)), g8(float64(s.TraceStderr)), g8(float64(s.TraceReturn)), g8(float64(s.TraceReturnSE)),
 			strconv.Itoa(s.ReturnSteps), strconv.FormatBool(s.ReturnReached), strconv.FormatBool(s.Collapsed), s.Diverged})
@@ -99,17 +100,6 @@ func (r *Results) Write(dir string) error {
 		return err
 	}
 	return r.plots(dir)
-}
-
-func joinNames(v []string) string {
-	s := ""
-	for i, x := range v {
-		if i > 0 {
-			s += " "
-		}
-		s += x
-	}
-	return s
 }
 
 func (r *Results) plots(dir string) error {
@@ -153,15 +143,10 @@ func (r *Results) plots(dir string) error {
 		}
 		return repro.SavePanels(filepath.Join(dir, name), panels, 4*vg.Inch, 3.5*vg.Inch)
 	}
-	if err := perEta("fig4_accuracy_vs_beta.png", "test accuracy after the return", ObsTestAccuracy, func(s RunSummary) float64 { return float64(s.TestAccuracy) }); err != nil {
+	if err := perEta("fig4_accuracy_vs_beta.png", "test accuracy after the return", ObsTestAccuracy, accuracyValue); err != nil {
 		return err
 	}
-	if err := perEta("trace_vs_beta.png", "Hessian trace, end of noisy phase", ObsHessianTrace, func(s RunSummary) float64 {
-		if s.Collapsed {
-			return math.NaN()
-		}
-		return float64(s.Trace)
-	}); err != nil {
+	if err := perEta("trace_vs_beta.png", "Hessian trace, end of noisy phase", ObsHessianTrace, traceValue); err != nil {
 		return err
 	}
 	// Fig. 5: log(1 - beta*) against log(eta), per observable.

@@ -32,6 +32,9 @@ type plan struct {
 
 	res *Results // set by the report
 
+	pointMu sync.Mutex
+	point   *valley.State // the valley point, once read
+
 	mu              sync.Mutex
 	steps, resumed  int
 	seconds         float64
@@ -69,13 +72,18 @@ func stepsPerEpoch(n, batch int, dropLast bool) int {
 
 // Costs, in minibatch steps of the noisy phase (a forward and backward
 // pass over Batch images): the unit of progress, the ETA and -plan.
-func (pl *plan) valleyCost(n int) float64 {
-	// A full-batch step is n/Batch steps' work, its stopping check a
-	// forward pass over the training set (about a third of that); the
-	// phase's length is unknown until it ends: the configuration's
-	// expectation, else its cap.
-	return float64(pl.valleyEpochs()) * float64(n) / float64(pl.cfg.Noisy.Batch) * 4 / 3
-}
+
+// fullBatch is a full-batch step over n images in those units.
+func (pl *plan) fullBatch(n int) float64 { return float64(n) / float64(pl.cfg.Noisy.Batch) }
+
+// valleyEpoch is a valley-phase epoch: a full-batch step and its
+// stopping check, a forward pass over the training set (about a third of
+// a step's work).
+func (pl *plan) valleyEpoch(n int) float64 { return pl.fullBatch(n) * 4 / 3 }
+
+// valleyCost is the valley phase's: its length is unknown until it ends,
+// so the configuration's expectation, else its cap.
+func (pl *plan) valleyCost(n int) float64 { return float64(pl.valleyEpochs()) * pl.valleyEpoch(n) }
 
 func (pl *plan) runCost(n int) float64 {
 	c := pl.cfg
@@ -85,7 +93,7 @@ func (pl *plan) runCost(n int) float64 {
 	case valley.ReturnSGD:
 		steps += float64(r.Epochs * stepsPerEpoch(n, r.Batch, r.DropLast))
 	case valley.ReturnAdam:
-		steps += float64(r.MaxSteps) * float64(n) / float64(c.Noisy.Batch)
+		steps += float64(r.MaxSteps) * pl.fullBatch(n)
 	}
 	return steps
 }
@@ -94,11 +102,10 @@ func (pl *plan) runCost(n int) float64 {
 // alone when it is balanced (a whole split: the data set's documented
 // size).
 func (c *Config) trainSize() int {
+	spec, _ := c.dataSpec()
 	if c.Data.TrainPerClass > 0 {
-		spec, _ := c.dataSpec()
 		return c.Data.TrainPerClass * len(spec.Classes)
 	}
-	spec, _ := c.dataSpec()
 	sp, err := spec.Split("train")
 	if err != nil {
 		return 1
@@ -163,14 +170,14 @@ func (pl *plan) exec(ctx context.Context, b *sweep.Batch) error {
 
 // loop calls phase in slices until it reports done, saving the state
 // when due and on cancellation, and reporting progress in steps.
-func (pl *plan) loop(ctx context.Context, b *sweep.Batch, st **valley.State, unit float64, phase func(*valley.State) (bool, error)) error {
+func (pl *plan) loop(ctx context.Context, b *sweep.Batch, st *valley.State, unit float64, phase func(*valley.State) (bool, error)) error {
 	for {
-		before := (*st).Step
-		done, err := phase(*st)
+		before := st.Step
+		done, err := phase(st)
 		if err != nil {
 			return err
 		}
-		taken := (*st).Step - before
+		taken := st.Step - before
 		b.Work(float64(taken) * unit)
 		pl.mu.Lock()
 		pl.steps += taken
@@ -179,7 +186,7 @@ func (pl *plan) loop(ctx context.Context, b *sweep.Batch, st **valley.State, uni
 			return nil
 		}
 		if ctx.Err() != nil || b.Due() {
-			bs, err := (*st).Save()
+			bs, err := st.Save()
 			if err != nil {
 				return err
 			}
@@ -193,6 +200,33 @@ func (pl *plan) loop(ctx context.Context, b *sweep.Batch, st **valley.State, uni
 	}
 }
 
+func (pl *plan) countResumed() {
+	pl.mu.Lock()
+	pl.resumed++
+	pl.mu.Unlock()
+}
+
+// valleyPoint reads and checks the valley point once per process (every
+// run starts from a Handoff of it, which copies; it is never modified):
+// megabytes to tens of megabytes that each run would read and checksum
+// again.
+func (pl *plan) valleyPoint(b *sweep.Batch) (*valley.State, error) {
+	pl.pointMu.Lock()
+	defer pl.pointMu.Unlock()
+	if pl.point == nil {
+		bs, err := b.Result(ValleyID)
+		if err != nil {
+			return nil, err
+		}
+		vp, err := valley.Load(bs)
+		if err != nil {
+			return nil, fmt.Errorf("the valley point: %w", err)
+		}
+		pl.point = vp
+	}
+	return pl.point, nil
+}
+
 func (pl *plan) execValley(ctx context.Context, b *sweep.Batch, env *valley.Env) error {
 	start := time.Now()
 	var st *valley.State
@@ -201,15 +235,12 @@ func (pl *plan) execValley(ctx context.Context, b *sweep.Batch, env *valley.Env)
 		if st, err = valley.Load(s); err != nil {
 			return b.BadState(0, err)
 		}
-		pl.mu.Lock()
-		pl.resumed++
-		pl.mu.Unlock()
+		pl.countResumed()
 	} else if st, err = valley.NewState(env.Model); err != nil {
 		return err
 	}
 	first := st.Step
-	unit := float64(env.Train.Len()) / float64(pl.cfg.Noisy.Batch) * 4 / 3
-	err = pl.loop(ctx, b, &st, unit, func(s *valley.State) (bool, error) {
+	err = pl.loop(ctx, b, st, pl.valleyEpoch(env.Train.Len()), func(s *valley.State) (bool, error) {
 		if err := env.Valley(s, pl.cfg.Valley, valley.Limit{Wall: pl.slice}); err != nil {
 			return false, fmt.Errorf("valley phase: %w", err)
 		}
@@ -246,23 +277,17 @@ func (pl *plan) execRun(ctx context.Context, b *sweep.Batch, env *valley.Env, r 
 		if st.Phase != valley.PhaseNoisy && st.Phase != valley.PhaseReturn {
 			return b.BadState(0, fmt.Errorf("a run's state in phase %q", st.Phase))
 		}
-		pl.mu.Lock()
-		pl.resumed++
-		pl.mu.Unlock()
+		pl.countResumed()
 	} else {
-		point, err := b.Result(ValleyID)
+		vp, err := pl.valleyPoint(b)
 		if err != nil {
 			return err
-		}
-		vp, err := valley.Load(point)
-		if err != nil {
-			return fmt.Errorf("the valley point: %w", err)
 		}
 		st = vp.Handoff()
 	}
 	ncfg, rcfg := pl.cfg.noisyFor(r), pl.cfg.returnFor(r)
 	if st.Phase != valley.PhaseReturn {
-		err := pl.loop(ctx, b, &st, 1, func(s *valley.State) (bool, error) {
+		err := pl.loop(ctx, b, st, 1, func(s *valley.State) (bool, error) {
 			if err := env.Noisy(s, ncfg, valley.Limit{Wall: pl.slice}); err != nil {
 				return false, fmt.Errorf("run %s, noisy phase: %w", r.ID(), err)
 			}
@@ -275,9 +300,9 @@ func (pl *plan) execRun(ctx context.Context, b *sweep.Batch, env *valley.Env, r 
 	}
 	unit := 1.0
 	if rcfg.Method == valley.ReturnAdam {
-		unit = float64(env.Train.Len()) / float64(pl.cfg.Noisy.Batch)
+		unit = pl.fullBatch(env.Train.Len())
 	}
-	err := pl.loop(ctx, b, &st, unit, func(s *valley.State) (bool, error) {
+	err := pl.loop(ctx, b, st, unit, func(s *valley.State) (bool, error) {
 		if err := env.Return(s, rcfg, valley.Limit{Wall: pl.slice}); err != nil {
 			return false, fmt.Errorf("run %s, return phase: %w", r.ID(), err)
 		}
