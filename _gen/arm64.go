@@ -775,6 +775,9 @@ func arm64() []byte {
 	affineNEON(g)
 	affine2NEON(g)
 	sqdevNEON(g)
+	winoNEON(g, false)
+	winoNEON(g, true)
+	winoKerNEON(g)
 	transposeNEON(g)
 	for _, indirect := range []bool{false, true} {
 		for _, rows := range []int{12, 8, 4} {

@@ -1032,6 +1032,7 @@ func amd64() []byte {
 	g.raw("#include \"textflag.h\"")
 	expData(g)
 	actData(g)
+	winoData(g)
 	for _, s := range []isa{avx512, avx2} {
 		reduceKernel(g, s, "dot")
 		reduceKernel(g, s, "sum")
@@ -1051,6 +1052,9 @@ func amd64() []byte {
 		sigmoidKernel(g, s)
 		activationBackward(g, s, "tanhBackward")
 		activationBackward(g, s, "sigmoidBackward")
+		winoKernel(g, s, false)
+		winoKernel(g, s, true)
+		winoKernelKernel(g, s)
 	}
 	for _, indirect := range []bool{false, true} {
 		for _, rows := range []int{12, 8, 4} {

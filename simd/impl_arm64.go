@@ -108,6 +108,16 @@ func transposeNEON(dst []float32, ldd int, src []float32, lds int, rows, cols in
 // pixels in a multiple of 4 (ResNet's 32x32 to 4x4 stages all take the
 // padded in-place path); short kernels of 4 and 8 rows for the last row
 // panel.
+//
+//go:noescape
+func winoIn4NEON(dst []float32, ds int, src []float32, ss int, n int)
+
+//go:noescape
+func winoOut4NEON(dst []float32, ds int, src []float32, ss int, n int)
+
+//go:noescape
+func winoKer4NEON(dst []float32, ds int, g0, g1, g2 []float32)
+
 var neonImpl = &Impl{
 	level: NEON, mr: 12, nr: 8,
 	dot: dotNEON, sum: sumNEON, max: maxNEON,
@@ -119,6 +129,7 @@ var neonImpl = &Impl{
 	gemmIndirect: gemmIndirectNEON, gemmIndirectPF: gemmIndirectPFNEON, nv: 2,
 	short:  []shortKernel{{4, gemm4NEON, gemmIndirect4NEON, nil}, {8, gemm8NEON, gemmIndirect8NEON, nil}},
 	affine: affineNEON, affine2: affine2NEON, sqdev: sqdevNEON,
+	winoIn4: winoIn4NEON, winoOut4: winoOut4NEON, winoKer4: winoKer4NEON, lanes: 4,
 }
 
 // archImpls gates the NEON level on ASIMD, the Advanced SIMD extension of

@@ -222,6 +222,81 @@ DATA actconst<>+312(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
 DATA actconst<>+316(SB)/4, $0xbeaaaa9f // tanh polynomial, coefficient of s^0
 GLOBL actconst<>(SB), RODATA|NOPTR, $320
 
+// Winograd transform constants, 8 copies each (one ymm).
+DATA wino<>+0(SB)/4, $0x40000000 // 2
+DATA wino<>+4(SB)/4, $0x40000000 // 2
+DATA wino<>+8(SB)/4, $0x40000000 // 2
+DATA wino<>+12(SB)/4, $0x40000000 // 2
+DATA wino<>+16(SB)/4, $0x40000000 // 2
+DATA wino<>+20(SB)/4, $0x40000000 // 2
+DATA wino<>+24(SB)/4, $0x40000000 // 2
+DATA wino<>+28(SB)/4, $0x40000000 // 2
+DATA wino<>+32(SB)/4, $0x40800000 // 4
+DATA wino<>+36(SB)/4, $0x40800000 // 4
+DATA wino<>+40(SB)/4, $0x40800000 // 4
+DATA wino<>+44(SB)/4, $0x40800000 // 4
+DATA wino<>+48(SB)/4, $0x40800000 // 4
+DATA wino<>+52(SB)/4, $0x40800000 // 4
+DATA wino<>+56(SB)/4, $0x40800000 // 4
+DATA wino<>+60(SB)/4, $0x40800000 // 4
+DATA wino<>+64(SB)/4, $0x40a00000 // 5
+DATA wino<>+68(SB)/4, $0x40a00000 // 5
+DATA wino<>+72(SB)/4, $0x40a00000 // 5
+DATA wino<>+76(SB)/4, $0x40a00000 // 5
+DATA wino<>+80(SB)/4, $0x40a00000 // 5
+DATA wino<>+84(SB)/4, $0x40a00000 // 5
+DATA wino<>+88(SB)/4, $0x40a00000 // 5
+DATA wino<>+92(SB)/4, $0x40a00000 // 5
+DATA wino<>+96(SB)/4, $0x41000000 // 8
+DATA wino<>+100(SB)/4, $0x41000000 // 8
+DATA wino<>+104(SB)/4, $0x41000000 // 8
+DATA wino<>+108(SB)/4, $0x41000000 // 8
+DATA wino<>+112(SB)/4, $0x41000000 // 8
+DATA wino<>+116(SB)/4, $0x41000000 // 8
+DATA wino<>+120(SB)/4, $0x41000000 // 8
+DATA wino<>+124(SB)/4, $0x41000000 // 8
+DATA wino<>+128(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+132(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+136(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+140(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+144(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+148(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+152(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+156(SB)/4, $0x3e800000 // 1/4
+DATA wino<>+160(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+164(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+168(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+172(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+176(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+180(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+184(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+188(SB)/4, $0xbe2aaaab // -1/6
+DATA wino<>+192(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+196(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+200(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+204(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+208(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+212(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+216(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+220(SB)/4, $0x3e2aaaab // 1/6
+DATA wino<>+224(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+228(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+232(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+236(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+240(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+244(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+248(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+252(SB)/4, $0x3daaaaab // 1/12
+DATA wino<>+256(SB)/4, $0x3d2aaaab // 1/24
+DATA wino<>+260(SB)/4, $0x3d2aaaab // 1/24
+DATA wino<>+264(SB)/4, $0x3d2aaaab // 1/24
+DATA wino<>+268(SB)/4, $0x3d2aaaab // 1/24
+DATA wino<>+272(SB)/4, $0x3d2aaaab // 1/24
+DATA wino<>+276(SB)/4, $0x3d2aaaab // 1/24
+DATA wino<>+280(SB)/4, $0x3d2aaaab // 1/24
+DATA wino<>+284(SB)/4, $0x3d2aaaab // 1/24
+GLOBL wino<>(SB), RODATA|NOPTR, $288
+
 // func dotAVX512(x, y []float32) float32
 TEXT ·dotAVX512(SB), NOSPLIT, $0-52
 	MOVQ x_base+0(FP), SI
@@ -1586,6 +1661,160 @@ sigmoidBackwardAVX512_done:
 	VZEROUPPER
 	RET
 
+// func winoIn4AVX512(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoIn4AVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ ds+24(FP), R10
+	MOVQ src_base+32(FP), SI
+	MOVQ ss+56(FP), R8
+	MOVQ n+64(FP), CX
+	SHLQ $2, R10
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), DX
+	ADDQ SI, DX
+	LEAQ (R10)(R10*2), R9
+	ADDQ DI, R9
+	VBROADCASTSS wino<>+0(SB), Z13
+	VBROADCASTSS wino<>+32(SB), Z14
+	VBROADCASTSS wino<>+64(SB), Z15
+winoIn4AVX512_loop:
+	TESTQ CX, CX
+	JEQ winoIn4AVX512_done
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(R8*1), Z1
+	VMOVUPS (SI)(R8*2), Z2
+	VMOVUPS (DX), Z3
+	VMOVUPS (SI)(R8*4), Z4
+	VMOVUPS (DX)(R8*2), Z5
+	VMOVAPS Z4, Z6
+	VFNMADD231PS Z14, Z2, Z6
+	VMOVAPS Z3, Z7
+	VFNMADD231PS Z14, Z1, Z7
+	VADDPS Z7, Z6, Z8
+	VMOVUPS Z8, (DI)(R10*1)
+	VSUBPS Z7, Z6, Z8
+	VMOVUPS Z8, (DI)(R10*2)
+	VSUBPS Z2, Z4, Z6
+	VSUBPS Z1, Z3, Z7
+	VMOVAPS Z6, Z8
+	VFMADD231PS Z13, Z7, Z8
+	VMOVUPS Z8, (R9)
+	VFNMADD231PS Z13, Z7, Z6
+	VMOVUPS Z6, (DI)(R10*4)
+	VFMADD231PS Z14, Z0, Z4
+	VFNMADD231PS Z15, Z2, Z4
+	VMOVUPS Z4, (DI)
+	VFMADD231PS Z14, Z1, Z5
+	VFNMADD231PS Z15, Z3, Z5
+	VMOVUPS Z5, (R9)(R10*2)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	ADDQ $64, R9
+	SUBQ $16, CX
+	JMP winoIn4AVX512_loop
+winoIn4AVX512_done:
+	VZEROUPPER
+	RET
+
+// func winoOut4AVX512(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoOut4AVX512(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ ds+24(FP), R10
+	MOVQ src_base+32(FP), SI
+	MOVQ ss+56(FP), R8
+	MOVQ n+64(FP), CX
+	SHLQ $2, R10
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), DX
+	ADDQ SI, DX
+	LEAQ (R10)(R10*2), R9
+	ADDQ DI, R9
+	VBROADCASTSS wino<>+0(SB), Z13
+	VBROADCASTSS wino<>+32(SB), Z14
+	VBROADCASTSS wino<>+96(SB), Z15
+winoOut4AVX512_loop:
+	TESTQ CX, CX
+	JEQ winoOut4AVX512_done
+	VMOVUPS (SI)(R8*1), Z1
+	VMOVUPS (SI)(R8*2), Z2
+	VMOVUPS (DX), Z3
+	VMOVUPS (SI)(R8*4), Z4
+	VADDPS Z2, Z1, Z6
+	VSUBPS Z2, Z1, Z7
+	VADDPS Z4, Z3, Z8
+	VSUBPS Z4, Z3, Z9
+	VADDPS (SI), Z6, Z10
+	VADDPS Z8, Z10, Z10
+	VMOVUPS Z10, (DI)
+	VMOVAPS Z7, Z11
+	VFMADD231PS Z13, Z9, Z11
+	VMOVUPS Z11, (DI)(R10*1)
+	VFMADD231PS Z14, Z8, Z6
+	VMOVUPS Z6, (DI)(R10*2)
+	VFMADD231PS Z15, Z9, Z7
+	VADDPS (DX)(R8*2), Z7, Z7
+	VMOVUPS Z7, (R9)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	ADDQ $64, R9
+	SUBQ $16, CX
+	JMP winoOut4AVX512_loop
+winoOut4AVX512_done:
+	VZEROUPPER
+	RET
+
+// func winoKer4AVX512(dst []float32, ds int, g0, g1, g2 []float32)
+TEXT ·winoKer4AVX512(SB), NOSPLIT, $0-104
+	MOVQ dst_base+0(FP), DI
+	MOVQ ds+24(FP), R10
+	MOVQ g0_base+32(FP), SI
+	MOVQ g0_len+40(FP), CX
+	MOVQ g1_base+56(FP), DX
+	MOVQ g2_base+80(FP), R8
+	SHLQ $2, R10
+	LEAQ (R10)(R10*2), R9
+	ADDQ DI, R9
+	VBROADCASTSS wino<>+128(SB), Z11
+	VBROADCASTSS wino<>+160(SB), Z12
+	VBROADCASTSS wino<>+192(SB), Z13
+	VBROADCASTSS wino<>+224(SB), Z14
+	VBROADCASTSS wino<>+256(SB), Z15
+winoKer4AVX512_loop:
+	TESTQ CX, CX
+	JEQ winoKer4AVX512_done
+	VMOVUPS (SI), Z0
+	VMOVUPS (DX), Z1
+	VMOVUPS (R8), Z2
+	VMULPS Z11, Z0, Z3
+	VMOVUPS Z3, (DI)
+	VADDPS Z2, Z0, Z4
+	VADDPS Z1, Z4, Z5
+	VMULPS Z12, Z5, Z5
+	VMOVUPS Z5, (DI)(R10*1)
+	VSUBPS Z1, Z4, Z5
+	VMULPS Z12, Z5, Z5
+	VMOVUPS Z5, (DI)(R10*2)
+	VMULPS Z13, Z2, Z6
+	VFMADD231PS Z15, Z0, Z6
+	VMOVAPS Z6, Z7
+	VFMADD231PS Z14, Z1, Z7
+	VMOVUPS Z7, (R9)
+	VFNMADD231PS Z14, Z1, Z6
+	VMOVUPS Z6, (DI)(R10*4)
+	VMOVUPS Z2, (R9)(R10*2)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, R8
+	ADDQ $64, DI
+	ADDQ $64, R9
+	SUBQ $16, CX
+	JMP winoKer4AVX512_loop
+winoKer4AVX512_done:
+	VZEROUPPER
+	RET
+
 // func dotAVX2(x, y []float32) float32
 TEXT ·dotAVX2(SB), NOSPLIT, $0-52
 	MOVQ x_base+0(FP), SI
@@ -2744,6 +2973,160 @@ sigmoidBackwardAVX2_tail:
 	VMULPS Y8, Y0, Y0
 	VMASKMOVPS Y0, Y15, (DI)
 sigmoidBackwardAVX2_done:
+	VZEROUPPER
+	RET
+
+// func winoIn4AVX2(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoIn4AVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ ds+24(FP), R10
+	MOVQ src_base+32(FP), SI
+	MOVQ ss+56(FP), R8
+	MOVQ n+64(FP), CX
+	SHLQ $2, R10
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), DX
+	ADDQ SI, DX
+	LEAQ (R10)(R10*2), R9
+	ADDQ DI, R9
+	VBROADCASTSS wino<>+0(SB), Y13
+	VBROADCASTSS wino<>+32(SB), Y14
+	VBROADCASTSS wino<>+64(SB), Y15
+winoIn4AVX2_loop:
+	TESTQ CX, CX
+	JEQ winoIn4AVX2_done
+	VMOVUPS (SI), Y0
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (DX), Y3
+	VMOVUPS (SI)(R8*4), Y4
+	VMOVUPS (DX)(R8*2), Y5
+	VMOVAPS Y4, Y6
+	VFNMADD231PS Y14, Y2, Y6
+	VMOVAPS Y3, Y7
+	VFNMADD231PS Y14, Y1, Y7
+	VADDPS Y7, Y6, Y8
+	VMOVUPS Y8, (DI)(R10*1)
+	VSUBPS Y7, Y6, Y8
+	VMOVUPS Y8, (DI)(R10*2)
+	VSUBPS Y2, Y4, Y6
+	VSUBPS Y1, Y3, Y7
+	VMOVAPS Y6, Y8
+	VFMADD231PS Y13, Y7, Y8
+	VMOVUPS Y8, (R9)
+	VFNMADD231PS Y13, Y7, Y6
+	VMOVUPS Y6, (DI)(R10*4)
+	VFMADD231PS Y14, Y0, Y4
+	VFNMADD231PS Y15, Y2, Y4
+	VMOVUPS Y4, (DI)
+	VFMADD231PS Y14, Y1, Y5
+	VFNMADD231PS Y15, Y3, Y5
+	VMOVUPS Y5, (R9)(R10*2)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP winoIn4AVX2_loop
+winoIn4AVX2_done:
+	VZEROUPPER
+	RET
+
+// func winoOut4AVX2(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoOut4AVX2(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ ds+24(FP), R10
+	MOVQ src_base+32(FP), SI
+	MOVQ ss+56(FP), R8
+	MOVQ n+64(FP), CX
+	SHLQ $2, R10
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), DX
+	ADDQ SI, DX
+	LEAQ (R10)(R10*2), R9
+	ADDQ DI, R9
+	VBROADCASTSS wino<>+0(SB), Y13
+	VBROADCASTSS wino<>+32(SB), Y14
+	VBROADCASTSS wino<>+96(SB), Y15
+winoOut4AVX2_loop:
+	TESTQ CX, CX
+	JEQ winoOut4AVX2_done
+	VMOVUPS (SI)(R8*1), Y1
+	VMOVUPS (SI)(R8*2), Y2
+	VMOVUPS (DX), Y3
+	VMOVUPS (SI)(R8*4), Y4
+	VADDPS Y2, Y1, Y6
+	VSUBPS Y2, Y1, Y7
+	VADDPS Y4, Y3, Y8
+	VSUBPS Y4, Y3, Y9
+	VADDPS (SI), Y6, Y10
+	VADDPS Y8, Y10, Y10
+	VMOVUPS Y10, (DI)
+	VMOVAPS Y7, Y11
+	VFMADD231PS Y13, Y9, Y11
+	VMOVUPS Y11, (DI)(R10*1)
+	VFMADD231PS Y14, Y8, Y6
+	VMOVUPS Y6, (DI)(R10*2)
+	VFMADD231PS Y15, Y9, Y7
+	VADDPS (DX)(R8*2), Y7, Y7
+	VMOVUPS Y7, (R9)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, DI
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP winoOut4AVX2_loop
+winoOut4AVX2_done:
+	VZEROUPPER
+	RET
+
+// func winoKer4AVX2(dst []float32, ds int, g0, g1, g2 []float32)
+TEXT ·winoKer4AVX2(SB), NOSPLIT, $0-104
+	MOVQ dst_base+0(FP), DI
+	MOVQ ds+24(FP), R10
+	MOVQ g0_base+32(FP), SI
+	MOVQ g0_len+40(FP), CX
+	MOVQ g1_base+56(FP), DX
+	MOVQ g2_base+80(FP), R8
+	SHLQ $2, R10
+	LEAQ (R10)(R10*2), R9
+	ADDQ DI, R9
+	VBROADCASTSS wino<>+128(SB), Y11
+	VBROADCASTSS wino<>+160(SB), Y12
+	VBROADCASTSS wino<>+192(SB), Y13
+	VBROADCASTSS wino<>+224(SB), Y14
+	VBROADCASTSS wino<>+256(SB), Y15
+winoKer4AVX2_loop:
+	TESTQ CX, CX
+	JEQ winoKer4AVX2_done
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	VMOVUPS (R8), Y2
+	VMULPS Y11, Y0, Y3
+	VMOVUPS Y3, (DI)
+	VADDPS Y2, Y0, Y4
+	VADDPS Y1, Y4, Y5
+	VMULPS Y12, Y5, Y5
+	VMOVUPS Y5, (DI)(R10*1)
+	VSUBPS Y1, Y4, Y5
+	VMULPS Y12, Y5, Y5
+	VMOVUPS Y5, (DI)(R10*2)
+	VMULPS Y13, Y2, Y6
+	VFMADD231PS Y15, Y0, Y6
+	VMOVAPS Y6, Y7
+	VFMADD231PS Y14, Y1, Y7
+	VMOVUPS Y7, (R9)
+	VFNMADD231PS Y14, Y1, Y6
+	VMOVUPS Y6, (DI)(R10*4)
+	VMOVUPS Y2, (R9)(R10*2)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R8
+	ADDQ $32, DI
+	ADDQ $32, R9
+	SUBQ $8, CX
+	JMP winoKer4AVX2_loop
+winoKer4AVX2_done:
 	VZEROUPPER
 	RET
 

@@ -1281,6 +1281,167 @@ sqdevNEON_done:
 	FMOVS F0, ret+32(FP)
 	RET
 
+// func winoIn4NEON(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoIn4NEON(SB), NOSPLIT, $0-72
+	MOVD src_base+32(FP), R1
+	MOVD ss+56(FP), R14
+	LSL $2, R14
+	ADD R14, R1, R2
+	ADD R14, R2, R3
+	ADD R14, R3, R4
+	ADD R14, R4, R5
+	ADD R14, R5, R6
+	MOVD dst_base+0(FP), R7
+	MOVD ds+24(FP), R14
+	LSL $2, R14
+	ADD R14, R7, R8
+	ADD R14, R8, R9
+	ADD R14, R9, R10
+	ADD R14, R10, R11
+	ADD R14, R11, R12
+	MOVD n+64(FP), R13
+	MOVW $0x40000000, R15
+	VDUP R15, V28.S4
+	MOVW $0x40800000, R15
+	VDUP R15, V29.S4
+	MOVW $0x40a00000, R15
+	VDUP R15, V30.S4
+winoIn4NEON_loop:
+	CBZ R13, winoIn4NEON_done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VLD1.P 16(R3), [V2.S4]
+	VLD1.P 16(R4), [V3.S4]
+	VLD1.P 16(R5), [V4.S4]
+	VLD1.P 16(R6), [V5.S4]
+	VMOV V4.B16, V6.B16
+	VFMLS V29.S4, V2.S4, V6.S4
+	VMOV V3.B16, V7.B16
+	VFMLS V29.S4, V1.S4, V7.S4
+	WORD $0x4e27d4c8 // fadd v8.4s, v6.4s, v7.4s
+	VST1.P [V8.S4], 16(R8)
+	WORD $0x4ea7d4c8 // fsub v8.4s, v6.4s, v7.4s
+	VST1.P [V8.S4], 16(R9)
+	WORD $0x4ea2d486 // fsub v6.4s, v4.4s, v2.4s
+	WORD $0x4ea1d467 // fsub v7.4s, v3.4s, v1.4s
+	VMOV V6.B16, V8.B16
+	VFMLA V28.S4, V7.S4, V8.S4
+	VST1.P [V8.S4], 16(R10)
+	VFMLS V28.S4, V7.S4, V6.S4
+	VST1.P [V6.S4], 16(R11)
+	VFMLA V29.S4, V0.S4, V4.S4
+	VFMLS V30.S4, V2.S4, V4.S4
+	VST1.P [V4.S4], 16(R7)
+	VFMLA V29.S4, V1.S4, V5.S4
+	VFMLS V30.S4, V3.S4, V5.S4
+	VST1.P [V5.S4], 16(R12)
+	SUB $4, R13
+	B winoIn4NEON_loop
+winoIn4NEON_done:
+	RET
+
+// func winoOut4NEON(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoOut4NEON(SB), NOSPLIT, $0-72
+	MOVD src_base+32(FP), R1
+	MOVD ss+56(FP), R14
+	LSL $2, R14
+	ADD R14, R1, R2
+	ADD R14, R2, R3
+	ADD R14, R3, R4
+	ADD R14, R4, R5
+	ADD R14, R5, R6
+	MOVD dst_base+0(FP), R7
+	MOVD ds+24(FP), R14
+	LSL $2, R14
+	ADD R14, R7, R8
+	ADD R14, R8, R9
+	ADD R14, R9, R10
+	MOVD n+64(FP), R13
+	MOVW $0x40000000, R15
+	VDUP R15, V28.S4
+	MOVW $0x40800000, R15
+	VDUP R15, V29.S4
+	MOVW $0x41000000, R15
+	VDUP R15, V30.S4
+winoOut4NEON_loop:
+	CBZ R13, winoOut4NEON_done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VLD1.P 16(R3), [V2.S4]
+	VLD1.P 16(R4), [V3.S4]
+	VLD1.P 16(R5), [V4.S4]
+	VLD1.P 16(R6), [V5.S4]
+	WORD $0x4e22d426 // fadd v6.4s, v1.4s, v2.4s
+	WORD $0x4ea2d427 // fsub v7.4s, v1.4s, v2.4s
+	WORD $0x4e24d468 // fadd v8.4s, v3.4s, v4.4s
+	WORD $0x4ea4d469 // fsub v9.4s, v3.4s, v4.4s
+	WORD $0x4e26d40a // fadd v10.4s, v0.4s, v6.4s
+	WORD $0x4e28d54a // fadd v10.4s, v10.4s, v8.4s
+	VST1.P [V10.S4], 16(R7)
+	VMOV V7.B16, V11.B16
+	VFMLA V28.S4, V9.S4, V11.S4
+	VST1.P [V11.S4], 16(R8)
+	VFMLA V29.S4, V8.S4, V6.S4
+	VST1.P [V6.S4], 16(R9)
+	VFMLA V30.S4, V9.S4, V7.S4
+	WORD $0x4e25d4e7 // fadd v7.4s, v7.4s, v5.4s
+	VST1.P [V7.S4], 16(R10)
+	SUB $4, R13
+	B winoOut4NEON_loop
+winoOut4NEON_done:
+	RET
+
+// func winoKer4NEON(dst []float32, ds int, g0, g1, g2 []float32)
+TEXT ·winoKer4NEON(SB), NOSPLIT, $0-104
+	MOVD g0_base+32(FP), R1
+	MOVD g0_len+40(FP), R13
+	MOVD g1_base+56(FP), R2
+	MOVD g2_base+80(FP), R3
+	MOVD dst_base+0(FP), R7
+	MOVD ds+24(FP), R14
+	LSL $2, R14
+	ADD R14, R7, R8
+	ADD R14, R8, R9
+	ADD R14, R9, R10
+	ADD R14, R10, R11
+	ADD R14, R11, R12
+	MOVW $0x3e800000, R15
+	VDUP R15, V27.S4
+	MOVW $0xbe2aaaab, R15
+	VDUP R15, V28.S4
+	MOVW $0x3e2aaaab, R15
+	VDUP R15, V29.S4
+	MOVW $0x3daaaaab, R15
+	VDUP R15, V30.S4
+	MOVW $0x3d2aaaab, R15
+	VDUP R15, V31.S4
+winoKer4NEON_loop:
+	CBZ R13, winoKer4NEON_done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VLD1.P 16(R3), [V2.S4]
+	WORD $0x6e3bdc03 // fmul v3.4s, v0.4s, v27.4s
+	VST1.P [V3.S4], 16(R7)
+	WORD $0x4e22d404 // fadd v4.4s, v0.4s, v2.4s
+	WORD $0x4e21d485 // fadd v5.4s, v4.4s, v1.4s
+	WORD $0x6e3cdca5 // fmul v5.4s, v5.4s, v28.4s
+	VST1.P [V5.S4], 16(R8)
+	WORD $0x4ea1d485 // fsub v5.4s, v4.4s, v1.4s
+	WORD $0x6e3cdca5 // fmul v5.4s, v5.4s, v28.4s
+	VST1.P [V5.S4], 16(R9)
+	WORD $0x6e3ddc46 // fmul v6.4s, v2.4s, v29.4s
+	VFMLA V31.S4, V0.S4, V6.S4
+	VMOV V6.B16, V7.B16
+	VFMLA V30.S4, V1.S4, V7.S4
+	VST1.P [V7.S4], 16(R10)
+	VFMLS V30.S4, V1.S4, V6.S4
+	VST1.P [V6.S4], 16(R11)
+	VST1.P [V2.S4], 16(R12)
+	SUB $4, R13
+	B winoKer4NEON_loop
+winoKer4NEON_done:
+	RET
+
 // func transpose4NEON(dst []float32, ldd int, src []float32, lds int, rb, cb int)
 // rb strips of 4 rows, each cb blocks of 4x4.
 TEXT ·transpose4NEON(SB), NOSPLIT, $0-80

@@ -28,6 +28,9 @@ func TestLevelsHaveTheirOwnKernels(t *testing.T) {
 				{"tanhBackward", k.tanhBackward, tanhBackwardGeneric, false},
 				{"sigmoidBackward", k.sigmoidBackward, sigmoidBackwardGeneric, false},
 				{"gemm", k.gemm, gemmGeneric, false},
+				{"winoIn4", k.winoIn4, winoIn4Generic, k.winoIn4 == nil || k.lanes == 0},
+				{"winoOut4", k.winoOut4, winoOut4Generic, k.winoOut4 == nil},
+				{"winoKer4", k.winoKer4, winoKer4Generic, k.winoKer4 == nil},
 				{"gemmIndirect", k.gemmIndirect, gemmIndirectGeneric, k.gemmIndirect == nil},
 				{"gemmIndirectPF", k.gemmIndirectPF, gemmIndirectGeneric, k.gemmIndirectPF == nil},
 			} {

@@ -93,6 +93,12 @@ type Impl struct {
 	affine  func(z, x []float32, a, b float32)
 	affine2 func(z, x, y []float32, a, b, c float32)
 	sqdev   func(x []float32, c float32) float32
+	// The Winograd F(4, 3) row transforms (winograd.go) on a multiple of
+	// lanes floats; nil where a level has none (the generic loops then do
+	// all of it).
+	winoIn4, winoOut4 func(dst []float32, ds int, src []float32, ss int, n int)
+	winoKer4          func(dst []float32, ds int, g0, g1, g2 []float32)
+	lanes             int
 
 	// band, when set, replaces the streaming kernels dot, sum and axpy for
 	// inputs whose footprint lies in (bandLo, bandHi] bytes: see
