@@ -85,6 +85,7 @@ type convScratch struct {
 	// xbuf is the storage of whichever copy of the input a call makes
 	// (padded, batchInner, nhwcB), shared to keep one per scratch.
 	xbuf []float32
+	wino winoScratch
 }
 
 var convPool freeList[convScratch]
@@ -116,17 +117,21 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 	defer convPool.put(s)
 	s.geom = g
 	impl := simd.Active()
+	if useWinograd(&g) {
+		s.wino.winograd(impl, Threads(), &g, w.f32, x.f32, dst.f32, false)
+		return dst, nil
+	}
 	s.da = denseA{impl: impl, a: w.f32, lda: g.Cin * g.KH * g.KW}
-	s.forward(impl, &s.da, x.f32, dst.f32)
+	s.direct(impl, &s.da, x.f32, dst.f32)
 	s.da.a = nil
 	return dst, nil
 }
 
-// forward computes the convolution of geometry s.geom of input x into y
-// with kernel operand A, choosing how B is read: in place from a padded
-// copy of x (NCHW when output rows are whole pieces, else batch-innermost),
-// or packed through im2col.
-func (s *convScratch) forward(impl *simd.Impl, A aSource, x, y []float32) {
+// direct computes the convolution of geometry s.geom of input x into y
+// with kernel operand A as one implicit GEMM, choosing how B is read: in
+// place from a padded copy of x (NCHW when output rows are whole pieces,
+// else batch-innermost), or packed through im2col.
+func (s *convScratch) direct(impl *simd.Impl, A aSource, x, y []float32) {
 	g := &s.geom
 	s.im.prepare(g, x)
 	defer func() { s.im.x = nil }()
@@ -248,9 +253,13 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 		// dX = conv(dY, flip(W)^T) with padding KH-1-pad.
 		s.geom = ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW,
 			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
+		if useWinograd(&s.geom) {
+			s.wino.winograd(impl, Threads(), &s.geom, w.f32, gy.f32, dst.f32, true)
+			return dst, nil
+		}
 		s.orig = g
 		s.fA.g, s.fA.w, s.fA.impl = &s.orig, w.f32, impl
-		s.forward(impl, &s.fA, gy.f32, dst.f32)
+		s.direct(impl, &s.fA, gy.f32, dst.f32)
 		s.fA.w = nil
 		return dst, nil
 	}

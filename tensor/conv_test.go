@@ -183,6 +183,42 @@ func atEveryLevel(t *testing.T, f func(t *testing.T)) {
 	}
 }
 
+// winoTol is the float32 bound of a convolution on the Winograd path,
+// relative to the largest output: its error follows the magnitude of each
+// tile's inputs, not of each output, so an output near zero can be off by
+// far more than a dot product's relative error (TestWinogradStages
+// measures 0.6-1.7e-5 on the ResNet stages; this bound is 3x that).
+const winoTol = 5e-5
+
+// withWinograd runs f with the Winograd path on for every eligible
+// convolution (no channel minimum) or off.
+func withWinograd(on bool, f func()) {
+	prevOn, prevMin := SetConvWinograd(on), winoMinChannels
+	winoMinChannels = 1
+	defer func() { SetConvWinograd(prevOn); winoMinChannels = prevMin }()
+	f()
+}
+
+// checkConv32 compares a float32 convolution result with the float64 one:
+// within tol*(1+|want|) element by element on the direct path, within
+// winoTol of the largest |want| on the Winograd path.
+func checkConv32(t *testing.T, what string, got *Tensor, want []float64, tol float64, wino bool) {
+	t.Helper()
+	if !wino {
+		checkClose(t, what, got, want, tol)
+		return
+	}
+	var scale float64
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(w))
+	}
+	for i, w := range want {
+		if d := math.Abs(got.Flat(i) - w); !(d <= winoTol*scale) {
+			t.Fatalf("%s (Winograd): element %d = %v, want %v (bound %.2g of the largest, %v)", what, i, got.Flat(i), w, winoTol, scale)
+		}
+	}
+}
+
 func TestConv2dForwardAndBackward(t *testing.T) {
 	r := NewRNG(1)
 	atEveryLevel(t, func(t *testing.T) {
@@ -208,21 +244,31 @@ func TestConv2dForwardAndBackward(t *testing.T) {
 					tol = 2e-5 * math.Sqrt(float64(g.Cin*g.KH*g.KW+g.N*g.OH*g.OW+g.Cout*g.KH*g.KW))
 				}
 				x, w, gy := Must(x64.As(dt)), Must(w64.As(dt)), Must(gy64.As(dt))
-				y, err := Conv2d(nanTensor(dt, g.outShape()...), x, w, c.stride, c.pad)
-				if err != nil {
-					t.Fatal(err)
+				for _, wino := range []bool{false, true} {
+					if wino && dt == Float64 {
+						continue
+					}
+					withWinograd(wino, func() {
+						fwd := wino && useWinograd(&g)
+						ig := ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW, Stride: 1, Pad: g.KH - 1 - g.Pad, OH: g.H, OW: g.W}
+						bwd := wino && c.stride == 1 && useWinograd(&ig)
+						y, err := Conv2d(nanTensor(dt, g.outShape()...), x, w, c.stride, c.pad)
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkConv32(t, name+" forward "+dt.String(), y, want, tol, fwd)
+						dx, err := Conv2dBackwardInput(nanTensor(dt, g.inShape()...), gy, w, c.h, c.w, c.stride, c.pad)
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkConv32(t, name+" input grad "+dt.String(), dx, wantDX, tol, bwd)
+						dw, err := Conv2dBackwardWeight(nanTensor(dt, g.wShape()...), x, gy, c.k, c.k, c.stride, c.pad)
+						if err != nil {
+							t.Fatal(err)
+						}
+						checkClose(t, name+" weight grad "+dt.String(), dw, wantDW, tol)
+					})
 				}
-				checkClose(t, name+" forward "+dt.String(), y, want, tol)
-				dx, err := Conv2dBackwardInput(nanTensor(dt, g.inShape()...), gy, w, c.h, c.w, c.stride, c.pad)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkClose(t, name+" input grad "+dt.String(), dx, wantDX, tol)
-				dw, err := Conv2dBackwardWeight(nanTensor(dt, g.wShape()...), x, gy, c.k, c.k, c.stride, c.pad)
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkClose(t, name+" weight grad "+dt.String(), dw, wantDW, tol)
 			}
 		}
 	})
@@ -381,8 +427,14 @@ func BenchmarkConv(b *testing.B) {
 }
 
 // Convolutions give bitwise the same result for any thread count (the
-// split-k weight gradient included).
+// split-k weight gradient included), on the direct and the Winograd path.
 func TestConvThreadsBitwise(t *testing.T) {
+	for _, wino := range []bool{false, true} {
+		withWinograd(wino, func() { convThreadsBitwise(t, wino) })
+	}
+}
+
+func convThreadsBitwise(t *testing.T, wino bool) {
 	defer SetThreads(0)
 	r := NewRNG(9)
 	for _, c := range allConvCases() {
@@ -407,7 +459,7 @@ func TestConvThreadsBitwise(t *testing.T) {
 			for o, name := range []string{"forward", "input grad", "weight grad"} {
 				for i := 0; i < got[o].Len(); i++ {
 					if got[o].Flat(i) != ref[o].Flat(i) {
-						t.Fatalf("%+v %s: %d threads differ from 1 at %d: %v vs %v", c, name, threads, i, got[o].Flat(i), ref[o].Flat(i))
+						t.Fatalf("%+v (Winograd %v) %s: %d threads differ from 1 at %d: %v vs %v", c, wino, name, threads, i, got[o].Flat(i), ref[o].Flat(i))
 					}
 				}
 			}

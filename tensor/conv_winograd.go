@@ -1,0 +1,374 @@
+package tensor
+
+import (
+	"sync/atomic"
+
+	"github.com/flatfast/flatfast/simd"
+)
+
+// Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions (docs/conv.md,
+// "Winograd"). An output tile of 4x4 pixels is computed from a 6x6 input
+// tile d as A^T [ (G g G^T) .* (B^T d B) ] A, the element-wise product
+// summed over input channels, so the 36 positions xi = (b, a) of a
+// transformed tile are 36 independent GEMMs over tiles t = (n, ty, tx):
+//
+//	M[xi][t][co] = sum_ci V[xi][t][ci] U[xi][ci][co]
+//
+// with 4x fewer multiply-adds than the direct product. The data are kept
+// channels-last, so that every transform is a set of row operations on
+// runs of channels (simd.WinogradInput4, WinogradKernel4 and
+// WinogradOutput4, one pass per axis of a tile):
+//
+//  1. x (NCHW) is copied into a zero-padded channels-last buffer xb, an
+//     image row at a time (a transpose), big enough for whole tiles;
+//  2. the kernel is transformed into U[xi][ci][co], a block of input
+//     channels at a time;
+//  3. each tile's 36 runs of Cin channels are transformed into V[xi][t],
+//     the 36 products run on the GEMM driver with U[xi] read in place, and
+//     each tile of M is transformed back into a channels-last output
+//     buffer yb;
+//  4. yb is transposed into y (NCHW) a row at a time.
+//
+// Step 3 runs in one of two schedules (winoBlocked): over all tiles at
+// once, each product a multi-threaded GEMM that reads its U[xi] once; or
+// over blocks of tiles sized to stay in L2, each block's transforms and
+// single-threaded products on one worker, so that V and M never leave
+// the cache but every block reads all of U.
+//
+// The input gradient of a stride-1 convolution is the forward convolution
+// of the output gradient with the kernel rotated by 180 degrees and its
+// channel axes swapped (Conv2dBackwardInput): the kernel transform reads
+// the taps in reverse and the kernels by output channel.
+
+// useWinograd reports whether the convolution of geometry g (in forward
+// form: for the input gradient, the convolution of the output gradient
+// with the rotated kernel) takes the Winograd path: 3x3, stride 1,
+// padding at most 2 (so every tile overlaps the image), outputs of at
+// least one tile, and at least winoMinChannels channels on both sides,
+// where the transforms are cheap next to the products (docs/conv.md has
+// the measurements behind the rule).
+func useWinograd(g *ConvGeom) bool {
+	return !winogradOff.Load() && g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad <= 2 &&
+		g.Cin >= winoMinChannels && g.Cout >= winoMinChannels &&
+		g.OH >= 4 && g.OW >= 4
+}
+
+// SetConvWinograd turns the Winograd path of the float32 convolutions on
+// (the default) or off and reports whether it was on. Off, every
+// convolution is the direct product, whose float32 error is that of a
+// dot product of its Cin*9 terms; Winograd F(4,3)'s error is bounded
+// relative to the largest output instead (docs/conv.md, "Winograd",
+// gives both for the ResNet stages). Safe to call at any time from any
+// goroutine; a convolution in progress finishes on the path it started.
+func SetConvWinograd(on bool) bool { return !winogradOff.Swap(!on) }
+
+var winogradOff atomic.Bool
+
+// winoMinChannels is the smallest channel count of the Winograd rule (a
+// variable so that tests can route small convolutions through either
+// path).
+var winoMinChannels = 32
+
+// winoSchedule forces a schedule of step 3 for tests and benchmarks: 0
+// lets winoBlocked choose, 1 is all tiles at once, 2 blocks of tiles.
+var winoSchedule = 0
+
+// winoKerBlock is the number of input channels a kernel-transform unit
+// does: the taps of eight are one transpose of rows of 72 floats, and the
+// unit then writes each U[(b, a)] as one run of eight rows, six output
+// streams at a time.
+const winoKerBlock = 8
+
+// winoScratch is the workspace of the Winograd path (kept in convScratch).
+type winoScratch struct {
+	xb, v, mt, yb, u []float32
+	tmp              [maxWorkers][]float32
+	vb, mb           [maxWorkers][]float32 // a block's V and M (blocked schedule)
+	da               [maxWorkers]denseA
+	ub               [maxWorkers]inPlaceB
+	db               [maxWorkers]denseB
+
+	// The call in progress, for the tasks.
+	impl               *simd.Impl
+	w, x, y            []float32
+	g                  *ConvGeom // points at geom
+	geom               ConvGeom
+	flip               bool
+	th, tw, hb, wb, tt int
+	nt, tb             int
+	cin, cout          int
+	task               winoTask
+}
+
+// winoTask runs one unit of a step of the Winograd path.
+type winoTask struct {
+	s    *winoScratch
+	step int
+}
+
+const (
+	winoCopyIn = iota
+	winoKernel
+	winoInput
+	winoOutput
+	winoBlock
+	winoCopyOut
+)
+
+func (t *winoTask) run(w, i int) {
+	s := t.s
+	switch t.step {
+	case winoCopyIn:
+		s.copyIn(i)
+	case winoKernel:
+		s.kernelRows(w, i)
+	case winoInput:
+		s.inputTile(w, i, s.v, i, s.nt)
+	case winoOutput:
+		s.outputTile(w, i, s.mt, i, s.nt)
+	case winoBlock:
+		s.block(w, i)
+	case winoCopyOut:
+		s.copyOut(i)
+	}
+}
+
+func (s *winoScratch) parallel(step, n, threads int, chunked bool) {
+	s.task = winoTask{s: s, step: step}
+	if chunked {
+		parallelForChunked(n, threads, &s.task)
+	} else {
+		parallelFor(n, threads, &s.task)
+	}
+}
+
+// winograd computes into y the convolution of geometry g (useWinograd) of
+// x with w: w is [g.Cout, g.Cin, 3, 3], or with flip the kernel of the
+// convolution whose input gradient this is, [g.Cin, g.Cout, 3, 3], used
+// rotated and with its channel axes swapped.
+func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, y []float32, flip bool) {
+	s.geom = *g // a copy: the caller's geometry stays on its stack
+	s.impl, s.g, s.w, s.x, s.y, s.flip = impl, &s.geom, w, x, y, flip
+	defer func() { s.impl, s.g, s.w, s.x, s.y = nil, nil, nil, nil, nil }()
+	s.cin, s.cout = g.Cin, g.Cout
+	s.th, s.tw = (g.OH+3)/4, (g.OW+3)/4
+	s.hb, s.wb = 4*s.th+2, 4*s.tw+2
+	s.tt = s.th * s.tw
+	s.nt = g.N * s.tt
+	cin, cout, nt := s.cin, s.cout, s.nt
+	for wk := 0; wk < threads; wk++ {
+		s.tmp[wk] = grow(s.tmp[wk], max(36*cin, 24*cout, 27*winoKerBlock*cout))
+	}
+
+	s.xb = grow(s.xb, g.N*s.hb*s.wb*cin)
+	s.parallel(winoCopyIn, g.N, threads, false)
+	s.u = grow(s.u, 36*cin*cout)
+	s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
+	s.yb = grow(s.yb, g.N*4*s.th*4*s.tw*cout)
+
+	if s.tb = s.blockTiles(); s.tb > 0 {
+		for wk := 0; wk < threads; wk++ {
+			s.vb[wk] = grow(s.vb[wk], 36*s.tb*cin)
+			s.mb[wk] = grow(s.mb[wk], 36*s.tb*cout)
+		}
+		s.parallel(winoBlock, (nt+s.tb-1)/s.tb, threads, false)
+	} else {
+		s.v = grow(s.v, 36*nt*cin)
+		s.mt = grow(s.mt, 36*nt*cout)
+		s.parallel(winoInput, nt, threads, true)
+		for xi := 0; xi < 36; xi++ {
+			s.product(0, threads, xi, s.v[xi*nt*cin:(xi+1)*nt*cin], s.mt[xi*nt*cout:(xi+1)*nt*cout], nt)
+		}
+		s.parallel(winoOutput, nt, threads, true)
+	}
+	s.parallel(winoCopyOut, g.N, threads, false)
+	for wk := range s.da {
+		s.da[wk], s.ub[wk], s.db[wk] = denseA{}, inPlaceB{}, denseB{}
+	}
+}
+
+// blockTiles returns the tiles of a block in the blocked schedule, or 0
+// for the schedule over all tiles. Blocks hold V and M of tb tiles in
+// half of L2, tb a multiple of the micro-kernel's rows; blocked is chosen
+// when the traffic it costs, all of U once per block, is below what the
+// blocks save: V written, read and packed, M written and read.
+func (s *winoScratch) blockTiles() int {
+	mr, _ := s.impl.GemmTile()
+	tb := simd.Cache().L2 / 2 / (36 * 4 * (s.cin + s.cout))
+	tb = max(mr, tb/mr*mr)
+	blocks := (s.nt + tb - 1) / tb
+	blocked := blocks > 1 && blocks*s.cin*s.cout < s.nt*(3*s.cin+2*s.cout)
+	switch winoSchedule {
+	case 1:
+		blocked = false
+	case 2:
+		blocked = true
+	}
+	if !blocked {
+		return 0
+	}
+	return tb
+}
+
+// block runs step 3 for block u of the blocked schedule on worker w.
+func (s *winoScratch) block(w, u int) {
+	t0 := u * s.tb
+	tb := min(s.tb, s.nt-t0)
+	vb, mb := s.vb[w], s.mb[w]
+	for t := t0; t < t0+tb; t++ {
+		s.inputTile(w, t, vb, t-t0, s.tb)
+	}
+	for xi := 0; xi < 36; xi++ {
+		s.product(w, 1, xi, vb[xi*s.tb*s.cin:xi*s.tb*s.cin+tb*s.cin], mb[xi*s.tb*s.cout:xi*s.tb*s.cout+tb*s.cout], tb)
+	}
+	for t := t0; t < t0+tb; t++ {
+		s.outputTile(w, t, mb, t-t0, s.tb)
+	}
+}
+
+// product computes m = v U[xi] for rows tiles of v, on worker w's
+// operand structs with threads threads.
+func (s *winoScratch) product(w, threads, xi int, v, m []float32, rows int) {
+	impl, cin, cout := s.impl, s.cin, s.cout
+	u := s.u[xi*cin*cout : (xi+1)*cin*cout]
+	s.da[w] = denseA{impl: impl, a: v, lda: cin}
+	var B bSource
+	if _, nr := impl.GemmTile(); impl.IndirectPieces() > 0 && cout%nr == 0 {
+		// U[xi] read in place: packing it would cost as much as the
+		// product when the tiles are few (the 4x4 stage at batch 32 has
+		// 32 tiles).
+		s.ub[w] = inPlaceB{b: u, ldb: cout, nv: impl.IndirectPieces()}
+		B = &s.ub[w]
+	} else {
+		s.db[w] = denseB{impl: impl, b: u, ldb: cout}
+		B = &s.db[w]
+	}
+	gemmSources(impl, threads, rows, cout, cin, 1, &s.da[w], B, m, cout, 0, 0, true)
+}
+
+// copyIn writes image n of x into xb, channels-last and zero-padded.
+func (s *winoScratch) copyIn(n int) {
+	g, cin := s.g, s.cin
+	img := s.xb[n*s.hb*s.wb*cin : (n+1)*s.hb*s.wb*cin]
+	clear(img)
+	hw := g.H * g.W
+	for ih := 0; ih < g.H; ih++ {
+		s.impl.Transpose(img[((ih+g.Pad)*s.wb+g.Pad)*cin:], cin, s.x[n*cin*hw+ih*g.W:], hw, cin, g.W)
+	}
+}
+
+// copyOut writes image n of yb into y, NCHW.
+func (s *winoScratch) copyOut(n int) {
+	g, cout := s.g, s.cout
+	ohw, owb := g.OH*g.OW, 4*s.tw
+	for oh := 0; oh < g.OH; oh++ {
+		s.impl.Transpose(s.y[n*cout*ohw+oh*g.OW:], ohw, s.yb[(n*4*s.th+oh)*owb*cout:], cout, g.OW, cout)
+	}
+}
+
+// inputTile transforms tile t = (n, ty, tx) into row r of each of the 36
+// planes of v (planes of rows rows): a pass along each of the tile's six
+// rows into tmp[i][a], then along its six columns into v[(b, a)][r].
+func (s *winoScratch) inputTile(w, t int, v []float32, r, rows int) {
+	impl, cin := s.impl, s.cin
+	n, q := t/s.tt, t%s.tt
+	ty, tx := q/s.tw, q%s.tw
+	tmp := s.tmp[w]
+	for i := 0; i < 6; i++ {
+		impl.WinogradInput4(tmp[i*6*cin:], cin, s.xb[((n*s.hb+4*ty+i)*s.wb+4*tx)*cin:], cin, cin)
+	}
+	for a := 0; a < 6; a++ {
+		impl.WinogradInput4(v[(a*rows+r)*cin:], 6*rows*cin, tmp[a*cin:], 6*cin, cin)
+	}
+}
+
+// outputTile transforms row r of the planes of m (planes of rows rows)
+// back into tile t of yb: a pass along a into tmp[b][q], then along b
+// into the tile's 4x4 pixels.
+func (s *winoScratch) outputTile(w, t int, m []float32, r, rows int) {
+	impl, cout := s.impl, s.cout
+	n, q := t/s.tt, t%s.tt
+	ty, tx := q/s.tw, q%s.tw
+	tmp := s.tmp[w]
+	for b := 0; b < 6; b++ {
+		impl.WinogradOutput4(tmp[b*4*cout:], cout, m[(b*6*rows+r)*cout:], rows*cout, cout)
+	}
+	owb := 4 * s.tw
+	for j := 0; j < 4; j++ {
+		impl.WinogradOutput4(s.yb[((n*4*s.th+4*ty)*owb+4*tx+j)*cout:], owb*cout, tmp[j*cout:], 4*cout, cout)
+	}
+}
+
+// kernelRows writes U[xi][k][o] for the input channels k of unit u and
+// every output channel o: the nine taps of the kernels (k, o) as rows of
+// output channels (a transpose), G along each kernel's rows into
+// tmp[k][r][a], then along its columns into U[(b, a)][k].
+func (s *winoScratch) kernelRows(w, u int) {
+	impl, cin, cout := s.impl, s.cin, s.cout
+	k0 := u * winoKerBlock
+	kb := min(winoKerBlock, cin-k0)
+	t9 := s.tmp[w][:kb*9*cout]
+	t18 := s.tmp[w][kb*9*cout : kb*27*cout]
+	if s.flip {
+		// The kernel w[k][o][r][s] of the convolution whose input
+		// gradient this is: one transpose per input channel here.
+		for j := 0; j < kb; j++ {
+			impl.Transpose(t9[j*9*cout:], cout, s.w[(k0+j)*cout*9:], 9, cout, 9)
+		}
+	} else {
+		impl.Transpose(t9, cout, s.w[k0*9:], cin*9, cout, kb*9)
+	}
+	for j := 0; j < kb; j++ {
+		tap := func(rs int) []float32 {
+			if s.flip {
+				// Rotated: tap (r, s) is the kernel's tap (2-r, 2-s).
+				rs = 8 - rs
+			}
+			return t9[(j*9+rs)*cout : (j*9+rs+1)*cout]
+		}
+		for r := 0; r < 3; r++ {
+			impl.WinogradKernel4(t18[(j*18+r*6)*cout:], cout, tap(r*3), tap(r*3+1), tap(r*3+2))
+		}
+	}
+	for a := 0; a < 6; a++ {
+		for j := 0; j < kb; j++ {
+			row := func(r int) []float32 { return t18[(j*18+r*6+a)*cout : (j*18+r*6+a+1)*cout] }
+			impl.WinogradKernel4(s.u[(a*cin+k0+j)*cout:], 6*cin*cout, row(0), row(1), row(2))
+		}
+	}
+}
+
+// inPlaceB is a dense row-major B read in place by the indirect
+// micro-kernel: row p of the panel at column col is nv pieces at col,
+// col + nr/nv, ..., offset by p*ldb. The rows are ldb floats apart, a
+// stride the hardware prefetchers do not follow, so the kernel
+// prefetches them (without it the 512-channel products ran 2.7x slower).
+type inPlaceB struct {
+	b   []float32
+	ldb int
+	nv  int
+}
+
+func (s *inPlaceB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	d := denseB{b: s.b, ldb: s.ldb}
+	d.packB(0, dst, p0, kb, j0, nb, nr, first, count)
+}
+
+func (s *inPlaceB) base() []float32 { return s.b }
+
+func (s *inPlaceB) koffs(dst []int32, p0 int) {
+	for i := range dst {
+		dst[i] = int32((p0 + i) * s.ldb)
+	}
+}
+
+func (s *inPlaceB) pieces(dst []int, col, nr int) {
+	piece := nr / len(dst)
+	for v := range dst {
+		dst[v] = col + v*piece
+	}
+}
+
+func (s *inPlaceB) pieceCount() int { return s.nv }
+
+func (s *inPlaceB) prefetch() bool { return true }

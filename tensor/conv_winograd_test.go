@@ -1,0 +1,187 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/flatfast/flatfast/simd"
+)
+
+// winoErr returns max |got - ref| / max |ref|.
+func winoErr(got []float32, ref []float64) float64 {
+	var d, s float64
+	for i, r := range ref {
+		d = math.Max(d, math.Abs(float64(got[i])-r))
+		s = math.Max(s, math.Abs(r))
+	}
+	return d / s
+}
+
+func to64(a []float32) []float64 {
+	out := make([]float64, len(a))
+	for i, v := range a {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// winoCase is a stride-1 3x3 convolution with its float64 reference
+// forward and input gradient (of the forward output as gradient).
+type winoCase struct {
+	g        ConvGeom
+	x, w, gy []float32
+	y, dx    []float64
+}
+
+func newWinoCase(t testing.TB, r *RNG, n, cin, cout, h, w, pad int) *winoCase {
+	g, err := NewConvGeom([]int{n, cin, h, w}, []int{cout, cin, 3, 3}, 1, pad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &winoCase{g: g, x: randTensor(r, Float32, g.inShape()...).f32, w: randTensor(r, Float32, g.wShape()...).f32}
+	c.y = make([]float64, g.N*g.Cout*g.OH*g.OW)
+	conv64Forward(&g, c.y, to64(c.x), to64(c.w))
+	c.gy = make([]float32, len(c.y))
+	for i, v := range c.y {
+		c.gy[i] = float32(v)
+	}
+	c.dx = make([]float64, len(c.x))
+	conv64BackwardInput(&g, c.dx, to64(c.gy), to64(c.w))
+	return c
+}
+
+// inputGradGeom is the forward geometry of the input gradient of g.
+func inputGradGeom(g ConvGeom) ConvGeom {
+	return ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: 3, KW: 3, Stride: 1, Pad: 2 - g.Pad, OH: g.H, OW: g.W}
+}
+
+// The fast path (channels-last, SIMD transforms) and the GEMM-only
+// reference F(4,3) agree with the float64 direct convolution, forward and
+// input gradient, at every level, for image sizes that are and are not
+// multiples of the tile, pads 0-2 and channel counts that are not
+// multiples of a vector; F(2,3)'s error is smaller than F(4,3)'s.
+func TestWinogradAccuracy(t *testing.T) {
+	r := NewRNG(3)
+	cases := []*winoCase{
+		newWinoCase(t, r, 2, 16, 24, 8, 8, 1),
+		newWinoCase(t, r, 3, 19, 13, 7, 9, 1),
+		newWinoCase(t, r, 1, 8, 5, 6, 5, 0),
+		newWinoCase(t, r, 2, 5, 7, 4, 6, 2),
+		newWinoCase(t, r, 2, 40, 33, 4, 4, 1),
+		newWinoCase(t, r, 5, 24, 64, 12, 8, 1),
+	}
+	defer func() { winoSchedule = 0 }()
+	for _, impl := range simd.Implementations() {
+		for _, c := range cases {
+			for sched := 1; sched <= 2; sched++ {
+				winoSchedule = sched
+				name := fmt.Sprintf("%v schedule %d %+v", impl, sched, c.g)
+				var ws winoScratch
+				y := make([]float32, len(c.y))
+				ws.winograd(impl, 2, &c.g, c.w, c.x, y, false)
+				ig := inputGradGeom(c.g)
+				dx := make([]float32, len(c.dx))
+				ws.winograd(impl, 2, &ig, c.w, c.gy, dx, true)
+				// F(4,3) in float32 on these sizes: about 1e-6 of the largest
+				// output (TestWinogradStages has the ResNet stages); 2e-5 is
+				// a failure of the algorithm, not of rounding.
+				if e := winoErr(y, c.y); e > 2e-5 {
+					t.Errorf("%s forward: relative error %.2e", name, e)
+				}
+				if e := winoErr(dx, c.dx); e > 2e-5 {
+					t.Errorf("%s input grad: relative error %.2e", name, e)
+				}
+				var ref winoRef
+				for _, m := range []int{2, 4} {
+					yr := make([]float32, len(c.y))
+					ref.winograd(impl, 1, winoRefPlans[m], &c.g, c.w, c.x, yr, false)
+					if e := winoErr(yr, c.y); e > 2e-5 {
+						t.Errorf("%s reference F(%d,3) forward: relative error %.2e", name, m, e)
+					}
+					dr := make([]float32, len(c.dx))
+					ref.winograd(impl, 1, winoRefPlans[m], &ig, c.w, c.gy, dr, true)
+					if e := winoErr(dr, c.dx); e > 2e-5 {
+						t.Errorf("%s reference F(%d,3) input grad: relative error %.2e", name, m, e)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestWinogradStages measures the relative error (max |error| / max
+// |output|) of the direct path, F(2,3) and F(4,3) against the float64
+// direct convolution on the four ResNet-18 CIFAR stages (small batches),
+// forward and input gradient: the table of docs/conv.md. It fails if
+// F(4,3) loses more than the bound the table states.
+func TestWinogradStages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("float64 reference convolutions of the ResNet stages")
+	}
+	r := NewRNG(5)
+	impl := simd.Active()
+	for _, s := range []struct{ n, c, hw int }{{2, 64, 32}, {2, 128, 16}, {4, 256, 8}, {8, 512, 4}} {
+		c := newWinoCase(t, r, s.n, s.c, s.c, s.hw, s.hw, 1)
+		direct := make([]float32, len(c.y))
+		var cs convScratch
+		cs.geom = c.g
+		cs.da = denseA{impl: impl, a: c.w, lda: c.g.Cin * 9}
+		cs.direct(impl, &cs.da, c.x, direct)
+		line := fmt.Sprintf("%d@%dx%d: direct %.1e", s.c, s.hw, s.hw, winoErr(direct, c.y))
+		ig := inputGradGeom(c.g)
+		var ref winoRef
+		for _, m := range []int{2, 4} {
+			yr := make([]float32, len(c.y))
+			ref.winograd(impl, 1, winoRefPlans[m], &c.g, c.w, c.x, yr, false)
+			dr := make([]float32, len(c.dx))
+			ref.winograd(impl, 1, winoRefPlans[m], &ig, c.w, c.gy, dr, true)
+			line += fmt.Sprintf(", F(%d,3) %.1e / %.1e", m, winoErr(yr, c.y), winoErr(dr, c.dx))
+		}
+		var ws winoScratch
+		y := make([]float32, len(c.y))
+		ws.winograd(impl, 1, &c.g, c.w, c.x, y, false)
+		dx := make([]float32, len(c.dx))
+		ws.winograd(impl, 1, &ig, c.w, c.gy, dx, true)
+		ef, eb := winoErr(y, c.y), winoErr(dx, c.dx)
+		line += fmt.Sprintf(", fast F(4,3) %.1e / %.1e", ef, eb)
+		t.Log(line)
+		if ef > 5e-5 || eb > 5e-5 {
+			t.Errorf("%d@%dx%d: F(4,3) relative error %.1e / %.1e over 5e-5", s.c, s.hw, s.hw, ef, eb)
+		}
+	}
+}
+
+// BenchmarkWinograd times the forward pass of the four ResNet-18 CIFAR
+// stages at batch 32 on one thread: direct, and F(4,3) in the schedule
+// winoBlocked picks, over all tiles, and in blocks of tiles.
+func BenchmarkWinograd(b *testing.B) {
+	r := NewRNG(4)
+	impl := simd.Active()
+	SetThreads(1)
+	defer SetThreads(0)
+	defer func() { winoSchedule = 0 }()
+	for _, s := range []struct{ c, hw int }{{64, 32}, {128, 16}, {256, 8}, {512, 4}} {
+		x := randTensor(r, Float32, 32, s.c, s.hw, s.hw).f32
+		w := randTensor(r, Float32, s.c, s.c, 3, 3).f32
+		g, _ := NewConvGeom([]int{32, s.c, s.hw, s.hw}, []int{s.c, s.c, 3, 3}, 1, 1)
+		y := make([]float32, 32*s.c*s.hw*s.hw)
+		b.Run(fmt.Sprintf("%d@%dx%d/direct", s.c, s.hw, s.hw), func(b *testing.B) {
+			var cs convScratch
+			cs.geom = g
+			cs.da = denseA{impl: impl, a: w, lda: s.c * 9}
+			for range b.N {
+				cs.direct(impl, &cs.da, x, y)
+			}
+		})
+		for sched, name := range []string{"F4", "F4-all", "F4-blocks"} {
+			b.Run(fmt.Sprintf("%d@%dx%d/%s", s.c, s.hw, s.hw, name), func(b *testing.B) {
+				winoSchedule = sched
+				var ws winoScratch
+				for range b.N {
+					ws.winograd(impl, 1, &g, w, x, y, false)
+				}
+			})
+		}
+	}
+}
