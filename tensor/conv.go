@@ -118,13 +118,23 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 	s.geom = g
 	impl := simd.Active()
 	if useWinograd(&g) {
-		s.wino.winograd(impl, Threads(), &g, w.f32, x.f32, dst.f32, false)
+		s.winograd(impl, &g, w.f32, x.f32, dst.f32, false)
 		return dst, nil
 	}
 	s.da = denseA{impl: impl, a: w.f32, lda: g.Cin * g.KH * g.KW}
 	s.direct(impl, &s.da, x.f32, dst.f32)
 	s.da.a = nil
 	return dst, nil
+}
+
+// winograd runs the Winograd path with the input and output copies in
+// the storage the direct path uses for its own (xbuf, cbuf), so that a
+// scratch holds one of each whichever path its calls take.
+func (s *convScratch) winograd(impl *simd.Impl, g *ConvGeom, w, x, y []float32, flip bool) {
+	s.wino.xb, s.wino.yb = s.xbuf, s.cbuf
+	s.wino.winograd(impl, Threads(), g, w, x, y, flip)
+	s.xbuf, s.cbuf = s.wino.xb, s.wino.yb
+	s.wino.xb, s.wino.yb = nil, nil
 }
 
 // direct computes the convolution of geometry s.geom of input x into y
@@ -254,7 +264,7 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 		s.geom = ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW,
 			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
 		if useWinograd(&s.geom) {
-			s.wino.winograd(impl, Threads(), &s.geom, w.f32, gy.f32, dst.f32, true)
+			s.winograd(impl, &s.geom, w.f32, gy.f32, dst.f32, true)
 			return dst, nil
 		}
 		s.orig = g

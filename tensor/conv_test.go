@@ -191,11 +191,11 @@ func atEveryLevel(t *testing.T, f func(t *testing.T)) {
 const winoTol = 5e-5
 
 // withWinograd runs f with the Winograd path on for every eligible
-// convolution (no channel minimum) or off.
+// convolution (no channel or tile minimum) or off.
 func withWinograd(on bool, f func()) {
-	prevOn, prevMin := SetConvWinograd(on), winoMinChannels
-	winoMinChannels = 1
-	defer func() { SetConvWinograd(prevOn); winoMinChannels = prevMin }()
+	prevOn, prevMin, prevTiles := SetConvWinograd(on), winoMinChannels, winoMinTiles
+	winoMinChannels, winoMinTiles = 1, 1
+	defer func() { SetConvWinograd(prevOn); winoMinChannels, winoMinTiles = prevMin, prevTiles }()
 	f()
 }
 

@@ -44,14 +44,22 @@ import (
 // form: for the input gradient, the convolution of the output gradient
 // with the rotated kernel) takes the Winograd path: 3x3, stride 1,
 // padding at most 2 (so every tile overlaps the image), outputs of at
-// least one tile, and at least winoMinChannels channels on both sides,
-// where the transforms are cheap next to the products (docs/conv.md has
-// the measurements behind the rule).
+// least one tile, at least winoMinChannels channels on both sides (where
+// the transforms are cheap next to the products) and at least
+// winoMinTiles tiles (with fewer, reading and writing U, 36 Cin Cout
+// floats, costs more than the products save: ResNet's 512-channel 4x4
+// stage at batch 32 has 32 tiles and runs faster direct on two threads).
+// The rule depends on the geometry only, never on the thread count, so
+// results stay bitwise the same for any thread count. docs/conv.md has
+// the measurements behind it.
 func useWinograd(g *ConvGeom) bool {
 	return !winogradOff.Load() && g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad <= 2 &&
 		g.Cin >= winoMinChannels && g.Cout >= winoMinChannels &&
-		g.OH >= 4 && g.OW >= 4
+		g.OH >= 4 && g.OW >= 4 && g.N*((g.OH+3)/4)*((g.OW+3)/4) >= winoMinTiles
 }
+
+// winoMinTiles is the smallest number of tiles of the Winograd rule.
+var winoMinTiles = 64
 
 // SetConvWinograd turns the Winograd path of the float32 convolutions on
 // (the default) or off and reports whether it was on. Off, every
@@ -189,15 +197,21 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 
 // blockTiles returns the tiles of a block in the blocked schedule, or 0
 // for the schedule over all tiles. Blocks hold V and M of tb tiles in
-// half of L2, tb a multiple of the micro-kernel's rows; blocked is chosen
-// when the traffic it costs, all of U once per block, is below what the
-// blocks save: V written, read and packed, M written and read.
+// half of L2, tb a multiple of the micro-kernel's rows. Blocked reads all
+// of U once per block and saves V's and M's trips to memory (V written,
+// read and packed, M written and read) and the barriers of 36 threaded
+// products; it is chosen unless its U traffic exceeds 8 times that saved
+// traffic. The factor is measured (docs/conv.md): U mostly comes from L3
+// and the saved trips from memory, so the 256-channel 8x8 stage, at 4.3
+// times, ran 25% faster blocked on two threads (as fast on one); the
+// 512-channel stage at batch 128, at 11 times, ran 12% faster over all
+// tiles on one thread and 10% slower on two.
 func (s *winoScratch) blockTiles() int {
 	mr, _ := s.impl.GemmTile()
 	tb := simd.Cache().L2 / 2 / (36 * 4 * (s.cin + s.cout))
 	tb = max(mr, tb/mr*mr)
 	blocks := (s.nt + tb - 1) / tb
-	blocked := blocks > 1 && blocks*s.cin*s.cout < s.nt*(3*s.cin+2*s.cout)
+	blocked := blocks > 1 && blocks*s.cin*s.cout <= 8*s.nt*(3*s.cin+2*s.cout)
 	switch winoSchedule {
 	case 1:
 		blocked = false

@@ -153,35 +153,37 @@ func TestWinogradStages(t *testing.T) {
 }
 
 // BenchmarkWinograd times the forward pass of the four ResNet-18 CIFAR
-// stages at batch 32 on one thread: direct, and F(4,3) in the schedule
-// winoBlocked picks, over all tiles, and in blocks of tiles.
+// stages at batch 32 (and the last at 128) on 1 and 2 threads: direct, and F(4,3) in the
+// schedule blockTiles picks, over all tiles, and in blocks of tiles.
 func BenchmarkWinograd(b *testing.B) {
 	r := NewRNG(4)
 	impl := simd.Active()
-	SetThreads(1)
 	defer SetThreads(0)
 	defer func() { winoSchedule = 0 }()
-	for _, s := range []struct{ c, hw int }{{64, 32}, {128, 16}, {256, 8}, {512, 4}} {
-		x := randTensor(r, Float32, 32, s.c, s.hw, s.hw).f32
+	for _, s := range []struct{ n, c, hw int }{{32, 64, 32}, {32, 128, 16}, {32, 256, 8}, {32, 512, 4}, {128, 512, 4}} {
+		x := randTensor(r, Float32, s.n, s.c, s.hw, s.hw).f32
 		w := randTensor(r, Float32, s.c, s.c, 3, 3).f32
-		g, _ := NewConvGeom([]int{32, s.c, s.hw, s.hw}, []int{s.c, s.c, 3, 3}, 1, 1)
-		y := make([]float32, 32*s.c*s.hw*s.hw)
-		b.Run(fmt.Sprintf("%d@%dx%d/direct", s.c, s.hw, s.hw), func(b *testing.B) {
-			var cs convScratch
-			cs.geom = g
-			cs.da = denseA{impl: impl, a: w, lda: s.c * 9}
-			for range b.N {
-				cs.direct(impl, &cs.da, x, y)
-			}
-		})
-		for sched, name := range []string{"F4", "F4-all", "F4-blocks"} {
-			b.Run(fmt.Sprintf("%d@%dx%d/%s", s.c, s.hw, s.hw, name), func(b *testing.B) {
-				winoSchedule = sched
-				var ws winoScratch
+		g, _ := NewConvGeom([]int{s.n, s.c, s.hw, s.hw}, []int{s.c, s.c, 3, 3}, 1, 1)
+		y := make([]float32, s.n*s.c*s.hw*s.hw)
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%d@%dx%dx%d/threads=%d/direct", s.n, s.c, s.hw, s.hw, threads), func(b *testing.B) {
+				SetThreads(threads)
+				var cs convScratch
+				cs.geom = g
+				cs.da = denseA{impl: impl, a: w, lda: s.c * 9}
 				for range b.N {
-					ws.winograd(impl, 1, &g, w, x, y, false)
+					cs.direct(impl, &cs.da, x, y)
 				}
 			})
+			for sched, name := range []string{"F4", "F4-all", "F4-blocks"} {
+				b.Run(fmt.Sprintf("%d@%dx%dx%d/threads=%d/%s", s.n, s.c, s.hw, s.hw, threads, name), func(b *testing.B) {
+					winoSchedule = sched
+					var ws winoScratch
+					for range b.N {
+						ws.winograd(impl, threads, &g, w, x, y, false)
+					}
+				})
+			}
 		}
 	}
 }

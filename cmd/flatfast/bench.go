@@ -149,9 +149,11 @@ func benchConv(args []string, stdout, stderr io.Writer) error {
 	all := fs.Bool("passes", false, "also report the forward and the two backward passes separately")
 	vsGeneric := fs.Bool("generic", false, "also time each case at the generic level and report the speedup over it (slow)")
 	budget := fs.Duration("time", 2*time.Second, "measuring time per case (5 batches; the median is reported)")
+	wino := fs.Bool("winograd", true, "3x3 stride-1 layers on the Winograd path (false: the direct product; docs/conv.md)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	defer tensor.SetConvWinograd(tensor.SetConvWinograd(*wino))
 	ts, err := threadList(*threads)
 	if err != nil {
 		return fmt.Errorf("%w: -threads: %v", errUsage, err)
@@ -350,9 +352,11 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	batch := fs.Int("batch", 0, "batch size (default: 512 for mlp, 32 for resnet18)")
 	threads := fs.Int("threads", runtime.NumCPU(), "threads for GEMM and convolution")
 	steps := fs.Int("steps", 0, "timed steps, in 5 batches (default: 50 for mlp, 10 for resnet18)")
+	wino := fs.Bool("winograd", true, "3x3 stride-1 convolutions on the Winograd path (false: the direct product; docs/conv.md)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	defer tensor.SetConvWinograd(tensor.SetConvWinograd(*wino))
 	if *batch <= 0 {
 		*batch = map[string]int{"mlp": 512, "resnet18": 32}[*model]
 	}
