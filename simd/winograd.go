@@ -94,40 +94,30 @@ func checkRows(op, what string, s []float32, stride, rows, n int) {
 // src[j*ss:]). Strides are in floats and at least n; dst must not overlap
 // src.
 func (k *Impl) WinogradInput4(dst []float32, ds int, src []float32, ss int, n int) {
-	checkRows("WinogradInput4", "dst", dst, ds, 6, n)
-	checkRows("WinogradInput4", "src", src, ss, 6, n)
-	if n == 0 {
-		return
-	}
-	v := 0
-	if k.winoIn4 != nil {
-		v = n / k.lanes * k.lanes
-		if v > 0 {
-			k.winoIn4(dst, ds, src, ss, v)
-		}
-	}
-	if v < n {
-		winoIn4Generic(dst[v:], ds, src[v:], ss, n-v)
-	}
+	k.rowTransform("WinogradInput4", 6, k.winoIn4, winoIn4Generic, dst, ds, src, ss, n)
 }
 
 // WinogradOutput4 applies the F(4, 3) output transform A^T: four dst rows
 // from six src rows (see WinogradInput4).
 func (k *Impl) WinogradOutput4(dst []float32, ds int, src []float32, ss int, n int) {
-	checkRows("WinogradOutput4", "dst", dst, ds, 4, n)
-	checkRows("WinogradOutput4", "src", src, ss, 6, n)
-	if n == 0 {
-		return
-	}
+	k.rowTransform("WinogradOutput4", 4, k.winoOut4, winoOut4Generic, dst, ds, src, ss, n)
+}
+
+// rowTransform checks the rows of a six-row transform with out output
+// rows and runs kernel (nil: none at this level) on the whole vectors and
+// generic on the rest.
+func (k *Impl) rowTransform(op string, out int, kernel, generic func(dst []float32, ds int, src []float32, ss int, n int), dst []float32, ds int, src []float32, ss int, n int) {
+	checkRows(op, "dst", dst, ds, out, n)
+	checkRows(op, "src", src, ss, 6, n)
 	v := 0
-	if k.winoOut4 != nil {
+	if kernel != nil {
 		v = n / k.lanes * k.lanes
 		if v > 0 {
-			k.winoOut4(dst, ds, src, ss, v)
+			kernel(dst, ds, src, ss, v)
 		}
 	}
 	if v < n {
-		winoOut4Generic(dst[v:], ds, src[v:], ss, n-v)
+		generic(dst[v:], ds, src[v:], ss, n-v)
 	}
 }
 
