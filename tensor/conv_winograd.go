@@ -29,7 +29,7 @@ import (
 //     buffer yb;
 //  4. yb is transposed into y (NCHW) a row at a time.
 //
-// Step 3 runs in one of two schedules (winoBlocked): over all tiles at
+// Step 3 runs in one of two schedules (blockTiles): over all tiles at
 // once, each product a multi-threaded GEMM that reads its U[xi] once; or
 // over blocks of tiles sized to stay in L2, each block's transforms and
 // single-threaded products on one worker, so that V and M never leave
