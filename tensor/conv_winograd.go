@@ -78,7 +78,7 @@ var winogradOff atomic.Bool
 var winoMinChannels = 32
 
 // winoSchedule forces a schedule of step 3 for tests and benchmarks: 0
-// lets winoBlocked choose, 1 is all tiles at once, 2 blocks of tiles.
+// lets blockTiles choose, 1 is all tiles at once, 2 blocks of tiles.
 var winoSchedule = 0
 
 // winoKerBlock is the number of input channels a kernel-transform unit
