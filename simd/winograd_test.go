@@ -10,7 +10,7 @@ import (
 
 // The F(4, 3) matrices in float64, the oracle of the row transforms.
 var (
-	winoBT = [6][6]float64{
+	winoBT = [][]float64{
 		{4, 0, -5, 0, 1, 0},
 		{0, -4, -4, 1, 1, 0},
 		{0, 4, -4, -1, 1, 0},
@@ -18,13 +18,13 @@ var (
 		{0, 2, -1, -2, 1, 0},
 		{0, 4, 0, -5, 0, 1},
 	}
-	winoAT = [4][6]float64{
+	winoAT = [][]float64{
 		{1, 1, 1, 1, 1, 0},
 		{0, 1, -1, 2, -2, 0},
 		{0, 1, 1, 4, 4, 0},
 		{0, 1, -1, 8, -8, 1},
 	}
-	winoG = [6][3]float64{
+	winoG = [][]float64{
 		{1.0 / 4, 0, 0},
 		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
 		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -49,60 +49,44 @@ func TestWinogradTransforms(t *testing.T) {
 				for i := range src {
 					src[i] = float32(r.NormFloat64() * math.Pow(2, float64(i%5)))
 				}
-				check := func(op string, got []float32, rows int, want func(i, e int) (v, mag float64)) {
-					for i := 0; i < rows; i++ {
+				rows := func(first, step int) [][]float32 {
+					var l [][]float32
+					for j := first; j >= 0 && j < 6; j += step {
+						l = append(l, src[j*st:j*st+n])
+					}
+					return l
+				}
+				// check runs f into a dst filled with -1 and compares its
+				// rows with mat times in, and the gaps between them with -1.
+				check := func(op string, mat [][]float64, in [][]float32, f func(dst []float32)) {
+					got := make([]float32, 6*st)
+					for i := range got {
+						got[i] = -1
+					}
+					f(got)
+					for i := range mat {
 						for e := 0; e < n; e++ {
-							v, mag := want(i, e)
+							var v, mag float64
+							for j, row := range in {
+								v += mat[i][j] * float64(row[e])
+								mag += math.Abs(mat[i][j] * float64(row[e]))
+							}
 							if d := math.Abs(float64(got[i*st+e]) - v); d > 4e-7*mag {
 								t.Fatalf("%s %s: row %d element %d = %v, want %v (|terms| %v)", name, op, i, e, got[i*st+e], v, mag)
 							}
 						}
-						for e := n; e < st && i < rows-1; e++ {
+						for e := n; e < st && i < len(mat)-1; e++ {
 							if got[i*st+e] != -1 {
 								t.Fatalf("%s %s: wrote the gap after row %d", name, op, i)
 							}
 						}
 					}
 				}
-				fresh := func() []float32 {
-					d := make([]float32, 6*st)
-					for i := range d {
-						d[i] = -1
-					}
-					return d
-				}
-				dst := fresh()
-				k.WinogradInput4(dst, st, src, st, n)
-				check("input", dst, 6, func(i, e int) (float64, float64) {
-					var v, m float64
-					for j := 0; j < 6; j++ {
-						v += winoBT[i][j] * float64(src[j*st+e])
-						m += math.Abs(winoBT[i][j] * float64(src[j*st+e]))
-					}
-					return v, m
-				})
-				dst = fresh()
-				k.WinogradOutput4(dst, st, src, st, n)
-				check("output", dst, 4, func(i, e int) (float64, float64) {
-					var v, m float64
-					for j := 0; j < 6; j++ {
-						v += winoAT[i][j] * float64(src[j*st+e])
-						m += math.Abs(winoAT[i][j] * float64(src[j*st+e]))
-					}
-					return v, m
-				})
+				check("input", winoBT, rows(0, 1), func(dst []float32) { k.WinogradInput4(dst, st, src, st, n) })
+				check("output", winoAT, rows(0, 1), func(dst []float32) { k.WinogradOutput4(dst, st, src, st, n) })
 				// The kernel transform, rows passed in reverse order.
-				g0, g1, g2 := src[2*st:2*st+n], src[st:st+n], src[:n]
-				dst = fresh()
-				k.WinogradKernel4(dst, st, g0, g1, g2)
-				check("kernel", dst, 6, func(i, e int) (float64, float64) {
-					var v, m float64
-					for j, g := range [][]float32{g0, g1, g2} {
-						v += winoG[i][j] * float64(g[e])
-						m += math.Abs(winoG[i][j] * float64(g[e]))
-					}
-					return v, m
-				})
+				g := rows(2, -1)
+				check("kernel", winoG, g, func(dst []float32) { k.WinogradKernel4(dst, st, g[0], g[1], g[2]) })
 			}
 		}
 	}

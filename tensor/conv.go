@@ -58,6 +58,14 @@ func NewConvGeom(x, w []int, stride, pad int) (ConvGeom, error) {
 	return g, nil
 }
 
+// inputGradForward is the geometry of the forward convolution that is the
+// input gradient of the stride-1 convolution g: dX = conv(dY, flip(W)^T)
+// with padding KH-1-pad.
+func (g *ConvGeom) inputGradForward() ConvGeom {
+	return ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW,
+		Stride: 1, Pad: g.KH - 1 - g.Pad, OH: g.H, OW: g.W}
+}
+
 func (g *ConvGeom) inShape() []int  { return []int{g.N, g.Cin, g.H, g.W} }
 func (g *ConvGeom) wShape() []int   { return []int{g.Cout, g.Cin, g.KH, g.KW} }
 func (g *ConvGeom) outShape() []int { return []int{g.N, g.Cout, g.OH, g.OW} }
@@ -260,9 +268,7 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 	defer convPool.put(s)
 	impl := simd.Active()
 	if stride == 1 && pad <= g.KH-1 && pad <= g.KW-1 && g.KH == g.KW {
-		// dX = conv(dY, flip(W)^T) with padding KH-1-pad.
-		s.geom = ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW,
-			Stride: 1, Pad: g.KH - 1 - pad, OH: g.H, OW: g.W}
+		s.geom = g.inputGradForward()
 		if useWinograd(&s.geom) {
 			s.winograd(impl, &s.geom, w.f32, gy.f32, dst.f32, true)
 			return dst, nil

@@ -250,7 +250,7 @@ func TestConv2dForwardAndBackward(t *testing.T) {
 					}
 					withWinograd(wino, func() {
 						fwd := wino && useWinograd(&g)
-						ig := ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: g.KH, KW: g.KW, Stride: 1, Pad: g.KH - 1 - g.Pad, OH: g.H, OW: g.W}
+						ig := g.inputGradForward()
 						bwd := wino && c.stride == 1 && useWinograd(&ig)
 						y, err := Conv2d(nanTensor(dt, g.outShape()...), x, w, c.stride, c.pad)
 						if err != nil {

@@ -94,7 +94,6 @@ type winoScratch struct {
 	vb, mb           [maxWorkers][]float32 // a block's V and M (blocked schedule)
 	da               [maxWorkers]denseA
 	ub               [maxWorkers]inPlaceB
-	db               [maxWorkers]denseB
 
 	// The call in progress, for the tasks.
 	impl               *simd.Impl
@@ -191,7 +190,7 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 	}
 	s.parallel(winoCopyOut, g.N, threads, false)
 	for wk := range s.da {
-		s.da[wk], s.ub[wk], s.db[wk] = denseA{}, inPlaceB{}, denseB{}
+		s.da[wk], s.ub[wk] = denseA{}, inPlaceB{}
 	}
 }
 
@@ -244,18 +243,13 @@ func (s *winoScratch) block(w, u int) {
 // operand structs with threads threads.
 func (s *winoScratch) product(w, threads, xi int, v, m []float32, rows int) {
 	impl, cin, cout := s.impl, s.cin, s.cout
-	u := s.u[xi*cin*cout : (xi+1)*cin*cout]
 	s.da[w] = denseA{impl: impl, a: v, lda: cin}
-	var B bSource
-	if _, nr := impl.GemmTile(); impl.IndirectPieces() > 0 && cout%nr == 0 {
-		// U[xi] read in place: packing it would cost as much as the
-		// product when the tiles are few (the 4x4 stage at batch 32 has
-		// 32 tiles).
-		s.ub[w] = inPlaceB{b: u, ldb: cout, nv: impl.IndirectPieces()}
+	s.ub[w] = inPlaceB{denseB: denseB{impl: impl, b: s.u[xi*cin*cout : (xi+1)*cin*cout], ldb: cout}, nv: impl.IndirectPieces()}
+	var B bSource = &s.ub[w].denseB
+	if _, nr := impl.GemmTile(); s.ub[w].nv > 0 && cout%nr == 0 {
+		// U[xi] read in place: packing it costs as much as the product
+		// when the tiles are few.
 		B = &s.ub[w]
-	} else {
-		s.db[w] = denseB{impl: impl, b: u, ldb: cout}
-		B = &s.db[w]
 	}
 	gemmSources(impl, threads, rows, cout, cin, 1, &s.da[w], B, m, cout, 0, 0, true)
 }
@@ -358,14 +352,8 @@ func (s *winoScratch) kernelRows(w, u int) {
 // stride the hardware prefetchers do not follow, so the kernel
 // prefetches them (without it the 512-channel products ran 2.7x slower).
 type inPlaceB struct {
-	b   []float32
-	ldb int
-	nv  int
-}
-
-func (s *inPlaceB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
-	d := denseB{b: s.b, ldb: s.ldb}
-	d.packB(0, dst, p0, kb, j0, nb, nr, first, count)
+	denseB // its packB, for the panels the kernel does not read in place
+	nv     int
 }
 
 func (s *inPlaceB) base() []float32 { return s.b }

@@ -51,11 +51,6 @@ func newWinoCase(t testing.TB, r *RNG, n, cin, cout, h, w, pad int) *winoCase {
 	return c
 }
 
-// inputGradGeom is the forward geometry of the input gradient of g.
-func inputGradGeom(g ConvGeom) ConvGeom {
-	return ConvGeom{N: g.N, Cin: g.Cout, H: g.OH, W: g.OW, Cout: g.Cin, KH: 3, KW: 3, Stride: 1, Pad: 2 - g.Pad, OH: g.H, OW: g.W}
-}
-
 // The fast path (channels-last, SIMD transforms) and the GEMM-only
 // reference F(4,3) agree with the float64 direct convolution, forward and
 // input gradient, at every level, for image sizes that are and are not
@@ -80,7 +75,7 @@ func TestWinogradAccuracy(t *testing.T) {
 				var ws winoScratch
 				y := make([]float32, len(c.y))
 				ws.winograd(impl, 2, &c.g, c.w, c.x, y, false)
-				ig := inputGradGeom(c.g)
+				ig := c.g.inputGradForward()
 				dx := make([]float32, len(c.dx))
 				ws.winograd(impl, 2, &ig, c.w, c.gy, dx, true)
 				// F(4,3) in float32 on these sizes: about 1e-6 of the largest
@@ -129,7 +124,7 @@ func TestWinogradStages(t *testing.T) {
 		cs.da = denseA{impl: impl, a: c.w, lda: c.g.Cin * 9}
 		cs.direct(impl, &cs.da, c.x, direct)
 		line := fmt.Sprintf("%d@%dx%d: direct %.1e", s.c, s.hw, s.hw, winoErr(direct, c.y))
-		ig := inputGradGeom(c.g)
+		ig := c.g.inputGradForward()
 		var ref winoRef
 		for _, m := range []int{2, 4} {
 			yr := make([]float32, len(c.y))

@@ -353,6 +353,23 @@ func (p Presets) Names() []string {
 	return n
 }
 
+// All returns a fresh copy of every preset by name, each checked: it
+// passes Validate and carries its own name in Preset.
+func (p Presets) All() (map[string]Config, error) {
+	all := map[string]Config{}
+	for _, name := range p.Names() {
+		c := p[name]()
+		if err := c.Validate(); err != nil {
+			return nil, fmt.Errorf("preset %s: %w", name, err)
+		}
+		if c.Preset != name {
+			return nil, fmt.Errorf("preset %s calls itself %q", name, c.Preset)
+		}
+		all[name] = c
+	}
+	return all, nil
+}
+
 // Get returns a fresh copy of the named preset.
 func (p Presets) Get(name string) (Config, error) {
 	f, ok := p[name]
