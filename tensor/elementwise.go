@@ -125,20 +125,32 @@ func (p *plan) each(row func(zoff, aoff, boff int)) {
 	aoff, boff := 0, 0
 	for r := 0; r < outer; r++ {
 		row(r*n, aoff, boff)
-		// Advance the odometer over the outer dimensions.
-		for k := p.nd - 2; k >= 0; k-- {
-			idx[k]++
-			aoff += p.sa[k]
-			boff += p.sb[k]
-			if idx[k] < p.dims[k] {
-				break
-			}
-			aoff -= p.sa[k] * p.dims[k]
-			boff -= p.sb[k] * p.dims[k]
-			idx[k] = 0
-		}
+		p.advance(&idx, &aoff, &boff)
 	}
 }
+
+// advance moves the inputs' offsets from one innermost row to the next:
+// an odometer over the outer dimensions, idx its digits.
+func (p *plan) advance(idx *[MaxDims]int, aoff, boff *int) {
+	for k := p.nd - 2; k >= 0; k-- {
+		idx[k]++
+		*aoff += p.sa[k]
+		*boff += p.sb[k]
+		if idx[k] < p.dims[k] {
+			return
+		}
+		*aoff -= p.sa[k] * p.dims[k]
+		*boff -= p.sb[k] * p.dims[k]
+		idx[k] = 0
+	}
+}
+
+// shortRow is the row length under which the broadcasting loops walk the
+// plan inline rather than through a call per row: for rows of a few
+// elements (the batched vector UV model's [R, n, P] products have P = 5)
+// the call and the row set-up cost more than the row. The results are the
+// same either way (each element is one rounded operation).
+const shortRow = 16
 
 type binOp uint8
 
@@ -196,9 +208,9 @@ func binary(op binOp, dst, a, b *Tensor) (*Tensor, error) {
 	// a broadcast input smaller than dst is never dst.
 	p := makePlan(shape[:nd], a.Shape(), b.Shape())
 	if a.dt == Float32 {
-		binaryRun(op, &p, dst.f32, a.f32, b.f32)
+		binaryRun(op, &p, dst.f32[:dst.Len()], a.f32, b.f32)
 	} else {
-		binaryRun(op, &p, dst.f64, a.f64, b.f64)
+		binaryRun(op, &p, dst.f64[:dst.Len()], a.f64, b.f64)
 	}
 	return dst, nil
 }
@@ -206,12 +218,59 @@ func binary(op binOp, dst, a, b *Tensor) (*Tensor, error) {
 func binaryRun[T float](op binOp, p *plan, z, x, y []T) {
 	n := p.dims[p.nd-1]
 	sx, sy := p.sa[p.nd-1], p.sb[p.nd-1]
+	if n < shortRow {
+		binaryShort(op, p, z, x, y)
+		return
+	}
 	p.each(func(zo, xo, yo int) {
 		zr := z[zo : zo+n]
 		xr := x[xo : xo+max(1, sx*n)]
 		yr := y[yo : yo+max(1, sy*n)]
 		binaryRow(op, zr, xr, sx, yr, sy)
 	})
+}
+
+// binaryShort is binaryRun for rows shorter than shortRow: the loop over
+// rows inline, the case of the inner strides chosen once.
+func binaryShort[T float](op binOp, p *plan, z, x, y []T) {
+	n := p.dims[p.nd-1]
+	sx, sy := p.sa[p.nd-1], p.sb[p.nd-1]
+	var idx [MaxDims]int
+	xo, yo := 0, 0
+	switch {
+	case op == opMul && sx == 1 && sy == 0:
+		for zo := 0; zo < len(z); zo += n {
+			zr, xr, c := z[zo:zo+n], x[xo:xo+n], y[yo]
+			for i := range zr {
+				zr[i] = xr[i] * c
+			}
+			p.advance(&idx, &xo, &yo)
+		}
+	case op == opMul && sx == 0 && sy == 1:
+		for zo := 0; zo < len(z); zo += n {
+			zr, c, yr := z[zo:zo+n], x[xo], y[yo:yo+n]
+			for i := range zr {
+				zr[i] = c * yr[i]
+			}
+			p.advance(&idx, &xo, &yo)
+		}
+	case op == opMul && sx == 1 && sy == 1:
+		for zo := 0; zo < len(z); zo += n {
+			zr, xr, yr := z[zo:zo+n], x[xo:xo+n], y[yo:yo+n]
+			for i := range zr {
+				zr[i] = xr[i] * yr[i]
+			}
+			p.advance(&idx, &xo, &yo)
+		}
+	default:
+		for zo := 0; zo < len(z); zo += n {
+			zr := z[zo : zo+n]
+			for i := range zr {
+				zr[i] = apply(op, x[xo+i*sx], y[yo+i*sy])
+			}
+			p.advance(&idx, &xo, &yo)
+		}
+	}
 }
 
 // binaryRow applies op to one row; an input with stride 0 is a scalar.

@@ -244,8 +244,12 @@ func SumTo(dst, a *Tensor, shape []int) (*Tensor, error) {
 		})
 		return dst, nil
 	}
+	// Inline over the plan (no call per row: rows are often short, see
+	// shortRow), in the same order as the float32 loop above.
 	z, x := dst.f64, a.f64
-	p.each(func(xo, zo, _ int) {
+	var idx [MaxDims]int
+	zo, unused := 0, 0
+	for xo := 0; xo < a.Len(); xo += n {
 		if reduceInner {
 			var s float64
 			for _, v := range x[xo : xo+n] {
@@ -258,7 +262,8 @@ func SumTo(dst, a *Tensor, shape []int) (*Tensor, error) {
 				zr[i] += v
 			}
 		}
-	})
+		p.advance(&idx, &zo, &unused)
+	}
 	return dst, nil
 }
 
@@ -282,15 +287,19 @@ func BroadcastTo(dst, a *Tensor, shape []int) (*Tensor, error) {
 	n := p.dims[p.nd-1]
 	bcastInner := p.sa[p.nd-1] == 0
 	if a.dt == Float32 {
-		broadcastRun(&p, n, bcastInner, dst.f32, a.f32)
+		broadcastRun(&p, n, bcastInner, dst.f32[:dst.Len()], a.f32)
 	} else {
-		broadcastRun(&p, n, bcastInner, dst.f64, a.f64)
+		broadcastRun(&p, n, bcastInner, dst.f64[:dst.Len()], a.f64)
 	}
 	return dst, nil
 }
 
+// broadcastRun walks the plan inline (no call per row: rows are often
+// short, see shortRow).
 func broadcastRun[T float](p *plan, n int, bcastInner bool, z, x []T) {
-	p.each(func(zo, xo, _ int) {
+	var idx [MaxDims]int
+	xo, unused := 0, 0
+	for zo := 0; zo < len(z); zo += n {
 		zr := z[zo : zo+n]
 		if bcastInner {
 			v := x[xo]
@@ -300,7 +309,8 @@ func broadcastRun[T float](p *plan, n int, bcastInner bool, z, x []T) {
 		} else {
 			copy(zr, x[xo:xo+n])
 		}
-	})
+		p.advance(&idx, &xo, &unused)
+	}
 }
 
 // OneHot returns a [len(idx), classes] tensor with row i equal to the unit
