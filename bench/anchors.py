@@ -38,13 +38,33 @@ def measure(fn, budget, batches=5):
 
 
 def blas_library():
-    """The BLAS numpy actually loaded, read from the process's mappings."""
+    """The BLAS numpy actually loaded, read from the process's mappings,
+    with the kernel set OpenBLAS chose for this CPU (openblas_core)."""
     try:
         with open("/proc/self/maps") as f:
             libs = {line.split()[-1] for line in f if "blas" in line.lower()}
         return ", ".join(sorted(os.path.basename(l) for l in libs)) or "unknown"
     except OSError:
         return "unknown"
+
+
+def openblas_core():
+    """The core name OpenBLAS's DYNAMIC_ARCH picked (openblas_get_corename),
+    or "" when numpy's BLAS is not OpenBLAS. A CPU that OpenBLAS does not
+    recognise -- a VM that hides the model -- gets the oldest kernels
+    (Prescott: SSE3), several times slower than the CPU allows;
+    OPENBLAS_CORETYPE overrides the choice."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as f:
+            libs = sorted({line.split()[-1] for line in f if "openblas" in line.lower()})
+        if not libs:
+            return ""
+        lib = ctypes.CDLL(libs[0])
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return ""
 
 
 def gemm(args):
@@ -57,7 +77,7 @@ def gemm(args):
         med, mn = measure(lambda: np.matmul(a, b, out=c), args.time)
         print(json.dumps({"kernel": "numpy_sgemm", "m": m, "n": n, "k": k, "threads": args.threads,
                           "ms": med * 1e3, "min_ms": mn * 1e3, "gflops": 2 * m * n * k / med / 1e9,
-                          "blas": blas_library()}), flush=True)
+                          "blas": blas_library(), "openblas_core": openblas_core()}), flush=True)
         if args.torch:
             import torch
             torch.set_num_threads(args.threads)
@@ -93,7 +113,8 @@ def conv(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("what", choices=["gemm", "conv"])
+    p.add_argument("what", choices=["gemm", "conv", "core"],
+                   help="core: print the OpenBLAS kernel set numpy loaded, and exit")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--time", type=float, default=1.0, help="seconds per case")
     p.add_argument("--torch", action="store_true", help="gemm: also time torch.matmul")
@@ -106,6 +127,10 @@ def main():
             sys.exit(f"anchors.py: set {var}={args.threads} before starting Python (compare.py does)")
     args.shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     args.convs = [tuple(int(v) for v in s.split("x")) for s in args.convs.split(",")]
+    if args.what == "core":
+        import numpy  # noqa: F401 (loads OpenBLAS)
+        print(json.dumps({"kernel": "openblas_core", "openblas_core": openblas_core(), "blas": blas_library()}))
+        return
     gemm(args) if args.what == "gemm" else conv(args)
 
 

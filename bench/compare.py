@@ -44,6 +44,30 @@ def anchor_env(threads):
     return env
 
 
+# OpenBLAS core names whose kernels predate AVX2 (OpenBLAS's fallbacks for
+# a CPU it does not recognise).
+OLD_CORES = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Katmai", "Coppermine",
+             "Northwood", "Banias", "Athlon", "Opteron", "Opteron_SSE3", "Barcelona", "Sandybridge"}
+
+
+def warn_old_openblas_core(core):
+    """Warn when OpenBLAS runs kernels older than this CPU's AVX2: the
+    anchor would then be several times slower than OpenBLAS can be here,
+    and every ratio against it (and against torch's matmul, which calls the
+    same library) would flatter flatfast."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+    except OSError:
+        flags = []
+    if core in OLD_CORES and "avx2" in flags:
+        best = "SkylakeX" if "avx512f" in flags else "Haswell"
+        print(f"WARNING: OpenBLAS chose its {core} kernels on a CPU with AVX2"
+              f"{' and AVX-512' if 'avx512f' in flags else ''}: it did not recognise this CPU, so "
+              f"numpy's and torch's matmul are far slower than they can be here. Rerun with "
+              f"OPENBLAS_CORETYPE={best} for a fair anchor.", file=sys.stderr)
+
+
 def main():
     p = argparse.ArgumentParser(description="flatfast vs OpenBLAS and PyTorch")
     p.add_argument("what", choices=["gemm", "conv", "autodiff", "train"])
@@ -62,8 +86,15 @@ def main():
         subprocess.run(["go", "build", "-o", exe, "./cmd/flatfast"], cwd=ROOT, check=True,
                        env=dict(os.environ, CGO_ENABLED="0"))
     threads = [int(t) for t in args.threads.split(",")]
+    # numpy's matmul and torch's (linear layers included) call the same
+    # OpenBLAS: say which kernels it runs, before the rounds and after.
+    core = run_lines([sys.executable, os.path.join(HERE, "anchors.py"), "core"], anchor_env(1))[0]["openblas_core"]
+    warn_old_openblas_core(core)
     if args.what in ("autodiff", "train"):
-        return compare_steps(args, exe, threads)
+        compare_steps(args, exe, threads)
+        print(f"OpenBLAS core (numpy's and torch's matmul): {core or 'not OpenBLAS'}")
+        warn_old_openblas_core(core)
+        return
     key = (lambda r: (r["m"], r["n"], r["k"])) if args.what == "gemm" else (lambda r: (r["n"], r["c"], r["h"]))
     times = collections.defaultdict(list)   # (side, shape, threads) -> [ms per round]
     info = {}
@@ -82,6 +113,8 @@ def main():
                     times[(side, key(r), t)].append(r["ms"])
                     if "blas" in r:
                         info["numpy BLAS"] = r["blas"]
+                    if r.get("openblas_core"):
+                        info["OpenBLAS core"] = r["openblas_core"]
                     if "level" in r:
                         info["flatfast level"] = r["level"]
         print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
@@ -89,6 +122,7 @@ def main():
     shapes = sorted({s for (_, s, _) in times}, key=lambda s: s)
     anchors = ["numpy", "torch"] if args.what == "gemm" else ["torch"]
     print("; ".join(f"{k}: {v}" for k, v in info.items()))
+    warn_old_openblas_core(info.get("OpenBLAS core", ""))
     hdr = "shape" if args.what == "gemm" else "N,C,HW (3x3, fwd+bwd)"
     print(f"{hdr:24s} {'thr':>3s} {'flatfast ms':>11s} " + " ".join(f"{a + ' ms':>10s} {'ratio':>6s}" for a in anchors))
     for s in shapes:

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The worker pool behind GEMM and convolution. Work is cut into numbered
@@ -52,7 +53,73 @@ type region struct {
 	n    int64
 	per  int64 // units per claim
 	next atomic.Int64
-	wg   sync.WaitGroup
+	// left counts the workers other than the caller still in the region,
+	// with parkedBit set once the caller has stopped spinning and waits
+	// on done (await).
+	left atomic.Int32
+	done chan struct{}
+}
+
+const parkedBit = 1 << 30
+
+// spinWait is how long the caller of a parallel region spins for the
+// other workers to finish, and a worker for the next region, before
+// parking. Parking and waking a goroutine costs tens of microseconds in
+// a VM (and a parked wait allocates, now and then, the runtime's record
+// of the waiter); the gaps between the regions of one product, and
+// between the products of a training step, are mostly shorter. A spinning
+// worker does not yield its thread while it spins (yielding moved the
+// goroutines between threads, and their parked waits allocated more). In
+// nanoseconds; 0 turns spinning off (the A/B measurement in docs/gemm.md).
+var spinWait atomic.Int64
+
+const defaultSpinWait = 200 * time.Microsecond
+
+func init() { spinWait.Store(int64(defaultSpinWait)) }
+
+// spinning calls check until it reports true or spinWait has passed, and
+// reports which. It does not spin when the pool has more workers than
+// GOMAXPROCS: a spinner would then hold a thread that a worker with units
+// left is waiting for.
+func spinning(check func() bool) bool {
+	limit := time.Duration(spinWait.Load())
+	if limit <= 0 || !pool.spin.Load() {
+		return false
+	}
+	t0 := time.Now()
+	for i := 1; ; i++ {
+		if check() {
+			return true
+		}
+		if i%64 == 0 && time.Since(t0) > limit {
+			return false
+		}
+	}
+}
+
+// await returns when every other worker of the region has left it.
+func (r *region) await() {
+	if spinning(func() bool { return r.left.Load() == 0 }) {
+		return
+	}
+	for {
+		v := r.left.Load()
+		if v == 0 {
+			return
+		}
+		if r.left.CompareAndSwap(v, v|parkedBit) {
+			<-r.done
+			return
+		}
+	}
+}
+
+// leave is a worker's exit from the region: the last one out wakes a
+// parked caller.
+func (r *region) leave() {
+	if r.left.Add(-1) == parkedBit {
+		r.done <- struct{}{}
+	}
 }
 
 func (r *region) loop(w int) {
@@ -77,9 +144,12 @@ type workerPool struct {
 	wake    chan wake
 	started int
 	r       region
+	// spin: the last region had no more workers than GOMAXPROCS, so
+	// spinning for the next one takes no thread another worker needs.
+	spin atomic.Bool
 }
 
-var pool = workerPool{wake: make(chan wake, 256)}
+var pool = workerPool{wake: make(chan wake, 256), r: region{done: make(chan struct{}, 1)}}
 
 // threadLimit is the number of threads set by SetThreads (0: GOMAXPROCS).
 var threadLimit atomic.Int32
@@ -133,10 +203,11 @@ func parallelForPer(n, threads, per int, t task) {
 		pool.started++
 		go poolWorker()
 	}
+	pool.spin.Store(w <= runtime.GOMAXPROCS(0))
 	r := &pool.r
 	r.t, r.n, r.per = t, int64(n), int64(per)
 	r.next.Store(0)
-	r.wg.Add(w - 1)
+	r.left.Store(int32(w - 1))
 	for i := 1; i < w; i++ {
 		pool.wake <- wake{r, i}
 	}
@@ -144,21 +215,25 @@ func parallelForPer(n, threads, per int, t task) {
 		defer func() {
 			if e := recover(); e != nil {
 				r.next.Store(r.n) // stop the others taking new units
-				r.wg.Wait()
+				r.await()
 				r.t = nil
 				panic(e)
 			}
 		}()
 		r.loop(0)
 	}()
-	r.wg.Wait()
+	r.await()
 	r.t = nil
 }
 
 func poolWorker() {
-	for m := range pool.wake {
+	for {
+		// Spin a little for the next region before parking on the channel
+		// (len is a safe, lock-free look at it).
+		spinning(func() bool { return len(pool.wake) > 0 })
+		m := <-pool.wake
 		func() {
-			defer m.r.wg.Done()
+			defer m.r.leave()
 			defer func() {
 				if e := recover(); e != nil {
 					// A panic in a kernel is a bug in this package; report
