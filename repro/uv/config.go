@@ -123,7 +123,10 @@ var Presets = map[string]Config{
 		Threshold:   0.1, MaxSteps: 3000000, FitEFolds: 2, SettleTol: 1e-8,
 	},
 	// paper: eta over the paper's [1e-3, 1e-1], a fine gamma grid, more
-	// seeds. Hours on 2 cores.
+	// seeds. From the valley start 1.9e9 run-steps, most of them tanh's
+	// gamma = 1 runs that never cross and run to the cap: about 1.5 hours
+	// of both cores of a 2-vCPU Xeon, sharded (docs/uv.md). -plan, which
+	// assumes every run crosses, says minutes.
 	"paper": {
 		Preset: "paper", N: 10, P: 5, Eps: 0.5, NormalizeX: true,
 		DataSeed: 1, InitSeed: 2, Start: "valley", NoiseSeed: 3, Seeds: 16,
