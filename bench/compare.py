@@ -92,9 +92,15 @@ def main():
     warn_old_openblas_core(core)
     if args.what in ("autodiff", "train"):
         compare_steps(args, exe, threads)
-        print(f"OpenBLAS core (numpy's and torch's matmul): {core or 'not OpenBLAS'}")
-        warn_old_openblas_core(core)
-        return
+    else:
+        compare_kernels(args, exe, threads)
+    print(f"OpenBLAS core (numpy's and torch's matmul): {core or 'not OpenBLAS'}")
+    warn_old_openblas_core(core)
+
+
+def compare_kernels(args, exe, threads):
+    """gemm and conv: `flatfast bench gemm|conv` against bench/anchors.py,
+    interleaved over rounds."""
     key = (lambda r: (r["m"], r["n"], r["k"])) if args.what == "gemm" else (lambda r: (r["n"], r["c"], r["h"]))
     times = collections.defaultdict(list)   # (side, shape, threads) -> [ms per round]
     info = {}
@@ -113,8 +119,6 @@ def main():
                     times[(side, key(r), t)].append(r["ms"])
                     if "blas" in r:
                         info["numpy BLAS"] = r["blas"]
-                    if r.get("openblas_core"):
-                        info["OpenBLAS core"] = r["openblas_core"]
                     if "level" in r:
                         info["flatfast level"] = r["level"]
         print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
@@ -122,7 +126,6 @@ def main():
     shapes = sorted({s for (_, s, _) in times}, key=lambda s: s)
     anchors = ["numpy", "torch"] if args.what == "gemm" else ["torch"]
     print("; ".join(f"{k}: {v}" for k, v in info.items()))
-    warn_old_openblas_core(info.get("OpenBLAS core", ""))
     hdr = "shape" if args.what == "gemm" else "N,C,HW (3x3, fwd+bwd)"
     print(f"{hdr:24s} {'thr':>3s} {'flatfast ms':>11s} " + " ".join(f"{a + ' ms':>10s} {'ratio':>6s}" for a in anchors))
     for s in shapes:

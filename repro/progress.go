@@ -10,10 +10,10 @@ import (
 
 // Progress prints a one-line status (a rate and an ETA) to a terminal at
 // most once a second, rewriting the line. To a file or a pipe (a batch
-// job's log: Slurm, Kubernetes) it writes a plain line every logEvery
-// instead (a minute), the first after logEvery, so that short runs leave logs clean
-// and long ones show they are alive. It is silent for any other writer,
-// for nil, and when quiet.
+// job's log: Slurm, Kubernetes) it writes a plain line every logEvery (a
+// minute) instead, the first after logEvery, so that short runs leave
+// logs clean and long ones show they are alive. It is silent for any
+// other writer, for nil, and when quiet.
 type Progress struct {
 	w     io.Writer
 	tty   bool
