@@ -778,6 +778,8 @@ func arm64() []byte {
 	winoNEON(g, false)
 	winoNEON(g, true)
 	winoKerNEON(g)
+	winoAdjNEON(g, false)
+	winoAdjNEON(g, true)
 	transposeNEON(g)
 	for _, indirect := range []bool{false, true} {
 		for _, rows := range []int{12, 8, 4} {

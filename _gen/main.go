@@ -1055,6 +1055,8 @@ func amd64() []byte {
 		winoKernel(g, s, false)
 		winoKernel(g, s, true)
 		winoKernelKernel(g, s)
+		winoAdjoint(g, s, false)
+		winoAdjoint(g, s, true)
 	}
 	for _, indirect := range []bool{false, true} {
 		for _, rows := range []int{12, 8, 4} {

@@ -188,3 +188,95 @@ func winoKernelKernel(g *gen, s isa) {
 	g.lbl(fn + "_done")
 	g.ret()
 }
+
+// winoAdjoint emits the adjoints of the output and kernel transforms, the
+// transforms of the Winograd weight gradient: winoOutAdj4<suffix> (A, six
+// output rows from four input rows) and winoKerAdj4<suffix> (G^T, three
+// output rows from six). Registers as in winoKernel.
+func winoAdjoint(g *gen, s isa, kernel bool) {
+	fn := "winoOutAdj4" + s.suffix
+	if kernel {
+		fn = "winoKerAdj4" + s.suffix
+	}
+	g.text(fn, "$0-72", fmt.Sprintf("func %s(dst []float32, ds int, src []float32, ss int, n int)", fn))
+	g.p("MOVQ dst_base+0(FP), DI")
+	g.p("MOVQ ds+24(FP), R10")
+	g.p("MOVQ src_base+32(FP), SI")
+	g.p("MOVQ ss+56(FP), R8")
+	g.p("MOVQ n+64(FP), CX")
+	g.p("SHLQ $2, R10")
+	g.p("SHLQ $2, R8")
+	g.p("LEAQ (R8)(R8*2), DX")
+	g.p("ADDQ SI, DX")
+	g.p("LEAQ (R10)(R10*2), R9")
+	g.p("ADDQ DI, R9")
+	c := map[string]string{}
+	names := []string{"two", "four"}
+	if kernel {
+		names = []string{"quarter", "msixth", "sixth", "twelfth", "twentyfourth"}
+	}
+	for i, name := range names {
+		c[name] = s.r(11 + i)
+		g.p("VBROADCASTSS wino<>+%d(SB), %s", constOff(winoConsts, name), c[name])
+	}
+	in := winoRows("SI", "DX", "R8")
+	o := winoRows("DI", "R9", "R10")
+	r := s.r
+	g.lbl(fn + "_loop")
+	g.p("TESTQ CX, CX")
+	g.p("JEQ %s_done", fn)
+	if !kernel {
+		for j := 0; j < 4; j++ {
+			g.p("VMOVUPS %s, %s", in[j], r(j))
+		}
+		// p = y0 + y2 (4), q = y1 + y3 (5): m1 = p + q, m2 = p - q.
+		g.p("VADDPS %s, %s, %s", r(2), r(0), r(4))
+		g.p("VADDPS %s, %s, %s", r(3), r(1), r(5))
+		g.p("VADDPS %s, %s, %s", r(5), r(4), r(6))
+		g.p("VMOVUPS %s, %s", r(6), o[1])
+		g.p("VSUBPS %s, %s, %s", r(5), r(4), r(6))
+		g.p("VMOVUPS %s, %s", r(6), o[2])
+		// r = y0 + 4 y2 (7), s = y1 + 4 y3 (8): m3 = r + 2 s, m4 = r - 2 s.
+		g.p("VMOVAPS %s, %s", r(0), r(7))
+		g.p("VFMADD231PS %s, %s, %s", c["four"], r(2), r(7))
+		g.p("VMOVAPS %s, %s", r(1), r(8))
+		g.p("VFMADD231PS %s, %s, %s", c["four"], r(3), r(8))
+		g.p("VMOVAPS %s, %s", r(7), r(9))
+		g.p("VFMADD231PS %s, %s, %s", c["two"], r(8), r(9))
+		g.p("VMOVUPS %s, %s", r(9), o[3])
+		g.p("VFNMADD231PS %s, %s, %s", c["two"], r(8), r(7))
+		g.p("VMOVUPS %s, %s", r(7), o[4])
+		// m0 = y0, m5 = y3.
+		g.p("VMOVUPS %s, %s", r(0), o[0])
+		g.p("VMOVUPS %s, %s", r(3), o[5])
+	} else {
+		for j := 0; j < 6; j++ {
+			g.p("VMOVUPS %s, %s", in[j], r(j))
+		}
+		// a = u1 + u2 (6), b = u1 - u2 (7), c = u3 + u4 (8), d = u3 - u4 (9).
+		g.p("VADDPS %s, %s, %s", r(2), r(1), r(6))
+		g.p("VSUBPS %s, %s, %s", r(2), r(1), r(7))
+		g.p("VADDPS %s, %s, %s", r(4), r(3), r(8))
+		g.p("VSUBPS %s, %s, %s", r(4), r(3), r(9))
+		// w0 = (a (-1/6) + c/24) + u0/4.
+		g.p("VMULPS %s, %s, %s", c["msixth"], r(6), r(10))
+		g.p("VFMADD231PS %s, %s, %s", c["twentyfourth"], r(8), r(10))
+		g.p("VFMADD231PS %s, %s, %s", c["quarter"], r(0), r(10))
+		g.p("VMOVUPS %s, %s", r(10), o[0])
+		// w1 = b (-1/6) + d/12.
+		g.p("VMULPS %s, %s, %s", c["msixth"], r(7), r(7))
+		g.p("VFMADD231PS %s, %s, %s", c["twelfth"], r(9), r(7))
+		g.p("VMOVUPS %s, %s", r(7), o[1])
+		// w2 = (c - a)/6 + u5.
+		g.p("VSUBPS %s, %s, %s", r(6), r(8), r(8))
+		g.p("VFMADD231PS %s, %s, %s", c["sixth"], r(8), r(5))
+		g.p("VMOVUPS %s, %s", r(5), o[2])
+	}
+	for _, p := range []string{"SI", "DX", "DI", "R9"} {
+		g.p("ADDQ $%d, %s", s.vbytes(), p)
+	}
+	g.p("SUBQ $%d, CX", s.lanes)
+	g.p("JMP %s_loop", fn)
+	g.lbl(fn + "_done")
+	g.ret()
+}

@@ -150,3 +150,75 @@ func winoKerNEON(g *gen) {
 	g.lbl(fn + "_done")
 	g.p("RET")
 }
+
+// winoAdjNEON is winoAdjoint: A (kernel = false, four rows in R1-R4, six
+// out in R7-R12) or G^T (six in R1-R6, three out in R7-R9).
+func winoAdjNEON(g *gen, kernel bool) {
+	fn, in, out := "winoOutAdj4NEON", 4, 6
+	if kernel {
+		fn, in, out = "winoKerAdj4NEON", 6, 3
+	}
+	g.text(fn, "$0-72", fmt.Sprintf("func %s(dst []float32, ds int, src []float32, ss int, n int)", fn))
+	winoNEONSetup(g, "src_base+32", "ss+56", 1, in)
+	winoNEONSetup(g, "dst_base+0", "ds+24", 7, out)
+	g.p("MOVD n+64(FP), R13")
+	if kernel {
+		for i, v := range []float64{1.0 / 4, -1.0 / 6, 1.0 / 6, 1.0 / 12, 1.0 / 24} {
+			winoNEONConst(g, 27+i, v)
+		}
+	} else {
+		winoNEONConst(g, 28, 2)
+		winoNEONConst(g, 29, 4)
+	}
+	g.lbl(fn + "_loop")
+	g.p("CBZ R13, %s_done", fn)
+	for j := 0; j < in; j++ {
+		g.p("VLD1.P 16(R%d), [V%d.S4]", 1+j, j)
+	}
+	st := func(v, row int) { g.p("VST1.P [V%d.S4], 16(R%d)", v, 7+row) }
+	if !kernel {
+		// p = y0 + y2 (V4), q = y1 + y3 (V5): m1 = p + q, m2 = p - q.
+		g.w(fadd(4, 0, 2))
+		g.w(fadd(5, 1, 3))
+		g.w(fadd(6, 4, 5))
+		st(6, 1)
+		g.w(fsub(6, 4, 5))
+		st(6, 2)
+		// r = y0 + 4 y2 (V7), s = y1 + 4 y3 (V8): m3 = r + 2 s, m4 = r - 2 s.
+		g.p("VMOV V0.B16, V7.B16")
+		g.p("VFMLA V29.S4, V2.S4, V7.S4")
+		g.p("VMOV V1.B16, V8.B16")
+		g.p("VFMLA V29.S4, V3.S4, V8.S4")
+		g.p("VMOV V7.B16, V9.B16")
+		g.p("VFMLA V28.S4, V8.S4, V9.S4")
+		st(9, 3)
+		g.p("VFMLS V28.S4, V8.S4, V7.S4")
+		st(7, 4)
+		// m0 = y0, m5 = y3.
+		st(0, 0)
+		st(3, 5)
+	} else {
+		// a = u1 + u2 (V6), b = u1 - u2 (V7), c = u3 + u4 (V8), d = u3 - u4 (V9).
+		g.w(fadd(6, 1, 2))
+		g.w(fsub(7, 1, 2))
+		g.w(fadd(8, 3, 4))
+		g.w(fsub(9, 3, 4))
+		// w0 = (a (-1/6) + c/24) + u0/4.
+		g.w(fmul(10, 6, 28))
+		g.p("VFMLA V31.S4, V8.S4, V10.S4")
+		g.p("VFMLA V27.S4, V0.S4, V10.S4")
+		st(10, 0)
+		// w1 = b (-1/6) + d/12.
+		g.w(fmul(7, 7, 28))
+		g.p("VFMLA V30.S4, V9.S4, V7.S4")
+		st(7, 1)
+		// w2 = (c - a)/6 + u5.
+		g.w(fsub(8, 8, 6))
+		g.p("VFMLA V29.S4, V8.S4, V5.S4")
+		st(5, 2)
+	}
+	g.p("SUB $4, R13")
+	g.p("B %s_loop", fn)
+	g.lbl(fn + "_done")
+	g.p("RET")
+}

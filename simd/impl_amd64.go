@@ -250,6 +250,18 @@ func winoIn4AVX2(dst []float32, ds int, src []float32, ss int, n int)
 //go:noescape
 func winoOut4AVX2(dst []float32, ds int, src []float32, ss int, n int)
 
+//go:noescape
+func winoOutAdj4AVX512(dst []float32, ds int, src []float32, ss int, n int)
+
+//go:noescape
+func winoKerAdj4AVX512(dst []float32, ds int, src []float32, ss int, n int)
+
+//go:noescape
+func winoOutAdj4AVX2(dst []float32, ds int, src []float32, ss int, n int)
+
+//go:noescape
+func winoKerAdj4AVX2(dst []float32, ds int, src []float32, ss int, n int)
+
 var avx2Impl = &Impl{
 	level: AVX2, mr: 6, nr: 16,
 	dot: dotAVX2, sum: sumAVX2, max: maxAVX2,
@@ -261,7 +273,8 @@ var avx2Impl = &Impl{
 	gemmIndirect: gemmIndirectAVX2, gemmIndirectPF: gemmIndirectPFAVX2, nv: 2,
 	short:  []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2, nil}, {4, gemm4AVX2, gemmIndirect4AVX2, nil}},
 	affine: affineAVX2, affine2: affine2AVX2, sqdev: sqdevAVX2,
-	winoIn4: winoIn4AVX2, winoOut4: winoOut4AVX2, winoKer4: winoKer4AVX2, lanes: 8,
+	winoIn4: winoIn4AVX2, winoOut4: winoOut4AVX2, winoKer4: winoKer4AVX2,
+	winoOutAdj4: winoOutAdj4AVX2, winoKerAdj4: winoKerAdj4AVX2, lanes: 8,
 }
 
 var avx512Impl = &Impl{
@@ -277,7 +290,8 @@ var avx512Impl = &Impl{
 	short: []shortKernel{{4, gemm4AVX512, gemmIndirect4AVX512, gemmIndirectP4R4AVX512},
 		{8, gemm8AVX512, gemmIndirect8AVX512, gemmIndirectP4R8AVX512}},
 	affine: affineAVX512, affine2: affine2AVX512, sqdev: sqdevAVX512,
-	winoIn4: winoIn4AVX512, winoOut4: winoOut4AVX512, winoKer4: winoKer4AVX512, lanes: 16,
+	winoIn4: winoIn4AVX512, winoOut4: winoOut4AVX512, winoKer4: winoKer4AVX512,
+	winoOutAdj4: winoOutAdj4AVX512, winoKerAdj4: winoKerAdj4AVX512, lanes: 16,
 }
 
 // archImpls gates each level on every ISA bit its instructions use: VEX

@@ -118,6 +118,12 @@ func winoOut4NEON(dst []float32, ds int, src []float32, ss int, n int)
 //go:noescape
 func winoKer4NEON(dst []float32, ds int, g0, g1, g2 []float32)
 
+//go:noescape
+func winoOutAdj4NEON(dst []float32, ds int, src []float32, ss int, n int)
+
+//go:noescape
+func winoKerAdj4NEON(dst []float32, ds int, src []float32, ss int, n int)
+
 var neonImpl = &Impl{
 	level: NEON, mr: 12, nr: 8,
 	dot: dotNEON, sum: sumNEON, max: maxNEON,
@@ -129,7 +135,8 @@ var neonImpl = &Impl{
 	gemmIndirect: gemmIndirectNEON, gemmIndirectPF: gemmIndirectPFNEON, nv: 2,
 	short:  []shortKernel{{4, gemm4NEON, gemmIndirect4NEON, nil}, {8, gemm8NEON, gemmIndirect8NEON, nil}},
 	affine: affineNEON, affine2: affine2NEON, sqdev: sqdevNEON,
-	winoIn4: winoIn4NEON, winoOut4: winoOut4NEON, winoKer4: winoKer4NEON, lanes: 4,
+	winoIn4: winoIn4NEON, winoOut4: winoOut4NEON, winoKer4: winoKer4NEON,
+	winoOutAdj4: winoOutAdj4NEON, winoKerAdj4: winoKerAdj4NEON, lanes: 4,
 }
 
 // archImpls gates the NEON level on ASIMD, the Advanced SIMD extension of

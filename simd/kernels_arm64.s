@@ -1442,6 +1442,108 @@ winoKer4NEON_loop:
 winoKer4NEON_done:
 	RET
 
+// func winoOutAdj4NEON(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoOutAdj4NEON(SB), NOSPLIT, $0-72
+	MOVD src_base+32(FP), R1
+	MOVD ss+56(FP), R14
+	LSL $2, R14
+	ADD R14, R1, R2
+	ADD R14, R2, R3
+	ADD R14, R3, R4
+	MOVD dst_base+0(FP), R7
+	MOVD ds+24(FP), R14
+	LSL $2, R14
+	ADD R14, R7, R8
+	ADD R14, R8, R9
+	ADD R14, R9, R10
+	ADD R14, R10, R11
+	ADD R14, R11, R12
+	MOVD n+64(FP), R13
+	MOVW $0x40000000, R15
+	VDUP R15, V28.S4
+	MOVW $0x40800000, R15
+	VDUP R15, V29.S4
+winoOutAdj4NEON_loop:
+	CBZ R13, winoOutAdj4NEON_done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VLD1.P 16(R3), [V2.S4]
+	VLD1.P 16(R4), [V3.S4]
+	WORD $0x4e22d404 // fadd v4.4s, v0.4s, v2.4s
+	WORD $0x4e23d425 // fadd v5.4s, v1.4s, v3.4s
+	WORD $0x4e25d486 // fadd v6.4s, v4.4s, v5.4s
+	VST1.P [V6.S4], 16(R8)
+	WORD $0x4ea5d486 // fsub v6.4s, v4.4s, v5.4s
+	VST1.P [V6.S4], 16(R9)
+	VMOV V0.B16, V7.B16
+	VFMLA V29.S4, V2.S4, V7.S4
+	VMOV V1.B16, V8.B16
+	VFMLA V29.S4, V3.S4, V8.S4
+	VMOV V7.B16, V9.B16
+	VFMLA V28.S4, V8.S4, V9.S4
+	VST1.P [V9.S4], 16(R10)
+	VFMLS V28.S4, V8.S4, V7.S4
+	VST1.P [V7.S4], 16(R11)
+	VST1.P [V0.S4], 16(R7)
+	VST1.P [V3.S4], 16(R12)
+	SUB $4, R13
+	B winoOutAdj4NEON_loop
+winoOutAdj4NEON_done:
+	RET
+
+// func winoKerAdj4NEON(dst []float32, ds int, src []float32, ss int, n int)
+TEXT ·winoKerAdj4NEON(SB), NOSPLIT, $0-72
+	MOVD src_base+32(FP), R1
+	MOVD ss+56(FP), R14
+	LSL $2, R14
+	ADD R14, R1, R2
+	ADD R14, R2, R3
+	ADD R14, R3, R4
+	ADD R14, R4, R5
+	ADD R14, R5, R6
+	MOVD dst_base+0(FP), R7
+	MOVD ds+24(FP), R14
+	LSL $2, R14
+	ADD R14, R7, R8
+	ADD R14, R8, R9
+	MOVD n+64(FP), R13
+	MOVW $0x3e800000, R15
+	VDUP R15, V27.S4
+	MOVW $0xbe2aaaab, R15
+	VDUP R15, V28.S4
+	MOVW $0x3e2aaaab, R15
+	VDUP R15, V29.S4
+	MOVW $0x3daaaaab, R15
+	VDUP R15, V30.S4
+	MOVW $0x3d2aaaab, R15
+	VDUP R15, V31.S4
+winoKerAdj4NEON_loop:
+	CBZ R13, winoKerAdj4NEON_done
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VLD1.P 16(R3), [V2.S4]
+	VLD1.P 16(R4), [V3.S4]
+	VLD1.P 16(R5), [V4.S4]
+	VLD1.P 16(R6), [V5.S4]
+	WORD $0x4e22d426 // fadd v6.4s, v1.4s, v2.4s
+	WORD $0x4ea2d427 // fsub v7.4s, v1.4s, v2.4s
+	WORD $0x4e24d468 // fadd v8.4s, v3.4s, v4.4s
+	WORD $0x4ea4d469 // fsub v9.4s, v3.4s, v4.4s
+	WORD $0x6e3cdcca // fmul v10.4s, v6.4s, v28.4s
+	VFMLA V31.S4, V8.S4, V10.S4
+	VFMLA V27.S4, V0.S4, V10.S4
+	VST1.P [V10.S4], 16(R7)
+	WORD $0x6e3cdce7 // fmul v7.4s, v7.4s, v28.4s
+	VFMLA V30.S4, V9.S4, V7.S4
+	VST1.P [V7.S4], 16(R8)
+	WORD $0x4ea6d508 // fsub v8.4s, v8.4s, v6.4s
+	VFMLA V29.S4, V8.S4, V5.S4
+	VST1.P [V5.S4], 16(R9)
+	SUB $4, R13
+	B winoKerAdj4NEON_loop
+winoKerAdj4NEON_done:
+	RET
+
 // func transpose4NEON(dst []float32, ldd int, src []float32, lds int, rb, cb int)
 // rb strips of 4 rows, each cb blocks of 4x4.
 TEXT ·transpose4NEON(SB), NOSPLIT, $0-80

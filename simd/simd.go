@@ -98,7 +98,9 @@ type Impl struct {
 	// all of it).
 	winoIn4, winoOut4 func(dst []float32, ds int, src []float32, ss int, n int)
 	winoKer4          func(dst []float32, ds int, g0, g1, g2 []float32)
-	lanes             int
+	// Their adjoints A and G^T (the weight gradient's), likewise.
+	winoOutAdj4, winoKerAdj4 func(dst []float32, ds int, src []float32, ss int, n int)
+	lanes                    int
 
 	// band, when set, replaces the streaming kernels dot, sum and axpy for
 	// inputs whose footprint lies in (bandLo, bandHi] bytes: see

@@ -25,6 +25,19 @@ import "fmt"
 //	y0 = m0 + (m1 + m2) + (m3 + m4)      y2 = (m1 + m2) + 4 (m3 + m4)
 //	y1 = (m1 - m2) + 2 (m3 - m4)         y3 = (m1 - m2) + 8 (m3 - m4) + m5
 //
+// The weight gradient runs the adjoints (transposes) of the output and
+// kernel transforms. A, four rows into six:
+//
+//	m0 = y0                 m3 = (y0 + 4 y2) + 2 (y1 + 4 y3)
+//	m1 = (y0 + y2) + (y1 + y3)  m4 = (y0 + 4 y2) - 2 (y1 + 4 y3)
+//	m2 = (y0 + y2) - (y1 + y3)  m5 = y3
+//
+// G^T, six rows into three, with a = u1 + u2, b = u1 - u2, c = u3 + u4,
+// d = u3 - u4:
+//
+//	w0 = (a (-1/6) + c/24) + u0/4   w1 = b (-1/6) + d/12
+//	w2 = (c - a)/6 + u5
+//
 // The assembly kernels evaluate the same groupings with fused
 // multiply-adds, so levels agree to rounding, not bitwise.
 
@@ -81,6 +94,39 @@ func winoKer4Generic(dst []float32, ds int, g0, g1, g2 []float32) {
 	}
 }
 
+func winoOutAdj4Generic(dst []float32, ds int, src []float32, ss int, n int) {
+	y0, y1, y2, y3 := src[:n], src[ss:ss+n], src[2*ss:2*ss+n], src[3*ss:3*ss+n]
+	m0, m1, m2 := dst[:n], dst[ds:ds+n], dst[2*ds:2*ds+n]
+	m3, m4, m5 := dst[3*ds:3*ds+n], dst[4*ds:4*ds+n], dst[5*ds:5*ds+n]
+	for e := 0; e < n; e++ {
+		p := y0[e] + y2[e]
+		q := y1[e] + y3[e]
+		r := y0[e] + 4*y2[e]
+		s := y1[e] + 4*y3[e]
+		m0[e] = y0[e]
+		m1[e] = p + q
+		m2[e] = p - q
+		m3[e] = r + 2*s
+		m4[e] = r - 2*s
+		m5[e] = y3[e]
+	}
+}
+
+func winoKerAdj4Generic(dst []float32, ds int, src []float32, ss int, n int) {
+	u0, u1, u2 := src[:n], src[ss:ss+n], src[2*ss:2*ss+n]
+	u3, u4, u5 := src[3*ss:3*ss+n], src[4*ss:4*ss+n], src[5*ss:5*ss+n]
+	w0, w1, w2 := dst[:n], dst[ds:ds+n], dst[2*ds:2*ds+n]
+	for e := 0; e < n; e++ {
+		a := u1[e] + u2[e]
+		b := u1[e] - u2[e]
+		c := u3[e] + u4[e]
+		d := u3[e] - u4[e]
+		w0[e] = (a*(-1.0/6) + c*(1.0/24)) + u0[e]*(1.0/4)
+		w1[e] = b*(-1.0/6) + d*(1.0/12)
+		w2[e] = (c-a)*(1.0/6) + u5[e]
+	}
+}
+
 // checkRows panics unless rows rows of n floats, stride apart, fit in s
 // and do not overlap.
 func checkRows(op, what string, s []float32, stride, rows, n int) {
@@ -94,21 +140,35 @@ func checkRows(op, what string, s []float32, stride, rows, n int) {
 // src[j*ss:]). Strides are in floats and at least n; dst must not overlap
 // src.
 func (k *Impl) WinogradInput4(dst []float32, ds int, src []float32, ss int, n int) {
-	k.rowTransform("WinogradInput4", 6, k.winoIn4, winoIn4Generic, dst, ds, src, ss, n)
+	k.rowTransform("WinogradInput4", 6, 6, k.winoIn4, winoIn4Generic, dst, ds, src, ss, n)
 }
 
 // WinogradOutput4 applies the F(4, 3) output transform A^T: four dst rows
 // from six src rows (see WinogradInput4).
 func (k *Impl) WinogradOutput4(dst []float32, ds int, src []float32, ss int, n int) {
-	k.rowTransform("WinogradOutput4", 4, k.winoOut4, winoOut4Generic, dst, ds, src, ss, n)
+	k.rowTransform("WinogradOutput4", 6, 4, k.winoOut4, winoOut4Generic, dst, ds, src, ss, n)
 }
 
-// rowTransform checks the rows of a six-row transform with out output
-// rows and runs kernel (nil: none at this level) on the whole vectors and
-// generic on the rest.
-func (k *Impl) rowTransform(op string, out int, kernel, generic func(dst []float32, ds int, src []float32, ss int, n int), dst []float32, ds int, src []float32, ss int, n int) {
+// WinogradOutputAdjoint4 applies A, the adjoint of the output transform
+// (the transform of the output gradient in the weight gradient): six dst
+// rows from four src rows (see WinogradInput4).
+func (k *Impl) WinogradOutputAdjoint4(dst []float32, ds int, src []float32, ss int, n int) {
+	k.rowTransform("WinogradOutputAdjoint4", 4, 6, k.winoOutAdj4, winoOutAdj4Generic, dst, ds, src, ss, n)
+}
+
+// WinogradKernelAdjoint4 applies G^T, the adjoint of the kernel transform
+// (from the transformed weight gradient back to the 3x3 taps): three dst
+// rows from six src rows (see WinogradInput4).
+func (k *Impl) WinogradKernelAdjoint4(dst []float32, ds int, src []float32, ss int, n int) {
+	k.rowTransform("WinogradKernelAdjoint4", 6, 3, k.winoKerAdj4, winoKerAdj4Generic, dst, ds, src, ss, n)
+}
+
+// rowTransform checks the rows of a transform of in input rows into out
+// output rows and runs kernel (nil: none at this level) on the whole
+// vectors and generic on the rest.
+func (k *Impl) rowTransform(op string, in, out int, kernel, generic func(dst []float32, ds int, src []float32, ss int, n int), dst []float32, ds int, src []float32, ss int, n int) {
 	checkRows(op, "dst", dst, ds, out, n)
-	checkRows(op, "src", src, ss, 6, n)
+	checkRows(op, "src", src, ss, in, n)
 	v := 0
 	if kernel != nil {
 		v = n / k.lanes * k.lanes

@@ -87,9 +87,23 @@ func TestWinogradTransforms(t *testing.T) {
 				// The kernel transform, rows passed in reverse order.
 				g := rows(2, -1)
 				check("kernel", winoG, g, func(dst []float32) { k.WinogradKernel4(dst, st, g[0], g[1], g[2]) })
+				// The adjoints: A (four rows in) and G^T (six in).
+				check("output adjoint", transpose(winoAT), rows(0, 1)[:4], func(dst []float32) { k.WinogradOutputAdjoint4(dst, st, src, st, n) })
+				check("kernel adjoint", transpose(winoG), rows(0, 1), func(dst []float32) { k.WinogradKernelAdjoint4(dst, st, src, st, n) })
 			}
 		}
 	}
+}
+
+func transpose(m [][]float64) [][]float64 {
+	t := make([][]float64, len(m[0]))
+	for j := range t {
+		t[j] = make([]float64, len(m))
+		for i := range m {
+			t[j][i] = m[i][j]
+		}
+	}
+	return t
 }
 
 // The transforms refuse rows that do not fit, naming the operation.
@@ -102,6 +116,9 @@ func TestWinogradTransformsBadArgs(t *testing.T) {
 		{"WinogradInput4", func() { k.WinogradInput4(make([]float32, 47), 8, make([]float32, 48), 8, 8) }},
 		{"WinogradInput4", func() { k.WinogradInput4(make([]float32, 48), 8, make([]float32, 48), 4, 8) }},
 		{"WinogradOutput4", func() { k.WinogradOutput4(make([]float32, 31), 8, make([]float32, 48), 8, 8) }},
+		{"WinogradOutputAdjoint4", func() { k.WinogradOutputAdjoint4(make([]float32, 47), 8, make([]float32, 32), 8, 8) }},
+		{"WinogradOutputAdjoint4", func() { k.WinogradOutputAdjoint4(make([]float32, 48), 8, make([]float32, 31), 8, 8) }},
+		{"WinogradKernelAdjoint4", func() { k.WinogradKernelAdjoint4(make([]float32, 23), 8, make([]float32, 48), 8, 8) }},
 		{"WinogradKernel4", func() {
 			k.WinogradKernel4(make([]float32, 48), 8, make([]float32, 8), make([]float32, 7), make([]float32, 8))
 		}},
