@@ -17,12 +17,16 @@ import (
 //	              transposed kernel; other strides: dX~ = W^T dY, folded
 //	              back (col2im) one group of images at a time.
 //
-// X~ is the im2col matrix (never stored), q runs over output pixels.
+// X~ is the im2col matrix (never stored), q runs over output pixels. 3x3
+// stride-1 layers with enough channels and tiles take Winograd's F(4x4,
+// 3x3) instead, in all three passes (conv_winograd.go,
+// conv_winograd_grad.go).
 
 // The parts: the B operands read in place from a copy of the input
 // (conv_inplace.go), those packed through im2col and col2im
 // (conv_im2col.go), the A and B operands made of output gradients and of
-// the rotated kernel (conv_operands.go), and the float64 direct loops
+// the rotated kernel (conv_operands.go), the Winograd path
+// (conv_winograd.go, conv_winograd_grad.go) and the float64 direct loops
 // (conv_float64.go).
 
 // ConvGeom is the geometry of a 2-D convolution: input [N, Cin, H, W],
@@ -125,7 +129,7 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 	defer convPool.put(s)
 	s.geom = g
 	impl := simd.Active()
-	if useWinograd(&g) {
+	if useWinograd(&g, impl) {
 		s.winograd(impl, &g, w.f32, x.f32, dst.f32, false)
 		return dst, nil
 	}
@@ -135,12 +139,18 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 	return dst, nil
 }
 
-// winograd runs the Winograd path with the input and output copies in
-// the storage the direct path uses for its own (xbuf, cbuf), so that a
-// scratch holds one of each whichever path its calls take.
+// winograd runs the Winograd path (withCopies).
 func (s *convScratch) winograd(impl *simd.Impl, g *ConvGeom, w, x, y []float32, flip bool) {
+	s.withCopies(func(ws *winoScratch) { ws.winograd(impl, Threads(), g, w, x, y, flip) })
+}
+
+// withCopies runs f, a call of the Winograd path, with its channels-last
+// copies (xb, yb) in the storage the direct path uses for its own (xbuf,
+// cbuf), so that a scratch holds one of each whichever path its calls
+// take.
+func (s *convScratch) withCopies(f func(*winoScratch)) {
 	s.wino.xb, s.wino.yb = s.xbuf, s.cbuf
-	s.wino.winograd(impl, Threads(), g, w, x, y, flip)
+	f(&s.wino)
 	s.xbuf, s.cbuf = s.wino.xb, s.wino.yb
 	s.wino.xb, s.wino.yb = nil, nil
 }
@@ -211,6 +221,10 @@ func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor,
 	defer convPool.put(s)
 	s.geom = g
 	impl := simd.Active()
+	if useWinogradGrad(&g, impl) {
+		s.withCopies(func(ws *winoScratch) { ws.weightGrad(impl, Threads(), &g, x.f32, gy.f32, dst.f32) })
+		return dst, nil
+	}
 	s.oA = outA{g: &s.geom, c: g.Cout, y: gy.f32, impl: impl}
 	defer func() { s.oA.y = nil }()
 	k := g.Cin * g.KH * g.KW
@@ -269,7 +283,7 @@ func Conv2dBackwardInput(dst, gy, w *Tensor, h, wd, stride, pad int) (*Tensor, e
 	impl := simd.Active()
 	if stride == 1 && pad <= g.KH-1 && pad <= g.KW-1 && g.KH == g.KW {
 		s.geom = g.inputGradForward()
-		if useWinograd(&s.geom) {
+		if useWinograd(&s.geom, impl) {
 			s.winograd(impl, &s.geom, w.f32, gy.f32, dst.f32, true)
 			return dst, nil
 		}

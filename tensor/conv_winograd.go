@@ -38,28 +38,45 @@ import (
 // The input gradient of a stride-1 convolution is the forward convolution
 // of the output gradient with the kernel rotated by 180 degrees and its
 // channel axes swapped (Conv2dBackwardInput): the kernel transform reads
-// the taps in reverse and the kernels by output channel.
+// the taps in reverse and the kernels by output channel. The kernel
+// gradient is in conv_winograd_grad.go.
 
 // useWinograd reports whether the convolution of geometry g (in forward
 // form: for the input gradient, the convolution of the output gradient
-// with the rotated kernel) takes the Winograd path: 3x3, stride 1,
-// padding at most 2 (so every tile overlaps the image), outputs of at
-// least one tile, at least winoMinChannels channels on both sides (where
-// the transforms are cheap next to the products) and at least
-// winoMinTiles tiles (with fewer, reading and writing U, 36 Cin Cout
-// floats, costs more than the products save: ResNet's 512-channel 4x4
-// stage at batch 32 has 32 tiles and runs faster direct on two threads).
-// The rule depends on the geometry only, never on the thread count, so
-// results stay bitwise the same for any thread count. docs/conv.md has
-// the measurements behind it.
-func useWinograd(g *ConvGeom) bool {
+// with the rotated kernel) takes the Winograd path at level impl: 3x3,
+// stride 1, padding at most 2 (so every tile overlaps the image), outputs
+// of at least one tile, at least winoMinChannels channels on both sides
+// (where the transforms are cheap next to the products) and at least
+// winoTiles(impl) tiles (with fewer, reading and writing U, 36 Cin Cout
+// floats, costs more than the products save). The rule depends on the
+// geometry and the level only, never on the thread count, so results
+// stay bitwise the same for any thread count. docs/conv.md has the
+// measurements behind it.
+func useWinograd(g *ConvGeom, impl *simd.Impl) bool {
 	return !winogradOff.Load() && g.KH == 3 && g.KW == 3 && g.Stride == 1 && g.Pad <= 2 &&
 		g.Cin >= winoMinChannels && g.Cout >= winoMinChannels &&
-		g.OH >= 4 && g.OW >= 4 && g.N*((g.OH+3)/4)*((g.OW+3)/4) >= winoMinTiles
+		g.OH >= 4 && g.OW >= 4 && g.N*((g.OH+3)/4)*((g.OW+3)/4) >= winoTiles(impl)
 }
 
-// winoMinTiles is the smallest number of tiles of the Winograd rule.
-var winoMinTiles = 64
+// winoTiles is the smallest number of tiles of the Winograd rule at level
+// impl. ResNet's 512-channel 4x4 stage at batch 32 has 32 tiles. On the
+// AVX-512 Xeon of docs/conv.md, where the direct product runs at twice
+// the FLOPs of AVX2, it ran faster direct on two threads, so AVX-512
+// wants 64; at AVX2 (AMD Zen 3) its Winograd forward ran 1.9x (one thread)
+// and 1.5x (two) faster than direct, and its kernel gradient 2.4x, so the
+// other levels take it from 16 tiles on.
+func winoTiles(impl *simd.Impl) int {
+	switch {
+	case winoMinTiles > 0:
+		return winoMinTiles
+	case impl.Level() == simd.AVX512:
+		return 64
+	}
+	return 16
+}
+
+// winoMinTiles, when positive, replaces winoTiles' rule (tests).
+var winoMinTiles = 0
 
 // SetConvWinograd turns the Winograd path of the float32 convolutions on
 // (the default) or off and reports whether it was on. Off, every
@@ -94,6 +111,7 @@ type winoScratch struct {
 	vb, mb           [maxWorkers][]float32 // a block's V and M (blocked schedule)
 	da               [maxWorkers]denseA
 	ub               [maxWorkers]inPlaceB
+	db               [maxWorkers]denseB // the weight gradient's B (V read dense)
 
 	// The call in progress, for the tasks.
 	impl               *simd.Impl
@@ -103,6 +121,7 @@ type winoScratch struct {
 	flip               bool
 	th, tw, hb, wb, tt int
 	nt, tb             int
+	t0, tc, chunk      int // the weight gradient's chunk of tiles
 	cin, cout          int
 	task               winoTask
 }
@@ -120,6 +139,10 @@ const (
 	winoOutput
 	winoBlock
 	winoCopyOut
+	winoGradCopy
+	winoGradTiles
+	winoGradProduct
+	winoGradKernel
 )
 
 func (t *winoTask) run(w, i int) {
@@ -137,6 +160,14 @@ func (t *winoTask) run(w, i int) {
 		s.block(w, i)
 	case winoCopyOut:
 		s.copyOut(i)
+	case winoGradCopy:
+		s.gradCopy(i)
+	case winoGradTiles:
+		s.gradTiles(w, i)
+	case winoGradProduct:
+		s.gradProduct(w, i)
+	case winoGradKernel:
+		s.gradKernel(w, i)
 	}
 }
 
@@ -154,20 +185,10 @@ func (s *winoScratch) parallel(step, n, threads int, chunked bool) {
 // convolution whose input gradient this is, [g.Cin, g.Cout, 3, 3], used
 // rotated and with its channel axes swapped.
 func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, y []float32, flip bool) {
-	s.geom = *g // a copy: the caller's geometry stays on its stack
-	s.impl, s.g, s.w, s.x, s.y, s.flip = impl, &s.geom, w, x, y, flip
-	defer func() { s.impl, s.g, s.w, s.x, s.y = nil, nil, nil, nil, nil }()
-	s.cin, s.cout = g.Cin, g.Cout
-	s.th, s.tw = (g.OH+3)/4, (g.OW+3)/4
-	s.hb, s.wb = 4*s.th+2, 4*s.tw+2
-	s.tt = s.th * s.tw
-	s.nt = g.N * s.tt
+	s.setup(impl, threads, g, w, x, y)
+	defer s.done()
+	s.flip = flip
 	cin, cout, nt := s.cin, s.cout, s.nt
-	for wk := 0; wk < threads; wk++ {
-		s.tmp[wk] = grow(s.tmp[wk], max(36*cin, 24*cout, 27*winoKerBlock*cout))
-	}
-
-	s.xb = grow(s.xb, g.N*s.hb*s.wb*cin)
 	s.parallel(winoCopyIn, g.N, threads, false)
 	s.u = grow(s.u, 36*cin*cout)
 	s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
@@ -189,8 +210,29 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 		s.parallel(winoOutput, nt, threads, true)
 	}
 	s.parallel(winoCopyOut, g.N, threads, false)
+}
+
+// setup records the call of geometry g and sizes the per-worker
+// transform scratch and the input copy xb.
+func (s *winoScratch) setup(impl *simd.Impl, threads int, g *ConvGeom, w, x, y []float32) {
+	s.geom = *g // a copy: the caller's geometry stays on its stack
+	s.impl, s.g, s.w, s.x, s.y = impl, &s.geom, w, x, y
+	s.cin, s.cout = g.Cin, g.Cout
+	s.th, s.tw = (g.OH+3)/4, (g.OW+3)/4
+	s.hb, s.wb = 4*s.th+2, 4*s.tw+2
+	s.tt = s.th * s.tw
+	s.nt = g.N * s.tt
+	for wk := 0; wk < threads; wk++ {
+		s.tmp[wk] = grow(s.tmp[wk], max(36*s.cin, 24*s.cout, 27*winoKerBlock*s.cout, 27*s.cin))
+	}
+	s.xb = grow(s.xb, g.N*s.hb*s.wb*s.cin)
+}
+
+// done drops the call's operands (they belong to the caller).
+func (s *winoScratch) done() {
+	s.impl, s.g, s.w, s.x, s.y = nil, nil, nil, nil, nil
 	for wk := range s.da {
-		s.da[wk], s.ub[wk] = denseA{}, inPlaceB{}
+		s.da[wk], s.ub[wk], s.db[wk] = denseA{}, inPlaceB{}, denseB{}
 	}
 }
 

@@ -27,11 +27,12 @@ func to64(a []float32) []float64 {
 }
 
 // winoCase is a stride-1 3x3 convolution with its float64 reference
-// forward and input gradient (of the forward output as gradient).
+// forward, input gradient and kernel gradient (of the forward output as
+// gradient).
 type winoCase struct {
-	g        ConvGeom
-	x, w, gy []float32
-	y, dx    []float64
+	g         ConvGeom
+	x, w, gy  []float32
+	y, dx, dw []float64
 }
 
 func newWinoCase(t testing.TB, r *RNG, n, cin, cout, h, w, pad int) *winoCase {
@@ -48,6 +49,8 @@ func newWinoCase(t testing.TB, r *RNG, n, cin, cout, h, w, pad int) *winoCase {
 	}
 	c.dx = make([]float64, len(c.x))
 	conv64BackwardInput(&g, c.dx, to64(c.gy), to64(c.w))
+	c.dw = make([]float64, len(c.w))
+	conv64BackwardWeight(&g, c.dw, to64(c.x), to64(c.gy))
 	return c
 }
 
@@ -86,6 +89,15 @@ func TestWinogradAccuracy(t *testing.T) {
 				}
 				if e := winoErr(dx, c.dx); e > 2e-5 {
 					t.Errorf("%s input grad: relative error %.2e", name, e)
+				}
+				// The kernel gradient, in one chunk of tiles and (schedule
+				// 2) in chunks of 5, the last one short.
+				winoGradForceChunk = 5 * (sched - 1)
+				dw := make([]float32, len(c.dw))
+				ws.weightGrad(impl, 2, &c.g, c.x, c.gy, dw)
+				winoGradForceChunk = 0
+				if e := winoErr(dw, c.dw); e > 2e-5 {
+					t.Errorf("%s weight grad: relative error %.2e", name, e)
 				}
 				var ref winoRef
 				for _, m := range []int{2, 4} {
@@ -138,11 +150,18 @@ func TestWinogradStages(t *testing.T) {
 		ws.winograd(impl, 1, &c.g, c.w, c.x, y, false)
 		dx := make([]float32, len(c.dx))
 		ws.winograd(impl, 1, &ig, c.w, c.gy, dx, true)
-		ef, eb := winoErr(y, c.y), winoErr(dx, c.dx)
-		line += fmt.Sprintf(", fast F(4,3) %.1e / %.1e", ef, eb)
+		dw := make([]float32, len(c.dw))
+		ws.weightGrad(impl, 1, &c.g, c.x, c.gy, dw)
+		ef, eb, ew := winoErr(y, c.y), winoErr(dx, c.dx), winoErr(dw, c.dw)
+		cs.geom = c.g
+		cs.oA = outA{g: &cs.geom, c: c.g.Cout, y: c.gy, impl: impl}
+		cs.im.prepare(&cs.geom, c.x)
+		dwd := make([]float32, len(c.dw))
+		gemmSources(impl, 1, c.g.Cout, c.g.Cin*9, c.g.N*c.g.OH*c.g.OW, 1, &cs.oA, &im2colT{im: &cs.im, impl: impl}, dwd, c.g.Cin*9, 0, 0, true)
+		line += fmt.Sprintf(", fast F(4,3) %.1e / %.1e; weight grad direct %.1e, F(4,3) %.1e", ef, eb, winoErr(dwd, c.dw), ew)
 		t.Log(line)
-		if ef > 5e-5 || eb > 5e-5 {
-			t.Errorf("%d@%dx%d: F(4,3) relative error %.1e / %.1e over 5e-5", s.c, s.hw, s.hw, ef, eb)
+		if ef > 5e-5 || eb > 5e-5 || ew > 5e-5 {
+			t.Errorf("%d@%dx%d: F(4,3) relative error %.1e / %.1e / %.1e (weight grad) over 5e-5", s.c, s.hw, s.hw, ef, eb, ew)
 		}
 	}
 }
@@ -176,6 +195,34 @@ func BenchmarkWinograd(b *testing.B) {
 					var ws winoScratch
 					for range b.N {
 						ws.winograd(impl, threads, &g, w, x, y, false)
+					}
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkWinogradWeightGrad times the kernel gradient of the four
+// ResNet-18 CIFAR stages at batch 32 on 1 and 2 threads, direct and
+// F(4,3), through Conv2dBackwardWeight.
+func BenchmarkWinogradWeightGrad(b *testing.B) {
+	r := NewRNG(4)
+	defer SetThreads(0)
+	defer func() { winoGradOff = false }()
+	for _, s := range []struct{ n, c, hw int }{{32, 64, 32}, {32, 128, 16}, {32, 256, 8}, {32, 512, 4}, {128, 512, 4}} {
+		x := randTensor(r, Float32, s.n, s.c, s.hw, s.hw)
+		gy := randTensor(r, Float32, s.n, s.c, s.hw, s.hw)
+		dw := Must(New(Float32, s.c, s.c, 3, 3))
+		for _, threads := range []int{1, 2} {
+			for _, off := range []bool{true, false} {
+				name := map[bool]string{true: "direct", false: "F4"}[off]
+				b.Run(fmt.Sprintf("%d@%dx%dx%d/threads=%d/%s", s.n, s.c, s.hw, s.hw, threads, name), func(b *testing.B) {
+					SetThreads(threads)
+					winoGradOff = off
+					for range b.N {
+						if _, err := Conv2dBackwardWeight(dw, x, gy, 3, 3, 1, 1); err != nil {
+							b.Fatal(err)
+						}
 					}
 				})
 			}
