@@ -215,7 +215,9 @@ func (j *gemmJob) drive() {
 			case j.bi != nil:
 				// B is read in place: only the k-step offsets are made.
 				if cap(j.koff) < j.kb {
-					j.koff = make([]int32, j.kb)
+					// Room for any block (kb <= kc), so that a pooled job
+					// sized once never grows it again.
+					j.koff = make([]int32, j.blk.kc)
 				}
 				j.koff = j.koff[:j.kb]
 				j.bi.koffs(j.koff, j.k0+j.pc)
