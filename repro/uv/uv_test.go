@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -416,4 +417,34 @@ func TestShardsKilledAndRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	shardtest.Killed(t, t.TempDir(), want, 3, []int{2, 0, 1}, 0, []string{"results.json", "runs.csv", "cells.csv", "fig1a_alpha.png", "fig1_tc_vs_eta.png"})
+}
+
+// TestPlanSaysLowerBound: -plan's probe says its estimate is a lower
+// bound and gives the time at the cap, which is larger.
+func TestPlanSaysLowerBound(t *testing.T) {
+	sw, probe, err := Sweep(tiny(), "test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := sweep.MakePlan(context.Background(), sw, 2, probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	pl.Write(&b)
+	out := b.String()
+	if !strings.Contains(out, "a lower bound") || !strings.Contains(out, "run to the cap") {
+		t.Fatalf("-plan does not say its estimate is a lower bound:\n%s", out)
+	}
+	var atCap float64
+	i := strings.Index(out, "it would take ")
+	if i < 0 {
+		t.Fatalf("-plan gives no time at the cap:\n%s", out)
+	}
+	if _, err := fmt.Sscanf(out[i+len("it would take "):], "%g h", &atCap); err != nil {
+		t.Fatalf("time at the cap unreadable (%v):\n%s", err, out)
+	}
+	if !(atCap*3600 > pl.Seconds) {
+		t.Fatalf("time at the cap %.3g h is not above the estimate %.3g s", atCap, pl.Seconds)
+	}
 }
