@@ -34,14 +34,10 @@ func winoRows(p, q, st string) [6]string {
 	}
 }
 
-// winoKernel emits winoIn4<suffix> (out = false) or winoOut4<suffix>.
-// Registers: SI/DX the input rows 0 and 3, R8 their stride in bytes;
-// DI/R9 the output rows 0 and 3, R10 their stride; CX the count.
-func winoKernel(g *gen, s isa, out bool) {
-	fn := "winoIn4" + s.suffix
-	if out {
-		fn = "winoOut4" + s.suffix
-	}
+// winoRowsEntry starts fn, a row transform with the signature
+// func(dst []float32, ds int, src []float32, ss int, n int), loading the
+// registers of winoKernel.
+func winoRowsEntry(g *gen, fn string) {
 	g.text(fn, "$0-72", fmt.Sprintf("func %s(dst []float32, ds int, src []float32, ss int, n int)", fn))
 	g.p("MOVQ dst_base+0(FP), DI")
 	g.p("MOVQ ds+24(FP), R10")
@@ -54,6 +50,59 @@ func winoKernel(g *gen, s isa, out bool) {
 	g.p("ADDQ SI, DX")
 	g.p("LEAQ (R10)(R10*2), R9")
 	g.p("ADDQ DI, R9")
+}
+
+// winoRowsNext ends the loop body of a row transform: the row pointers
+// (by default winoKernel's four) move one vector on, and the loop repeats
+// until CX is done.
+func winoRowsNext(g *gen, s isa, fn string, ptrs ...string) {
+	if len(ptrs) == 0 {
+		ptrs = []string{"SI", "DX", "DI", "R9"}
+	}
+	for _, p := range ptrs {
+		g.p("ADDQ $%d, %s", s.vbytes(), p)
+	}
+	g.p("SUBQ $%d, CX", s.lanes)
+	g.p("JMP %s_loop", fn)
+	g.lbl(fn + "_done")
+	g.ret()
+}
+
+// winoRowsLoop opens the loop of a row transform and loads its first
+// loads input rows into registers 0 ..; it returns the operands of the
+// input and output rows.
+func winoRowsLoop(g *gen, s isa, fn string, loads int) (in, o [6]string) {
+	in = winoRows("SI", "DX", "R8")
+	o = winoRows("DI", "R9", "R10")
+	g.lbl(fn + "_loop")
+	g.p("TESTQ CX, CX")
+	g.p("JEQ %s_done", fn)
+	for j := 0; j < loads; j++ {
+		g.p("VMOVUPS %s, %s", in[j], s.r(j))
+	}
+	return in, o
+}
+
+// winoPairs forms the sums and differences of rows 1, 2 and 3, 4 (in
+// registers 1-4) that the output transform and the kernel adjoint share:
+// r1 + r2 (6), r1 - r2 (7), r3 + r4 (8), r3 - r4 (9).
+func winoPairs(g *gen, s isa) {
+	r := s.r
+	g.p("VADDPS %s, %s, %s", r(2), r(1), r(6))
+	g.p("VSUBPS %s, %s, %s", r(2), r(1), r(7))
+	g.p("VADDPS %s, %s, %s", r(4), r(3), r(8))
+	g.p("VSUBPS %s, %s, %s", r(4), r(3), r(9))
+}
+
+// winoKernel emits winoIn4<suffix> (out = false) or winoOut4<suffix>.
+// Registers: SI/DX the input rows 0 and 3, R8 their stride in bytes;
+// DI/R9 the output rows 0 and 3, R10 their stride; CX the count.
+func winoKernel(g *gen, s isa, out bool) {
+	fn := "winoIn4" + s.suffix
+	if out {
+		fn = "winoOut4" + s.suffix
+	}
+	winoRowsEntry(g, fn)
 	// Constants in the top registers: 2, 4, and 5 (input) or 8 (output).
 	c2, c4, c58 := s.r(13), s.r(14), s.r(15)
 	g.p("VBROADCASTSS wino<>+%d(SB), %s", constOff(winoConsts, "two"), c2)
@@ -63,16 +112,13 @@ func winoKernel(g *gen, s isa, out bool) {
 	} else {
 		g.p("VBROADCASTSS wino<>+%d(SB), %s", constOff(winoConsts, "five"), c58)
 	}
-	in := winoRows("SI", "DX", "R8")
-	o := winoRows("DI", "R9", "R10")
-	r := s.r
-	g.lbl(fn + "_loop")
-	g.p("TESTQ CX, CX")
-	g.p("JEQ %s_done", fn)
+	loads := 0 // the output transform loads rows 1-4 itself
 	if !out {
-		for j := 0; j < 6; j++ {
-			g.p("VMOVUPS %s, %s", in[j], r(j))
-		}
+		loads = 6
+	}
+	in, o := winoRowsLoop(g, s, fn, loads)
+	r := s.r
+	if !out {
 		// t0 = d4 - 4 d2, t1 = d3 - 4 d1: o1 = t0 + t1, o2 = t0 - t1.
 		g.p("VMOVAPS %s, %s", r(4), r(6))
 		g.p("VFNMADD231PS %s, %s, %s", c4, r(2), r(6))
@@ -102,10 +148,7 @@ func winoKernel(g *gen, s isa, out bool) {
 		for j := 1; j < 5; j++ {
 			g.p("VMOVUPS %s, %s", in[j], r(j))
 		}
-		g.p("VADDPS %s, %s, %s", r(2), r(1), r(6))
-		g.p("VSUBPS %s, %s, %s", r(2), r(1), r(7))
-		g.p("VADDPS %s, %s, %s", r(4), r(3), r(8))
-		g.p("VSUBPS %s, %s, %s", r(4), r(3), r(9))
+		winoPairs(g, s)
 		// y0 = (m0 + a) + c.
 		g.p("VADDPS %s, %s, %s", in[0], r(6), r(10))
 		g.p("VADDPS %s, %s, %s", r(8), r(10), r(10))
@@ -122,13 +165,7 @@ func winoKernel(g *gen, s isa, out bool) {
 		g.p("VADDPS %s, %s, %s", in[5], r(7), r(7))
 		g.p("VMOVUPS %s, %s", r(7), o[3])
 	}
-	for _, p := range []string{"SI", "DX", "DI", "R9"} {
-		g.p("ADDQ $%d, %s", s.vbytes(), p)
-	}
-	g.p("SUBQ $%d, CX", s.lanes)
-	g.p("JMP %s_loop", fn)
-	g.lbl(fn + "_done")
-	g.ret()
+	winoRowsNext(g, s, fn)
 }
 
 // winoKernelKernel emits winoKer4<suffix>, the kernel transform G: six
@@ -180,13 +217,7 @@ func winoKernelKernel(g *gen, s isa) {
 	g.p("VMOVUPS %s, %s", r(6), o[4])
 	// u5 = g2.
 	g.p("VMOVUPS %s, %s", r(2), o[5])
-	for _, p := range []string{"SI", "DX", "R8", "DI", "R9"} {
-		g.p("ADDQ $%d, %s", s.vbytes(), p)
-	}
-	g.p("SUBQ $%d, CX", s.lanes)
-	g.p("JMP %s_loop", fn)
-	g.lbl(fn + "_done")
-	g.ret()
+	winoRowsNext(g, s, fn, "SI", "DX", "R8", "DI", "R9")
 }
 
 // winoAdjoint emits the adjoints of the output and kernel transforms, the
@@ -198,18 +229,7 @@ func winoAdjoint(g *gen, s isa, kernel bool) {
 	if kernel {
 		fn = "winoKerAdj4" + s.suffix
 	}
-	g.text(fn, "$0-72", fmt.Sprintf("func %s(dst []float32, ds int, src []float32, ss int, n int)", fn))
-	g.p("MOVQ dst_base+0(FP), DI")
-	g.p("MOVQ ds+24(FP), R10")
-	g.p("MOVQ src_base+32(FP), SI")
-	g.p("MOVQ ss+56(FP), R8")
-	g.p("MOVQ n+64(FP), CX")
-	g.p("SHLQ $2, R10")
-	g.p("SHLQ $2, R8")
-	g.p("LEAQ (R8)(R8*2), DX")
-	g.p("ADDQ SI, DX")
-	g.p("LEAQ (R10)(R10*2), R9")
-	g.p("ADDQ DI, R9")
+	winoRowsEntry(g, fn)
 	c := map[string]string{}
 	names := []string{"two", "four"}
 	if kernel {
@@ -219,16 +239,13 @@ func winoAdjoint(g *gen, s isa, kernel bool) {
 		c[name] = s.r(11 + i)
 		g.p("VBROADCASTSS wino<>+%d(SB), %s", constOff(winoConsts, name), c[name])
 	}
-	in := winoRows("SI", "DX", "R8")
-	o := winoRows("DI", "R9", "R10")
+	loads := 4
+	if kernel {
+		loads = 6
+	}
+	_, o := winoRowsLoop(g, s, fn, loads)
 	r := s.r
-	g.lbl(fn + "_loop")
-	g.p("TESTQ CX, CX")
-	g.p("JEQ %s_done", fn)
 	if !kernel {
-		for j := 0; j < 4; j++ {
-			g.p("VMOVUPS %s, %s", in[j], r(j))
-		}
 		// p = y0 + y2 (4), q = y1 + y3 (5): m1 = p + q, m2 = p - q.
 		g.p("VADDPS %s, %s, %s", r(2), r(0), r(4))
 		g.p("VADDPS %s, %s, %s", r(3), r(1), r(5))
@@ -250,14 +267,8 @@ func winoAdjoint(g *gen, s isa, kernel bool) {
 		g.p("VMOVUPS %s, %s", r(0), o[0])
 		g.p("VMOVUPS %s, %s", r(3), o[5])
 	} else {
-		for j := 0; j < 6; j++ {
-			g.p("VMOVUPS %s, %s", in[j], r(j))
-		}
 		// a = u1 + u2 (6), b = u1 - u2 (7), c = u3 + u4 (8), d = u3 - u4 (9).
-		g.p("VADDPS %s, %s, %s", r(2), r(1), r(6))
-		g.p("VSUBPS %s, %s, %s", r(2), r(1), r(7))
-		g.p("VADDPS %s, %s, %s", r(4), r(3), r(8))
-		g.p("VSUBPS %s, %s, %s", r(4), r(3), r(9))
+		winoPairs(g, s)
 		// w0 = (a (-1/6) + c/24) + u0/4.
 		g.p("VMULPS %s, %s, %s", c["msixth"], r(6), r(10))
 		g.p("VFMADD231PS %s, %s, %s", c["twentyfourth"], r(8), r(10))
@@ -272,11 +283,5 @@ func winoAdjoint(g *gen, s isa, kernel bool) {
 		g.p("VFMADD231PS %s, %s, %s", c["sixth"], r(8), r(5))
 		g.p("VMOVUPS %s, %s", r(5), o[2])
 	}
-	for _, p := range []string{"SI", "DX", "DI", "R9"} {
-		g.p("ADDQ $%d, %s", s.vbytes(), p)
-	}
-	g.p("SUBQ $%d, CX", s.lanes)
-	g.p("JMP %s_loop", fn)
-	g.lbl(fn + "_done")
-	g.ret()
+	winoRowsNext(g, s, fn)
 }

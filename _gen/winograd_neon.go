@@ -79,10 +79,7 @@ func winoNEON(g *gen, out bool) {
 		st(5, 5)
 	} else {
 		// a = m1 + m2 (V6), b = m1 - m2 (V7), c = m3 + m4 (V8), d = m3 - m4 (V9).
-		g.w(fadd(6, 1, 2))
-		g.w(fsub(7, 1, 2))
-		g.w(fadd(8, 3, 4))
-		g.w(fsub(9, 3, 4))
+		winoPairsNEON(g)
 		// y0 = (m0 + a) + c.
 		g.w(fadd(10, 0, 6))
 		g.w(fadd(10, 10, 8))
@@ -99,10 +96,7 @@ func winoNEON(g *gen, out bool) {
 		g.w(fadd(7, 7, 5))
 		st(7, 3)
 	}
-	g.p("SUB $4, R13")
-	g.p("B %s_loop", fn)
-	g.lbl(fn + "_done")
-	g.p("RET")
+	winoNEONNext(g, fn)
 }
 
 // winoKerNEON is the kernel transform G (winoKernelKernel): inputs g0, g1,
@@ -145,10 +139,7 @@ func winoKerNEON(g *gen) {
 	st(6, 4)
 	// u5 = g2.
 	st(2, 5)
-	g.p("SUB $4, R13")
-	g.p("B %s_loop", fn)
-	g.lbl(fn + "_done")
-	g.p("RET")
+	winoNEONNext(g, fn)
 }
 
 // winoAdjNEON is winoAdjoint: A (kernel = false, four rows in R1-R4, six
@@ -199,10 +190,7 @@ func winoAdjNEON(g *gen, kernel bool) {
 		st(3, 5)
 	} else {
 		// a = u1 + u2 (V6), b = u1 - u2 (V7), c = u3 + u4 (V8), d = u3 - u4 (V9).
-		g.w(fadd(6, 1, 2))
-		g.w(fsub(7, 1, 2))
-		g.w(fadd(8, 3, 4))
-		g.w(fsub(9, 3, 4))
+		winoPairsNEON(g)
 		// w0 = (a (-1/6) + c/24) + u0/4.
 		g.w(fmul(10, 6, 28))
 		g.p("VFMLA V31.S4, V8.S4, V10.S4")
@@ -217,8 +205,23 @@ func winoAdjNEON(g *gen, kernel bool) {
 		g.p("VFMLA V29.S4, V8.S4, V5.S4")
 		st(5, 2)
 	}
+	winoNEONNext(g, fn)
+}
+
+// winoNEONNext ends the loop body of a NEON row transform (the pointers
+// were post-incremented by the loads and stores).
+func winoNEONNext(g *gen, fn string) {
 	g.p("SUB $4, R13")
 	g.p("B %s_loop", fn)
 	g.lbl(fn + "_done")
 	g.p("RET")
+}
+
+// winoPairsNEON is winoPairs: V1 + V2 (V6), V1 - V2 (V7), V3 + V4 (V8),
+// V3 - V4 (V9).
+func winoPairsNEON(g *gen) {
+	g.w(fadd(6, 1, 2))
+	g.w(fsub(7, 1, 2))
+	g.w(fadd(8, 3, 4))
+	g.w(fsub(9, 3, 4))
 }
