@@ -69,7 +69,7 @@ func TestWinogradAccuracy(t *testing.T) {
 		newWinoCase(t, r, 2, 40, 33, 4, 4, 1),
 		newWinoCase(t, r, 5, 24, 64, 12, 8, 1),
 	}
-	defer func() { winoSchedule = 0 }()
+	defer func() { winoSchedule, winoGradForceChunk = 0, 0 }()
 	for _, impl := range simd.Implementations() {
 		for _, c := range cases {
 			for sched := 1; sched <= 2; sched++ {
@@ -95,7 +95,6 @@ func TestWinogradAccuracy(t *testing.T) {
 				winoGradForceChunk = 5 * (sched - 1)
 				dw := make([]float32, len(c.dw))
 				ws.weightGrad(impl, 2, &c.g, c.x, c.gy, dw)
-				winoGradForceChunk = 0
 				if e := winoErr(dw, c.dw); e > 2e-5 {
 					t.Errorf("%s weight grad: relative error %.2e", name, e)
 				}
@@ -153,12 +152,12 @@ func TestWinogradStages(t *testing.T) {
 		dw := make([]float32, len(c.dw))
 		ws.weightGrad(impl, 1, &c.g, c.x, c.gy, dw)
 		ef, eb, ew := winoErr(y, c.y), winoErr(dx, c.dx), winoErr(dw, c.dw)
-		cs.geom = c.g
-		cs.oA = outA{g: &cs.geom, c: c.g.Cout, y: c.gy, impl: impl}
-		cs.im.prepare(&cs.geom, c.x)
-		dwd := make([]float32, len(c.dw))
-		gemmSources(impl, 1, c.g.Cout, c.g.Cin*9, c.g.N*c.g.OH*c.g.OW, 1, &cs.oA, &im2colT{im: &cs.im, impl: impl}, dwd, c.g.Cin*9, 0, 0, true)
-		line += fmt.Sprintf(", fast F(4,3) %.1e / %.1e; weight grad direct %.1e, F(4,3) %.1e", ef, eb, winoErr(dwd, c.dw), ew)
+		// The direct kernel gradient, as Conv2dBackwardWeight runs it off
+		// the Winograd path.
+		winoGradOff = true
+		dwd := Must(Conv2dBackwardWeight(nil, Must(FromFloat32(c.x, c.g.inShape()...)), Must(FromFloat32(c.gy, c.g.outShape()...)), 3, 3, 1, 1))
+		winoGradOff = false
+		line += fmt.Sprintf(", fast F(4,3) %.1e / %.1e; weight grad direct %.1e, F(4,3) %.1e", ef, eb, winoErr(dwd.f32, c.dw), ew)
 		t.Log(line)
 		if ef > 5e-5 || eb > 5e-5 || ew > 5e-5 {
 			t.Errorf("%d@%dx%d: F(4,3) relative error %.1e / %.1e / %.1e (weight grad) over 5e-5", s.c, s.hw, s.hw, ef, eb, ew)
@@ -214,11 +213,13 @@ func BenchmarkWinogradWeightGrad(b *testing.B) {
 		gy := randTensor(r, Float32, s.n, s.c, s.hw, s.hw)
 		dw := Must(New(Float32, s.c, s.c, 3, 3))
 		for _, threads := range []int{1, 2} {
-			for _, off := range []bool{true, false} {
-				name := map[bool]string{true: "direct", false: "F4"}[off]
-				b.Run(fmt.Sprintf("%d@%dx%dx%d/threads=%d/%s", s.n, s.c, s.hw, s.hw, threads, name), func(b *testing.B) {
+			for _, p := range []struct {
+				name string
+				off  bool
+			}{{"direct", true}, {"F4", false}} {
+				b.Run(fmt.Sprintf("%d@%dx%dx%d/threads=%d/%s", s.n, s.c, s.hw, s.hw, threads, p.name), func(b *testing.B) {
 					SetThreads(threads)
-					winoGradOff = off
+					winoGradOff = p.off
 					for range b.N {
 						if _, err := Conv2dBackwardWeight(dw, x, gy, 3, 3, 1, 1); err != nil {
 							b.Fatal(err)
