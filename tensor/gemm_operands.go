@@ -98,22 +98,26 @@ type denseA struct {
 }
 
 func (s *denseA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
-	for ip := 0; ip*mr < mb; ip++ {
-		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
-		rows := min(mr, mb-ip*mr)
-		r0 := i0 + ip*mr
-		if s.trans {
-			// op(A)[i,p] = a[p*lda+i]: each step p is a contiguous run.
-			for p := 0; p < kb; p++ {
-				d := panel[p*mr : p*mr+mr]
-				copy(d, s.a[(p0+p)*s.lda+r0:(p0+p)*s.lda+r0+rows])
-				clear(d[rows:])
+	np := (mb + mr - 1) / mr
+	if s.trans {
+		// op(A)[i,p] = a[p*lda+i]: each step p is a contiguous run, read
+		// a few steps at a time across all the panels (see packSteps).
+		for q := 0; q < kb; q += packSteps {
+			qb := min(packSteps, kb-q)
+			for ip := range np {
+				panel := dst[ip*mr*kb+q*mr : (ip+1)*mr*kb]
+				packStrips(panel, s.a, s.lda, p0+q, qb, i0+ip*mr, min(mr, mb-ip*mr), mr)
 			}
-		} else {
+		}
+	}
+	for ip := range np {
+		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
+		if !s.trans {
+			rows := min(mr, mb-ip*mr)
 			if rows < mr {
 				clear(panel)
 			}
-			s.impl.Transpose(panel, mr, s.a[r0*s.lda+p0:], s.lda, rows, kb)
+			s.impl.Transpose(panel, mr, s.a[(i0+ip*mr)*s.lda+p0:], s.lda, rows, kb)
 		}
 		if alpha != 1 {
 			s.impl.Scale(alpha, panel)
@@ -130,22 +134,48 @@ type denseB struct {
 }
 
 func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	if !s.trans {
+		// op(B)[p,j] = b[p*ldb+j]: each step p is a contiguous run, read
+		// a few steps at a time across all the panels (see packSteps).
+		for q := 0; q < kb; q += packSteps {
+			qb := min(packSteps, kb-q)
+			for jp := first; jp < first+count; jp++ {
+				panel := dst[jp*nr*kb+q*nr : (jp+1)*nr*kb]
+				packStrips(panel, s.b, s.ldb, p0+q, qb, j0+jp*nr, min(nr, nb-jp*nr), nr)
+			}
+		}
+		return
+	}
 	for jp := first; jp < first+count; jp++ {
 		panel := dst[jp*nr*kb : (jp+1)*nr*kb]
 		cols := min(nr, nb-jp*nr)
 		c0 := j0 + jp*nr
-		if !s.trans {
-			for p := 0; p < kb; p++ {
-				d := panel[p*nr : p*nr+nr]
-				copy(d, s.b[(p0+p)*s.ldb+c0:(p0+p)*s.ldb+c0+cols])
-				clear(d[cols:])
-			}
-			continue
-		}
 		// op(B)[p,j] = b[j*ldb+p]: a transpose of the stored rows.
 		if cols < nr {
 			clear(panel)
 		}
 		s.impl.Transpose(panel, nr, s.b[c0*s.ldb+p0:], s.ldb, cols, kb)
+	}
+}
+
+// packSteps is how many k steps of a k-major B are packed into one panel
+// before the next panel's: the rows of a run are read across all the
+// panels, and each panel gets its steps as one contiguous run. Packing a
+// whole panel at a time read a 16-float column strip down kb rows, one row
+// (for ldb = 1024 one page and one L1 set) per step: 12% of a 1024^3 GEMM
+// on one thread on AMD Zen 3, against none with runs of 4 (runs of 1, 8
+// and 16 measured no better).
+const packSteps = 4
+
+// packStrips packs the kb x cols block src[p0*ld+c0:] (rows k steps,
+// cols <= w) as kb steps of w floats into dst, the columns past cols
+// zeroed.
+func packStrips(dst, src []float32, ld, p0, kb, c0, cols, w int) {
+	for p := 0; p < kb; p++ {
+		d := dst[p*w : p*w+w]
+		copy(d, src[(p0+p)*ld+c0:(p0+p)*ld+c0+cols])
+		if cols < w {
+			clear(d[cols:])
+		}
 	}
 }
