@@ -171,6 +171,9 @@ const packSteps = 4
 // cols <= w) as kb steps of w floats into dst, the columns past cols
 // zeroed.
 func packStrips(dst, src []float32, ld, p0, kb, c0, cols, w int) {
+	if cols == w && stripsFixed(dst, src[p0*ld+c0:], ld, kb, w) {
+		return
+	}
 	for p := 0; p < kb; p++ {
 		d := dst[p*w : p*w+w]
 		copy(d, src[(p0+p)*ld+c0:(p0+p)*ld+c0+cols])
@@ -178,4 +181,40 @@ func packStrips(dst, src []float32, ld, p0, kb, c0, cols, w int) {
 			clear(d[cols:])
 		}
 	}
+}
+
+// stripsFixed copies kb runs of w floats, src rows ld apart, for the
+// widths of the micro-kernel tiles (mr and nr at every level: 4, 6, 8,
+// 12, 16, 32) in 16-byte pieces the compiler moves through registers: a
+// copy() of 6 or 16 floats, and an assignment of a larger array, calls
+// memmove, whose call and size dispatch cost more than the move (half of
+// the packing time of the paper's MLP step). It reports false, copying
+// nothing, for any other width.
+func stripsFixed(dst, src []float32, ld, kb, w int) bool {
+	switch {
+	case w == 6:
+		for p := range kb {
+			d, s := dst[p*6:p*6+6], src[p*ld:p*ld+6]
+			*(*[4]float32)(d) = *(*[4]float32)(s)
+			*(*[2]float32)(d[4:]) = *(*[2]float32)(s[4:])
+		}
+	case w == 16:
+		for p := range kb {
+			d, s := dst[p*16:p*16+16], src[p*ld:p*ld+16]
+			*(*[4]float32)(d) = *(*[4]float32)(s)
+			*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
+			*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
+			*(*[4]float32)(d[12:]) = *(*[4]float32)(s[12:])
+		}
+	case w%4 == 0 && w <= 32:
+		for p := range kb {
+			d, s := dst[p*w:p*w+w], src[p*ld:p*ld+w]
+			for j := 0; j < w; j += 4 {
+				*(*[4]float32)(d[j:]) = *(*[4]float32)(s[j:])
+			}
+		}
+	default:
+		return false
+	}
+	return true
 }

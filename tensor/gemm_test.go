@@ -371,3 +371,29 @@ func TestBatchMatMul(t *testing.T) {
 		}
 	}
 }
+
+// TestPackStrips: every strip width (the tile widths take the fixed-size
+// copies, the others copy()), full and partial strips, against the
+// definition, with the padding zeroed over stale contents.
+func TestPackStrips(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for w := 1; w <= 33; w++ {
+		for _, cols := range []int{w, max(1, w-3)} {
+			const ld, p0, c0, kb = 41, 2, 3, 7
+			src := randF32(r, (p0+kb)*ld)
+			dst := randF32(r, kb*w)
+			packStrips(dst, src, ld, p0, kb, c0, cols, w)
+			for p := range kb {
+				for c := range w {
+					want := float32(0)
+					if c < cols {
+						want = src[(p0+p)*ld+c0+c]
+					}
+					if got := dst[p*w+c]; got != want {
+						t.Fatalf("w=%d cols=%d: dst[%d,%d] = %v, want %v", w, cols, p, c, got, want)
+					}
+				}
+			}
+		}
+	}
+}
