@@ -1004,6 +1004,8 @@ func transposeKernels(g *gen) {
 	g.lbl("t8_done")
 	g.ret()
 
+	transpose6(g)
+
 	g.text("transpose4AVX2", "$0-80", "func transpose4AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)\nrb strips of 4 rows, each cb blocks of 4x4.")
 	g.p("MOVQ dst_base+0(FP), DI")
 	g.p("MOVQ ldd+24(FP), R9")
@@ -1054,6 +1056,65 @@ func transposeKernels(g *gen) {
 	g.p("DECQ CX")
 	g.p("JMP t4_rows")
 	g.lbl("t4_done")
+	g.ret()
+}
+
+// transpose6: transpose6AVX2 transposes a 6-row strip in blocks of 6x8,
+// the A panels of the AVX2 6x16 GEMM tile: dst[c*ldd+r] = src[r*lds+c]
+// for r < 6, c < 8*cb. The six rows and two zero rows go through the 8x8
+// network of transpose8AVX2; each column's six floats are stored as a
+// 16-byte and an 8-byte piece (VMOVQ: VEX, no SSE transition), so nothing
+// outside the six rows of dst is written.
+func transpose6(g *gen) {
+	g.text("transpose6AVX2", "$0-72", "func transpose6AVX2(dst []float32, ldd int, src []float32, lds int, cb int)\n6 rows, cb blocks of 6x8.")
+	g.p("MOVQ dst_base+0(FP), DI")
+	g.p("MOVQ ldd+24(FP), R9")
+	g.p("SHLQ $2, R9")
+	g.p("MOVQ src_base+32(FP), SI")
+	g.p("MOVQ lds+56(FP), R8")
+	g.p("SHLQ $2, R8")
+	g.p("MOVQ cb+64(FP), DX")
+	g.lbl("t6_cols")
+	g.p("TESTQ DX, DX")
+	g.p("JEQ t6_done")
+	g.p("MOVQ SI, AX")
+	for i := 0; i < 6; i++ {
+		g.p("VMOVUPS (AX), Y%d", i)
+		if i < 5 {
+			g.p("ADDQ R8, AX")
+		}
+	}
+	g.p("VXORPS Y6, Y6, Y6")
+	g.p("VXORPS Y7, Y7, Y7")
+	for i := 0; i < 8; i += 2 {
+		g.p("VUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+		g.p("VUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+	}
+	for h := 0; h < 2; h++ {
+		b := 8 + 4*h
+		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+2, b, 4*h)
+		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+2, b, 4*h+1)
+		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+3, b+1, 4*h+2)
+		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+3, b+1, 4*h+3)
+	}
+	for c := 0; c < 4; c++ {
+		g.p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", c+4, c, 8+c)
+		g.p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", c+4, c, 12+c)
+	}
+	g.p("MOVQ DI, AX")
+	for c := 0; c < 8; c++ {
+		g.p("VMOVUPS X%d, (AX)", 8+c)
+		g.p("VEXTRACTF128 $1, Y%d, X%d", 8+c, c%6)
+		g.p("VMOVQ X%d, 16(AX)", c%6)
+		if c < 7 {
+			g.p("ADDQ R9, AX")
+		}
+	}
+	g.p("ADDQ $32, SI")
+	g.p("LEAQ (DI)(R9*8), DI")
+	g.p("DECQ DX")
+	g.p("JMP t6_cols")
+	g.lbl("t6_done")
 	g.ret()
 }
 
