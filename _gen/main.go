@@ -725,11 +725,12 @@ func expCore(g *gen, s isa, cst map[string]string, x, n, i, r, p, t string) {
 	g.p("VMULPS %s, %s, %s", i, p, p)
 }
 
-// gemmUnroll is how many k steps the AVX2 dense kernels unroll: on AMD
-// Zen 3 the 6x16 loop ran at 7.4-7.9 cycles a step (6 is the two FMA
-// units' bound) with the operands in L1, and at 6.2 in groups of four,
-// which made 1024^3 on one thread 5-8% faster. The AVX-512 kernels keep
-// one step a loop: no AVX-512 machine was at hand to measure them.
+// gemmUnroll is how many k steps the AVX2 kernels (dense and in-place)
+// unroll: on AMD Zen 3 the 6x16 loop ran at 7.4-7.9 cycles a step (6 is
+// the two FMA units' bound) with the operands in L1, and at 6.2 in groups
+// of four, which made 1024^3 on one thread 5-8% faster. The AVX-512
+// kernels keep one step a loop: no AVX-512 machine was at hand to measure
+// them.
 const gemmUnroll = 4
 
 // indirectPrefetch is how many k steps ahead the prefetching indirect
@@ -843,8 +844,10 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 				g.p("VMOVUPS (R%d)(R9*4), Y%d", 12+2*v, bReg+v)
 				g.p("VINSERTF64X4 $1, (R%d)(R9*4), %s, %s", 13+2*v, s.r(bReg+v), s.r(bReg+v))
 			case indirect:
-				if v == 0 {
+				if v == 0 && j == 0 {
 					g.p("MOVLQSX (BX), R9")
+				} else if v == 0 {
+					g.p("MOVLQSX %d(BX), R9", 4*j)
 				}
 				g.p("VMOVUPS (R%d)(R9*4), %s", 12+v, s.r(bReg+v))
 			case j > 0:
@@ -864,7 +867,7 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 	advance := func(n int) {
 		g.p("ADDQ $%d, SI", 4*mr*n)
 		if indirect {
-			g.p("ADDQ $4, BX")
+			g.p("ADDQ $%d, BX", 4*n)
 		} else {
 			g.p("ADDQ $%d, DX", 4*nr*n)
 		}
@@ -874,9 +877,49 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 		advance(1)
 		g.p("DECQ CX")
 	}
-	if !indirect && !s.is512() {
-		// AVX2: groups of gemmUnroll k steps while that many remain, one
-		// pointer update per group, then the plain loop for the rest.
+	// AVX2 runs groups of gemmUnroll k steps while that many remain, one
+	// pointer update per group, then the plain loop for the rest.
+	group := !s.is512()
+	pfRows := func(ahead int) {
+		g.p("MOVLQSX %d(BX), AX", 4*ahead)
+		for v := 0; v < pieces; v++ {
+			g.p("PREFETCHT0 (R%d)(AX*4)", 12+v)
+			if pieces == 2 {
+				// A whole-vector piece is rarely aligned to a line:
+				// fetch the line of its last float too.
+				g.p("PREFETCHT0 %d(R%d)(AX*4)", s.vbytes()-4, 12+v)
+			}
+		}
+	}
+	switch {
+	case prefetch && group:
+		// While every step of a group has more than indirectPrefetch
+		// steps left, prefetch the rows of the step that far ahead.
+		last := indirectPrefetch + gemmUnroll - 1
+		g.p("CMPQ CX, $%d", last)
+		g.p("JLE %s_pfdone", fn)
+		g.lbl(fn + "_pf")
+		for j := range gemmUnroll {
+			pfRows(indirectPrefetch + j)
+			body(j)
+		}
+		advance(gemmUnroll)
+		g.p("SUBQ $%d, CX", gemmUnroll)
+		g.p("CMPQ CX, $%d", last)
+		g.p("JGT %s_pf", fn)
+		g.lbl(fn + "_pfdone")
+	case prefetch:
+		// While more than indirectPrefetch steps remain, prefetch the
+		// rows of the step that far ahead; then the plain loop.
+		g.p("CMPQ CX, $%d", indirectPrefetch)
+		g.p("JLE %s_loop", fn)
+		g.lbl(fn + "_pf")
+		pfRows(indirectPrefetch)
+		step()
+		g.p("CMPQ CX, $%d", indirectPrefetch)
+		g.p("JGT %s_pf", fn)
+	}
+	if group {
 		g.p("CMPQ CX, $%d", gemmUnroll)
 		g.p("JLT %s_loop", fn)
 		g.lbl(fn + "_group")
@@ -889,25 +932,6 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 		g.p("JGE %s_group", fn)
 		g.p("TESTQ CX, CX")
 		g.p("JEQ %s_store", fn)
-	}
-	if prefetch {
-		// While more than indirectPrefetch steps remain, prefetch the
-		// rows of the step that far ahead; then the plain loop.
-		g.p("CMPQ CX, $%d", indirectPrefetch)
-		g.p("JLE %s_loop", fn)
-		g.lbl(fn + "_pf")
-		g.p("MOVLQSX %d(BX), AX", 4*indirectPrefetch)
-		for v := 0; v < pieces; v++ {
-			g.p("PREFETCHT0 (R%d)(AX*4)", 12+v)
-			if pieces == 2 {
-				// A whole-vector piece is rarely aligned to a line:
-				// fetch the line of its last float too.
-				g.p("PREFETCHT0 %d(R%d)(AX*4)", s.vbytes()-4, 12+v)
-			}
-		}
-		step()
-		g.p("CMPQ CX, $%d", indirectPrefetch)
-		g.p("JGT %s_pf", fn)
 	}
 	g.lbl(fn + "_loop")
 	step()

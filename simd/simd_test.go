@@ -693,9 +693,11 @@ func testGemmIndirect(t *testing.T, r *rand.Rand, k *Impl, mr, nr, nv int) {
 	piece := nr / nv
 	{
 		t.Run(fmt.Sprintf("%s/%dpieces", k, nv), func(t *testing.T) {
-			// kc around 32, the prefetching kernels' distance: all of the
-			// steps, some or none run the prefetching loop.
-			for _, kc := range []int{0, 1, 5, 31, 32, 33, 64, maxKC + 7} {
+			// kc around 32, the prefetching kernels' distance, and around
+			// 35, where AVX2's groups of four stop prefetching: all of
+			// the steps, some or none run the prefetching loop, and the
+			// groups leave 0 to 3 single steps.
+			for _, kc := range []int{0, 1, 5, 31, 32, 33, 35, 36, 37, 38, 39, 64, maxKC + 7} {
 				base := randSlice(r, 5000, 0)
 				koff := make([]int32, kc)
 				pieces := make([]int, nv)
