@@ -992,23 +992,7 @@ func transposeKernels(g *gen) {
 			g.p("ADDQ R8, AX")
 		}
 	}
-	// Interleave pairs of rows, then pairs of pairs, then swap 128-bit
-	// halves: column c ends in Y(8+c).
-	for i := 0; i < 8; i += 2 {
-		g.p("VUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
-		g.p("VUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
-	}
-	for h := 0; h < 2; h++ {
-		b := 8 + 4*h
-		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+2, b, 4*h)
-		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+2, b, 4*h+1)
-		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+3, b+1, 4*h+2)
-		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+3, b+1, 4*h+3)
-	}
-	for c := 0; c < 4; c++ {
-		g.p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", c+4, c, 8+c)
-		g.p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", c+4, c, 12+c)
-	}
+	transposeNet8(g)
 	g.p("MOVQ R11, AX")
 	for c := 0; c < 8; c++ {
 		g.p("VMOVUPS Y%d, (AX)", 8+c)
@@ -1083,6 +1067,27 @@ func transposeKernels(g *gen) {
 	g.ret()
 }
 
+// transposeNet8 emits the 8x8 transpose in registers: rows in Y0-Y7,
+// interleaved in pairs, then pairs of pairs, then their 128-bit halves
+// swapped, so that column c ends in Y(8+c).
+func transposeNet8(g *gen) {
+	for i := 0; i < 8; i += 2 {
+		g.p("VUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
+		g.p("VUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
+	}
+	for h := 0; h < 2; h++ {
+		b := 8 + 4*h
+		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+2, b, 4*h)
+		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+2, b, 4*h+1)
+		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+3, b+1, 4*h+2)
+		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+3, b+1, 4*h+3)
+	}
+	for c := 0; c < 4; c++ {
+		g.p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", c+4, c, 8+c)
+		g.p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", c+4, c, 12+c)
+	}
+}
+
 // transpose6: transpose6AVX2 transposes a 6-row strip in blocks of 6x8,
 // the A panels of the AVX2 6x16 GEMM tile: dst[c*ldd+r] = src[r*lds+c]
 // for r < 6, c < 8*cb. The six rows and two zero rows go through the 8x8
@@ -1110,21 +1115,7 @@ func transpose6(g *gen) {
 	}
 	g.p("VXORPS Y6, Y6, Y6")
 	g.p("VXORPS Y7, Y7, Y7")
-	for i := 0; i < 8; i += 2 {
-		g.p("VUNPCKLPS Y%d, Y%d, Y%d", i+1, i, 8+i)
-		g.p("VUNPCKHPS Y%d, Y%d, Y%d", i+1, i, 9+i)
-	}
-	for h := 0; h < 2; h++ {
-		b := 8 + 4*h
-		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+2, b, 4*h)
-		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+2, b, 4*h+1)
-		g.p("VSHUFPS $0x44, Y%d, Y%d, Y%d", b+3, b+1, 4*h+2)
-		g.p("VSHUFPS $0xEE, Y%d, Y%d, Y%d", b+3, b+1, 4*h+3)
-	}
-	for c := 0; c < 4; c++ {
-		g.p("VPERM2F128 $0x20, Y%d, Y%d, Y%d", c+4, c, 8+c)
-		g.p("VPERM2F128 $0x31, Y%d, Y%d, Y%d", c+4, c, 12+c)
-	}
+	transposeNet8(g)
 	g.p("MOVQ DI, AX")
 	for c := 0; c < 8; c++ {
 		g.p("VMOVUPS X%d, (AX)", 8+c)
