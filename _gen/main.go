@@ -968,12 +968,7 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 // dst[c*ldd+r] = src[r*lds+c] for r < 8*rb, c < 8*cb.
 func transposeKernels(g *gen) {
 	g.text("transpose8AVX2", "$0-80", "func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)")
-	g.p("MOVQ dst_base+0(FP), DI")
-	g.p("MOVQ ldd+24(FP), R9")
-	g.p("SHLQ $2, R9")
-	g.p("MOVQ src_base+32(FP), SI")
-	g.p("MOVQ lds+56(FP), R8")
-	g.p("SHLQ $2, R8")
+	transposeArgs(g)
 	g.p("MOVQ rb+64(FP), CX")
 	g.p("MOVQ cb+72(FP), BX")
 	g.lbl("t8_rows")
@@ -986,12 +981,7 @@ func transposeKernels(g *gen) {
 	g.p("TESTQ DX, DX")
 	g.p("JEQ t8_next")
 	g.p("MOVQ R10, AX")
-	for i := 0; i < 8; i++ {
-		g.p("VMOVUPS (AX), Y%d", i)
-		if i < 7 {
-			g.p("ADDQ R8, AX")
-		}
-	}
+	loadRows(g, 8, "Y")
 	transposeNet8(g)
 	g.p("MOVQ R11, AX")
 	for c := 0; c < 8; c++ {
@@ -1015,12 +1005,7 @@ func transposeKernels(g *gen) {
 	transpose6(g)
 
 	g.text("transpose4AVX2", "$0-80", "func transpose4AVX2(dst []float32, ldd int, src []float32, lds int, rb, cb int)\nrb strips of 4 rows, each cb blocks of 4x4.")
-	g.p("MOVQ dst_base+0(FP), DI")
-	g.p("MOVQ ldd+24(FP), R9")
-	g.p("SHLQ $2, R9")
-	g.p("MOVQ src_base+32(FP), SI")
-	g.p("MOVQ lds+56(FP), R8")
-	g.p("SHLQ $2, R8")
+	transposeArgs(g)
 	g.p("MOVQ rb+64(FP), CX")
 	g.p("MOVQ cb+72(FP), BX")
 	g.lbl("t4_rows")
@@ -1033,12 +1018,7 @@ func transposeKernels(g *gen) {
 	g.p("TESTQ DX, DX")
 	g.p("JEQ t4_next")
 	g.p("MOVQ R10, AX")
-	for i := 0; i < 4; i++ {
-		g.p("VMOVUPS (AX), X%d", i)
-		if i < 3 {
-			g.p("ADDQ R8, AX")
-		}
-	}
+	loadRows(g, 4, "X")
 	g.p("VUNPCKLPS X1, X0, X4")
 	g.p("VUNPCKHPS X1, X0, X5")
 	g.p("VUNPCKLPS X3, X2, X6")
@@ -1065,6 +1045,29 @@ func transposeKernels(g *gen) {
 	g.p("JMP t4_rows")
 	g.lbl("t4_done")
 	g.ret()
+}
+
+// transposeArgs loads the arguments the transposes share: dst in DI, ldd
+// in bytes in R9, src in SI, lds in bytes in R8.
+func transposeArgs(g *gen) {
+	g.p("MOVQ dst_base+0(FP), DI")
+	g.p("MOVQ ldd+24(FP), R9")
+	g.p("SHLQ $2, R9")
+	g.p("MOVQ src_base+32(FP), SI")
+	g.p("MOVQ lds+56(FP), R8")
+	g.p("SHLQ $2, R8")
+}
+
+// loadRows emits the loads of n source rows, lds bytes (R8) apart from
+// AX, into registers reg0 .. reg(n-1) (reg "X" or "Y"), for the
+// transposes.
+func loadRows(g *gen, n int, reg string) {
+	for i := 0; i < n; i++ {
+		g.p("VMOVUPS (AX), %s%d", reg, i)
+		if i < n-1 {
+			g.p("ADDQ R8, AX")
+		}
+	}
 }
 
 // transposeNet8 emits the 8x8 transpose in registers: rows in Y0-Y7,
@@ -1096,23 +1099,13 @@ func transposeNet8(g *gen) {
 // outside the six rows of dst is written.
 func transpose6(g *gen) {
 	g.text("transpose6AVX2", "$0-72", "func transpose6AVX2(dst []float32, ldd int, src []float32, lds int, cb int)\n6 rows, cb blocks of 6x8.")
-	g.p("MOVQ dst_base+0(FP), DI")
-	g.p("MOVQ ldd+24(FP), R9")
-	g.p("SHLQ $2, R9")
-	g.p("MOVQ src_base+32(FP), SI")
-	g.p("MOVQ lds+56(FP), R8")
-	g.p("SHLQ $2, R8")
+	transposeArgs(g)
 	g.p("MOVQ cb+64(FP), DX")
 	g.lbl("t6_cols")
 	g.p("TESTQ DX, DX")
 	g.p("JEQ t6_done")
 	g.p("MOVQ SI, AX")
-	for i := 0; i < 6; i++ {
-		g.p("VMOVUPS (AX), Y%d", i)
-		if i < 5 {
-			g.p("ADDQ R8, AX")
-		}
-	}
+	loadRows(g, 6, "Y")
 	g.p("VXORPS Y6, Y6, Y6")
 	g.p("VXORPS Y7, Y7, Y7")
 	transposeNet8(g)
