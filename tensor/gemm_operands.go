@@ -158,13 +158,14 @@ func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count in
 	}
 }
 
-// packSteps is how many k steps of a k-major B are packed into one panel
-// before the next panel's: the rows of a run are read across all the
-// panels, and each panel gets its steps as one contiguous run. Packing a
-// whole panel at a time read a 16-float column strip down kb rows, one row
-// (for ldb = 1024 one page and one L1 set) per step: 12% of a 1024^3 GEMM
-// on one thread on AMD Zen 3, against none with runs of 4 (runs of 1, 8
-// and 16 measured no better).
+// packSteps is how many k steps of a k-major operand (B as stored, or A
+// transposed) are packed into one panel before the next panel's: the rows
+// of a run are read across all the panels, and each panel gets its steps
+// as one contiguous run. Packing a whole panel at a time read a 16-float
+// column strip down kb rows, one row (for ldb = 1024 one page and one L1
+// set) per step: 12% of a 1024^3 GEMM on one thread on AMD Zen 3 went to
+// that copy, and it left the profile's top entries with runs of 4 (runs
+// of 1, 8 and 16 measured no better).
 const packSteps = 4
 
 // packStrips packs the kb x cols block src[p0*ld+c0:] (rows k steps,
@@ -187,9 +188,9 @@ func packStrips(dst, src []float32, ld, p0, kb, c0, cols, w int) {
 // widths of the micro-kernel tiles (mr and nr at every level: 4, 6, 8,
 // 12, 16, 32) in 16-byte pieces the compiler moves through registers: a
 // copy() of 6 or 16 floats, and an assignment of a larger array, calls
-// memmove, whose call and size dispatch cost more than the move (half of
-// the packing time of the paper's MLP step). It reports false, copying
-// nothing, for any other width.
+// memmove, whose call and size dispatch cost more than the move (packing
+// went from 12% to 7.7% of the paper's MLP step on two threads). It
+// reports false, copying nothing, for any other width.
 func stripsFixed(dst, src []float32, ld, kb, w int) bool {
 	switch {
 	case w == 6:
