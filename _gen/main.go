@@ -35,15 +35,18 @@ var (
 	avx2   = isa{suffix: "AVX2", reg: "Y", lanes: 8}
 )
 
-func (s isa) is512() bool      { return s.lanes == 16 }
-func (s isa) r(i int) string   { return fmt.Sprintf("%s%d", s.reg, i) }
-func (s isa) vbytes() int      { return 4 * s.lanes }
-func (s isa) off(u int) string { return fmt.Sprintf("%d", u*s.vbytes()) }
-func (s isa) mem(p string, u int) string {
-	if u == 0 {
+func (s isa) is512() bool                { return s.lanes == 16 }
+func (s isa) r(i int) string             { return fmt.Sprintf("%s%d", s.reg, i) }
+func (s isa) vbytes() int                { return 4 * s.lanes }
+func (s isa) off(u int) string           { return fmt.Sprintf("%d", u*s.vbytes()) }
+func (s isa) mem(p string, u int) string { return disp(p, u*s.vbytes()) }
+
+// disp is the operand off bytes from register p: "(p)" or "off(p)".
+func disp(p string, off int) string {
+	if off == 0 {
 		return "(" + p + ")"
 	}
-	return s.off(u) + "(" + p + ")"
+	return fmt.Sprintf("%d(%s)", off, p)
 }
 
 type gen struct {
@@ -831,8 +834,8 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 	g.p("JEQ %s_store", fn)
 	bReg := rows * nv
 	// body emits the loads and multiply-adds of k step j of a group
-	// (addresses offset j steps from SI and DX), advance the pointer and
-	// counter updates after n steps.
+	// (addresses offset j steps from SI and DX, or BX's offsets), advance
+	// the pointer updates after n steps, step one whole single step.
 	body := func(j int) {
 		for v := 0; v < nv; v++ {
 			switch {
@@ -844,16 +847,12 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 				g.p("VMOVUPS (R%d)(R9*4), Y%d", 12+2*v, bReg+v)
 				g.p("VINSERTF64X4 $1, (R%d)(R9*4), %s, %s", 13+2*v, s.r(bReg+v), s.r(bReg+v))
 			case indirect:
-				if v == 0 && j == 0 {
-					g.p("MOVLQSX (BX), R9")
-				} else if v == 0 {
-					g.p("MOVLQSX %d(BX), R9", 4*j)
+				if v == 0 {
+					g.p("MOVLQSX %s, R9", disp("BX", 4*j))
 				}
 				g.p("VMOVUPS (R%d)(R9*4), %s", 12+v, s.r(bReg+v))
-			case j > 0:
-				g.p("VMOVUPS %d(DX), %s", 4*nr*j+v*s.vbytes(), s.r(bReg+v))
 			default:
-				g.p("VMOVUPS %s, %s", s.mem("DX", v), s.r(bReg+v))
+				g.p("VMOVUPS %s, %s", disp("DX", 4*nr*j+v*s.vbytes()), s.r(bReg+v))
 			}
 		}
 		for i := 0; i < rows; i++ {
@@ -891,6 +890,22 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 			}
 		}
 	}
+	// groupLoop emits a loop of groups at label fn+lbl, each step of a
+	// group prefetching the rows indirectPrefetch steps ahead when pf,
+	// that repeats while CX jcc limit after the group.
+	groupLoop := func(lbl string, pf bool, jcc string, limit int) {
+		g.lbl(fn + lbl)
+		for j := range gemmUnroll {
+			if pf {
+				pfRows(indirectPrefetch + j)
+			}
+			body(j)
+		}
+		advance(gemmUnroll)
+		g.p("SUBQ $%d, CX", gemmUnroll)
+		g.p("CMPQ CX, $%d", limit)
+		g.p("%s %s%s", jcc, fn, lbl)
+	}
 	switch {
 	case prefetch && group:
 		// While every step of a group has more than indirectPrefetch
@@ -898,15 +913,7 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 		last := indirectPrefetch + gemmUnroll - 1
 		g.p("CMPQ CX, $%d", last)
 		g.p("JLE %s_pfdone", fn)
-		g.lbl(fn + "_pf")
-		for j := range gemmUnroll {
-			pfRows(indirectPrefetch + j)
-			body(j)
-		}
-		advance(gemmUnroll)
-		g.p("SUBQ $%d, CX", gemmUnroll)
-		g.p("CMPQ CX, $%d", last)
-		g.p("JGT %s_pf", fn)
+		groupLoop("_pf", true, "JGT", last)
 		g.lbl(fn + "_pfdone")
 	case prefetch:
 		// While more than indirectPrefetch steps remain, prefetch the
@@ -922,14 +929,7 @@ func gemmKernel(g *gen, s isa, mr, rows int, indirect, prefetch bool, pieces int
 	if group {
 		g.p("CMPQ CX, $%d", gemmUnroll)
 		g.p("JLT %s_loop", fn)
-		g.lbl(fn + "_group")
-		for j := range gemmUnroll {
-			body(j)
-		}
-		advance(gemmUnroll)
-		g.p("SUBQ $%d, CX", gemmUnroll)
-		g.p("CMPQ CX, $%d", gemmUnroll)
-		g.p("JGE %s_group", fn)
+		groupLoop("_group", false, "JGE", gemmUnroll)
 		g.p("TESTQ CX, CX")
 		g.p("JEQ %s_store", fn)
 	}

@@ -100,15 +100,8 @@ type denseA struct {
 func (s *denseA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
 	np := (mb + mr - 1) / mr
 	if s.trans {
-		// op(A)[i,p] = a[p*lda+i]: each step p is a contiguous run, read
-		// a few steps at a time across all the panels (see packSteps).
-		for q := 0; q < kb; q += packSteps {
-			qb := min(packSteps, kb-q)
-			for ip := range np {
-				panel := dst[ip*mr*kb+q*mr : (ip+1)*mr*kb]
-				packStrips(panel, s.a, s.lda, p0+q, qb, i0+ip*mr, min(mr, mb-ip*mr), mr)
-			}
-		}
+		// op(A)[i,p] = a[p*lda+i]: each step p is a contiguous run.
+		packRuns(dst, s.a, s.lda, p0, kb, i0, mb, mr, 0, np)
 	}
 	for ip := range np {
 		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
@@ -135,15 +128,8 @@ type denseB struct {
 
 func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
 	if !s.trans {
-		// op(B)[p,j] = b[p*ldb+j]: each step p is a contiguous run, read
-		// a few steps at a time across all the panels (see packSteps).
-		for q := 0; q < kb; q += packSteps {
-			qb := min(packSteps, kb-q)
-			for jp := first; jp < first+count; jp++ {
-				panel := dst[jp*nr*kb+q*nr : (jp+1)*nr*kb]
-				packStrips(panel, s.b, s.ldb, p0+q, qb, j0+jp*nr, min(nr, nb-jp*nr), nr)
-			}
-		}
+		// op(B)[p,j] = b[p*ldb+j]: each step p is a contiguous run.
+		packRuns(dst, s.b, s.ldb, p0, kb, j0, nb, nr, first, count)
 		return
 	}
 	for jp := first; jp < first+count; jp++ {
@@ -167,6 +153,20 @@ func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count in
 // that copy, and it left the profile's top entries with runs of 4 (runs
 // of 1, 8 and 16 measured no better).
 const packSteps = 4
+
+// packRuns packs panels first .. first+count-1, w columns each, of the
+// kb x n block src[p0*ld+c0:] of a k-major operand into dst (kb x w
+// floats a panel, the columns past n zeroed), packSteps k steps at a time
+// across the panels.
+func packRuns(dst, src []float32, ld, p0, kb, c0, n, w, first, count int) {
+	for q := 0; q < kb; q += packSteps {
+		qb := min(packSteps, kb-q)
+		for jp := first; jp < first+count; jp++ {
+			panel := dst[jp*w*kb+q*w : (jp+1)*w*kb]
+			packStrips(panel, src, ld, p0+q, qb, c0+jp*w, min(w, n-jp*w), w)
+		}
+	}
+}
 
 // packStrips packs the kb x cols block src[p0*ld+c0:] (rows k steps,
 // cols <= w) as kb steps of w floats into dst, the columns past cols

@@ -394,7 +394,9 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		warmup++
 		runtime.ReadMemStats(&ms)
-		if quiet++; ms.Mallocs != before {
+		if ms.Mallocs == before {
+			quiet++
+		} else {
 			quiet = 0
 		}
 	}
