@@ -79,9 +79,10 @@ func (g *ConvGeom) Flops() float64 {
 	return 2 * float64(g.N) * float64(g.Cout) * float64(g.OH*g.OW) * float64(g.Cin*g.KH*g.KW)
 }
 
-// convScratch is the pooled workspace of the input-gradient path.
+// convScratch is the pooled workspace of a convolution call. Its three
+// large buffers serve whichever path a call takes (withShared).
 type convScratch struct {
-	dcol []float32
+	dcol []float32 // dX~ columns of strided input gradients; Winograd's U
 	geom ConvGeom
 	orig ConvGeom
 	im   im2colB
@@ -93,7 +94,7 @@ type convScratch struct {
 	pad  padded
 	bin  batchInner
 	nhwc nhwcB
-	cbuf []float32 // output in batchInner's or nhwcB's column order
+	cbuf []float32 // output in batchInner's or nhwcB's column order; Winograd's V and M
 	// xbuf is the storage of whichever copy of the input a call makes
 	// (padded, batchInner, nhwcB), shared to keep one per scratch.
 	xbuf []float32
@@ -139,20 +140,23 @@ func Conv2d(dst, x, w *Tensor, stride, pad int) (*Tensor, error) {
 	return dst, nil
 }
 
-// winograd runs the Winograd path (withCopies).
+// winograd runs the Winograd path (withShared).
 func (s *convScratch) winograd(impl *simd.Impl, g *ConvGeom, w, x, y []float32, flip bool) {
-	s.withCopies(func(ws *winoScratch) { ws.winograd(impl, Threads(), g, w, x, y, flip) })
+	s.withShared(func(ws *winoScratch) { ws.winograd(impl, Threads(), g, w, x, y, flip) })
 }
 
-// withCopies runs f, a call of the Winograd path, with its channels-last
-// copies (xb, yb) in the storage the direct path uses for its own (xbuf,
-// cbuf), so that a scratch holds one of each whichever path its calls
-// take.
-func (s *convScratch) withCopies(f func(*winoScratch)) {
-	s.wino.xb, s.wino.yb = s.xbuf, s.cbuf
-	f(&s.wino)
-	s.xbuf, s.cbuf = s.wino.xb, s.wino.yb
-	s.wino.xb, s.wino.yb = nil, nil
+// withShared runs f, a call of the Winograd path, with its buffers in
+// the storage the direct path uses for its own: the channels-last input
+// copy xb in the direct path's input copy xbuf, U in dcol and a chunk's V
+// and M in cbuf. A scratch then holds one of each whichever path its
+// calls take: in ResNet-18, whose strided and 1x1 convolutions stay
+// direct, the Winograd path grows them little (docs/conv.md, "Memory").
+func (s *convScratch) withShared(f func(*winoScratch)) {
+	w := &s.wino
+	w.xb, w.u, w.vm = s.xbuf, s.dcol, s.cbuf
+	f(w)
+	s.xbuf, s.dcol, s.cbuf = w.xb, w.u, w.vm
+	w.xb, w.u, w.vm, w.v, w.mt = nil, nil, nil, nil, nil
 }
 
 // direct computes the convolution of geometry s.geom of input x into y
@@ -222,7 +226,7 @@ func Conv2dBackwardWeight(dst, x, gy *Tensor, kh, kw, stride, pad int) (*Tensor,
 	s.geom = g
 	impl := simd.Active()
 	if useWinogradGrad(&g, impl) {
-		s.withCopies(func(ws *winoScratch) { ws.weightGrad(impl, Threads(), &g, x.f32, gy.f32, dst.f32) })
+		s.withShared(func(ws *winoScratch) { ws.weightGrad(impl, Threads(), &g, x.f32, gy.f32, dst.f32) })
 		return dst, nil
 	}
 	s.oA = outA{g: &s.geom, c: g.Cout, y: gy.f32, impl: impl}

@@ -21,19 +21,32 @@ import (
 //
 //  1. x (NCHW) is copied into a zero-padded channels-last buffer xb, an
 //     image row at a time (a transpose), big enough for whole tiles;
-//  2. the kernel is transformed into U[xi][ci][co], a block of input
+//  2. for each block of output channels (coutBlock), the kernel is
+//     transformed into U[xi][ci][co] for the block's co, a block of input
 //     channels at a time;
 //  3. each tile's 36 runs of Cin channels are transformed into V[xi][t],
 //     the 36 products run on the GEMM driver with U[xi] read in place, and
-//     each tile of M is transformed back into a channels-last output
-//     buffer yb;
-//  4. yb is transposed into y (NCHW) a row at a time.
+//     each tile of M is transformed back into 4x4 pixels of the block's
+//     channels (channels-last), which a transpose per pixel row writes
+//     into y (NCHW).
 //
-// Step 3 runs in one of two schedules (blockTiles): over all tiles at
-// once, each product a multi-threaded GEMM that reads its U[xi] once; or
-// over blocks of tiles sized to stay in L2, each block's transforms and
-// single-threaded products on one worker, so that V and M never leave
-// the cache but every block reads all of U.
+// Step 3 runs in one of two schedules (blockTiles): in chunks of tiles
+// (tileChunk), each chunk's transforms split among the workers and its
+// 36 products one unit each, single-threaded, with no barrier between
+// them; or in blocks of tiles sized to stay in L2, each block's
+// transforms and products on one worker, so that V and M never leave the
+// cache but every block reads all of U.
+//
+// Memory: U, V and M are bounded (winoUBytes, winoChunkBytes) rather than
+// sized for the whole layer, and the output tiles go straight into y,
+// since at batch 128 U of a 512-channel layer (36 MiB), V and M over all
+// tiles of the 256-channel one (18 MiB each) and a channels-last copy of
+// the 64-channel output (32 MiB) made ResNet-18's peak RSS 120 MiB higher
+// than on the direct path; xb shares the direct path's input copy.
+// The price is recomputation: V once per channel block when there is
+// more than one chunk. Every product, transform and sum is the same
+// arithmetic in the same order whatever the blocks and chunks, so the
+// results do not depend on them (TestWinogradBlocking).
 //
 // The input gradient of a stride-1 convolution is the forward convolution
 // of the output gradient with the kernel rotated by 180 degrees and its
@@ -106,12 +119,15 @@ const winoKerBlock = 8
 
 // winoScratch is the workspace of the Winograd path (kept in convScratch).
 type winoScratch struct {
-	xb, v, mt, yb, u []float32
-	tmp              [maxWorkers][]float32
-	vb, mb           [maxWorkers][]float32 // a block's V and M (blocked schedule)
-	da               [maxWorkers]denseA
-	ub               [maxWorkers]inPlaceB
-	db               [maxWorkers]denseB // the weight gradient's B (V read dense)
+	xb, u  []float32
+	vm     []float32 // v and mt, one after the other
+	v, mt  []float32
+	tmp    [maxWorkers][]float32
+	vb, mb [maxWorkers][]float32 // a block's V and M (blocked schedule)
+	da     [maxWorkers]denseA
+	jobs   [maxWorkers]*gemmJob // each worker's products
+	ub     [maxWorkers]inPlaceB
+	db     [maxWorkers]denseB // the weight gradient's B (V read dense)
 
 	// The call in progress, for the tasks.
 	impl               *simd.Impl
@@ -121,7 +137,8 @@ type winoScratch struct {
 	flip               bool
 	th, tw, hb, wb, tt int
 	nt, tb             int
-	t0, tc, chunk      int // the weight gradient's chunk of tiles
+	t0, tc, chunk      int // the chunk of tiles in progress
+	c0, cb             int // the block of output channels in progress
 	cin, cout          int
 	task               winoTask
 }
@@ -136,10 +153,9 @@ const (
 	winoCopyIn = iota
 	winoKernel
 	winoInput
+	winoProduct
 	winoOutput
 	winoBlock
-	winoCopyOut
-	winoGradCopy
 	winoGradTiles
 	winoGradProduct
 	winoGradKernel
@@ -153,15 +169,13 @@ func (t *winoTask) run(w, i int) {
 	case winoKernel:
 		s.kernelRows(w, i)
 	case winoInput:
-		s.inputTile(w, i, s.v, i, s.nt)
+		s.inputTile(w, s.t0+i, s.v, i, s.chunk)
+	case winoProduct:
+		s.product(w, i, s.v[i*s.chunk*s.cin:][:s.tc*s.cin], s.mt[i*s.chunk*s.cb:][:s.tc*s.cb], s.tc)
 	case winoOutput:
-		s.outputTile(w, i, s.mt, i, s.nt)
+		s.outputTile(w, s.t0+i, s.mt, i, s.chunk)
 	case winoBlock:
 		s.block(w, i)
-	case winoCopyOut:
-		s.copyOut(i)
-	case winoGradCopy:
-		s.gradCopy(i)
 	case winoGradTiles:
 		s.gradTiles(w, i)
 	case winoGradProduct:
@@ -188,28 +202,36 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 	s.setup(impl, threads, g, w, x, y)
 	defer s.done()
 	s.flip = flip
-	cin, cout, nt := s.cin, s.cout, s.nt
+	cin, nt := s.cin, s.nt
 	s.parallel(winoCopyIn, g.N, threads, false)
-	s.u = grow(s.u, 36*cin*cout)
-	s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
-	s.yb = grow(s.yb, g.N*4*s.th*4*s.tw*cout)
-
-	if s.tb = s.blockTiles(); s.tb > 0 {
+	cb := s.coutBlock()
+	s.u = grow(s.u, 36*cin*cb)
+	if s.tb = s.blockTiles(cb); s.tb > 0 {
 		for wk := 0; wk < threads; wk++ {
 			s.vb[wk] = grow(s.vb[wk], 36*s.tb*cin)
-			s.mb[wk] = grow(s.mb[wk], 36*s.tb*cout)
+			s.mb[wk] = grow(s.mb[wk], 36*s.tb*cb)
 		}
-		s.parallel(winoBlock, (nt+s.tb-1)/s.tb, threads, false)
 	} else {
-		s.v = grow(s.v, 36*nt*cin)
-		s.mt = grow(s.mt, 36*nt*cout)
-		s.parallel(winoInput, nt, threads, true)
-		for xi := 0; xi < 36; xi++ {
-			s.product(0, threads, xi, s.v[xi*nt*cin:(xi+1)*nt*cin], s.mt[xi*nt*cout:(xi+1)*nt*cout], nt)
-		}
-		s.parallel(winoOutput, nt, threads, true)
+		s.chunk = s.tileChunk(cb)
+		s.chunkVM(36*s.chunk*cin, 36*s.chunk*cb)
 	}
-	s.parallel(winoCopyOut, g.N, threads, false)
+	for s.c0 = 0; s.c0 < s.cout; s.c0 += cb {
+		s.cb = min(cb, s.cout-s.c0)
+		s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
+		if s.tb > 0 {
+			s.parallel(winoBlock, (nt+s.tb-1)/s.tb, threads, false)
+			continue
+		}
+		for s.t0 = 0; s.t0 < nt; s.t0 += s.chunk {
+			s.tc = min(s.chunk, nt-s.t0)
+			if s.c0 == 0 || s.chunk < nt {
+				// One chunk: V of the first block serves them all.
+				s.parallel(winoInput, s.tc, threads, true)
+			}
+			s.parallel(winoProduct, 36, threads, false)
+			s.parallel(winoOutput, s.tc, threads, true)
+		}
+	}
 }
 
 // setup records the call of geometry g and sizes the per-worker
@@ -223,9 +245,15 @@ func (s *winoScratch) setup(impl *simd.Impl, threads int, g *ConvGeom, w, x, y [
 	s.tt = s.th * s.tw
 	s.nt = g.N * s.tt
 	for wk := 0; wk < threads; wk++ {
-		s.tmp[wk] = grow(s.tmp[wk], max(36*s.cin, 24*s.cout, 27*winoKerBlock*s.cout, 27*s.cin))
+		s.tmp[wk] = grow(s.tmp[wk], max(36*s.cin, 40*s.cout, 27*winoKerBlock*s.cout, 27*s.cin))
 	}
 	s.xb = grow(s.xb, g.N*s.hb*s.wb*s.cin)
+}
+
+// chunkVM sizes the chunk's V (nv floats) and M (nm) in one buffer.
+func (s *winoScratch) chunkVM(nv, nm int) {
+	s.vm = grow(s.vm, nv+nm)
+	s.v, s.mt = s.vm[:nv], s.vm[nv:nv+nm]
 }
 
 // done drops the call's operands (they belong to the caller).
@@ -236,20 +264,69 @@ func (s *winoScratch) done() {
 	}
 }
 
+// winoUBytes bounds the block of U (36 Cin cb floats, coutBlock) and
+// winoChunkBytes a chunk's V and M (tileChunk), unless a block of one
+// kernel-tile width or a chunk of winoMinChunk tiles is larger. 4 MiB
+// leaves the ResNet stages at batch 32 one block of output channels up
+// to 128 channels (the 256-channel stage in three, the 512 in eight) and
+// one chunk for the 512-channel stage, so that only batch 128's 256- and
+// 512-channel stages recompute V; docs/conv.md has the timings.
+const (
+	winoUBytes     = 4 << 20
+	winoChunkBytes = 4 << 20
+)
+
+// winoForceBlock and winoForceChunk, when positive, replace the output
+// channels of a block of U and the tiles of a chunk (tests).
+var winoForceBlock, winoForceChunk int
+
+// winoMinChunk is the fewest tiles of a chunk: the products' rows, and
+// the weight gradient's inner dimension.
+const winoMinChunk = 64
+
+// coutBlock returns the output channels of a block of U: cout in as few
+// blocks as keep U within winoUBytes, evenly, each a multiple of the
+// kernel's tile width (and of 16, a vector at every level) so that U is
+// read in place and the transforms' vector tails fall on the same
+// channels as unblocked.
+func (s *winoScratch) coutBlock() int {
+	if winoForceBlock > 0 {
+		return min(winoForceBlock, s.cout)
+	}
+	_, nr := s.impl.GemmTile()
+	w := max(16, nr)
+	nb := (36*4*s.cin*s.cout + winoUBytes - 1) / winoUBytes
+	cb := ((s.cout+nb-1)/nb + w - 1) / w * w
+	return min(s.cout, max(w, cb))
+}
+
+// tileChunk returns the tiles of a chunk in the chunked schedule: as many
+// as keep V (Cin) and M (cb channels) within winoChunkBytes, a multiple
+// of the micro-kernel's rows, at least winoMinChunk, at most all.
+func (s *winoScratch) tileChunk(cb int) int {
+	if winoForceChunk > 0 {
+		return min(winoForceChunk, s.nt)
+	}
+	mr, _ := s.impl.GemmTile()
+	c := winoChunkBytes / (36 * 4 * (s.cin + cb))
+	c = max((winoMinChunk+mr-1)/mr*mr, c/mr*mr)
+	return min(c, s.nt)
+}
+
 // blockTiles returns the tiles of a block in the blocked schedule, or 0
-// for the schedule over all tiles. Blocks hold V and M of tb tiles in
-// half of L2, tb a multiple of the micro-kernel's rows. Blocked reads all
-// of U once per block and saves V's and M's trips to memory (V written,
-// read and packed, M written and read) and the barriers of 36 threaded
-// products; it is chosen unless its U traffic exceeds 8 times that saved
+// for the chunked schedule. Blocks hold V and M (cb channels) of tb tiles
+// in half of L2, tb a multiple of the micro-kernel's rows. Blocked reads
+// all of U once per block and saves V's and M's trips to memory (V
+// written, read and packed, M written and read) and the barriers of the
+// chunks; it is chosen unless its U traffic exceeds 8 times that saved
 // traffic. The factor is measured (docs/conv.md): U mostly comes from L3
 // and the saved trips from memory, so the 256-channel 8x8 stage, at 4.3
 // times, ran 25% faster blocked on two threads (as fast on one); the
 // 512-channel stage at batch 128, at 11 times, ran 12% faster over all
 // tiles on one thread and 10% slower on two.
-func (s *winoScratch) blockTiles() int {
+func (s *winoScratch) blockTiles(cb int) int {
 	mr, _ := s.impl.GemmTile()
-	tb := simd.Cache().L2 / 2 / (36 * 4 * (s.cin + s.cout))
+	tb := simd.Cache().L2 / 2 / (36 * 4 * (s.cin + cb))
 	tb = max(mr, tb/mr*mr)
 	blocks := (s.nt + tb - 1) / tb
 	blocked := blocks > 1 && blocks*s.cin*s.cout <= 8*s.nt*(3*s.cin+2*s.cout)
@@ -269,31 +346,44 @@ func (s *winoScratch) blockTiles() int {
 func (s *winoScratch) block(w, u int) {
 	t0 := u * s.tb
 	tb := min(s.tb, s.nt-t0)
-	vb, mb := s.vb[w], s.mb[w]
+	vb, mb, cin, cb := s.vb[w], s.mb[w], s.cin, s.cb
 	for t := t0; t < t0+tb; t++ {
 		s.inputTile(w, t, vb, t-t0, s.tb)
 	}
 	for xi := 0; xi < 36; xi++ {
-		s.product(w, 1, xi, vb[xi*s.tb*s.cin:xi*s.tb*s.cin+tb*s.cin], mb[xi*s.tb*s.cout:xi*s.tb*s.cout+tb*s.cout], tb)
+		s.product(w, xi, vb[xi*s.tb*cin:][:tb*cin], mb[xi*s.tb*cb:][:tb*cb], tb)
 	}
 	for t := t0; t < t0+tb; t++ {
 		s.outputTile(w, t, mb, t-t0, s.tb)
 	}
 }
 
-// product computes m = v U[xi] for rows tiles of v, on worker w's
-// operand structs with threads threads.
-func (s *winoScratch) product(w, threads, xi int, v, m []float32, rows int) {
-	impl, cin, cout := s.impl, s.cin, s.cout
+// product computes m = v U[xi] (rows x cb) for rows tiles of v, on worker
+// w alone.
+func (s *winoScratch) product(w, xi int, v, m []float32, rows int) {
+	impl, cin, cb := s.impl, s.cin, s.cb
 	s.da[w] = denseA{impl: impl, a: v, lda: cin}
-	s.ub[w] = inPlaceB{denseB: denseB{impl: impl, b: s.u[xi*cin*cout : (xi+1)*cin*cout], ldb: cout}, nv: impl.IndirectPieces()}
-	var B bSource = &s.ub[w].denseB
-	if _, nr := impl.GemmTile(); s.ub[w].nv > 0 && cout%nr == 0 {
-		// U[xi] read in place: packing it costs as much as the product
-		// when the tiles are few.
-		B = &s.ub[w]
+	gemmSourcesAt(s.job(w), impl, w, 0, rows, cb, cin, 1, &s.da[w], s.inPlace(w, s.u[xi*cin*cb:(xi+1)*cin*cb], cb), m, cb, true)
+}
+
+// inPlace returns worker w's source for U[xi] (b), rows of n = ldb
+// floats: read in place by the indirect kernel where the level has one
+// and n is whole tiles, else packed (packing it costs as much as the
+// product when the tiles are few).
+func (s *winoScratch) inPlace(w int, b []float32, n int) bSource {
+	s.ub[w] = inPlaceB{denseB: denseB{impl: s.impl, b: b, ldb: n}, nv: s.impl.IndirectPieces()}
+	if _, nr := s.impl.GemmTile(); s.ub[w].nv > 0 && n%nr == 0 {
+		return &s.ub[w]
 	}
-	gemmSources(impl, threads, rows, cout, cin, 1, &s.da[w], B, m, cout, 0, 0, true)
+	return &s.ub[w].denseB
+}
+
+// job returns worker w's GEMM job.
+func (s *winoScratch) job(w int) *gemmJob {
+	if s.jobs[w] == nil {
+		s.jobs[w] = new(gemmJob)
+	}
+	return s.jobs[w]
 }
 
 // copyIn writes image n of x into xb, channels-last and zero-padded.
@@ -304,15 +394,6 @@ func (s *winoScratch) copyIn(n int) {
 	hw := g.H * g.W
 	for ih := 0; ih < g.H; ih++ {
 		s.impl.Transpose(img[((ih+g.Pad)*s.wb+g.Pad)*cin:], cin, s.x[n*cin*hw+ih*g.W:], hw, cin, g.W)
-	}
-}
-
-// copyOut writes image n of yb into y, NCHW.
-func (s *winoScratch) copyOut(n int) {
-	g, cout := s.g, s.cout
-	ohw, owb := g.OH*g.OW, 4*s.tw
-	for oh := 0; oh < g.OH; oh++ {
-		s.impl.Transpose(s.y[n*cout*ohw+oh*g.OW:], ohw, s.yb[(n*4*s.th+oh)*owb*cout:], cout, g.OW, cout)
 	}
 }
 
@@ -332,41 +413,47 @@ func (s *winoScratch) inputTile(w, t int, v []float32, r, rows int) {
 	}
 }
 
-// outputTile transforms row r of the planes of m (planes of rows rows)
-// back into tile t of yb: a pass along a into tmp[b][q], then along b
-// into the tile's 4x4 pixels.
+// outputTile transforms row r of the planes of m (planes of rows rows of
+// the block's cb channels) back into the block's channels of tile t of y:
+// a pass along a into tmp[b][q], then along b into the tile's 4x4 pixels
+// px[i][j] (channels-last), written into y a pixel row at a time by a
+// transpose, the pixels past the image left out.
 func (s *winoScratch) outputTile(w, t int, m []float32, r, rows int) {
-	impl, cout := s.impl, s.cout
+	impl, g, cb := s.impl, s.g, s.cb
 	n, q := t/s.tt, t%s.tt
 	ty, tx := q/s.tw, q%s.tw
 	tmp := s.tmp[w]
+	px := tmp[24*cb : 40*cb]
 	for b := 0; b < 6; b++ {
-		impl.WinogradOutput4(tmp[b*4*cout:], cout, m[(b*6*rows+r)*cout:], rows*cout, cout)
+		impl.WinogradOutput4(tmp[b*4*cb:], cb, m[(b*6*rows+r)*cb:], rows*cb, cb)
 	}
-	owb := 4 * s.tw
 	for j := 0; j < 4; j++ {
-		impl.WinogradOutput4(s.yb[((n*4*s.th+4*ty)*owb+4*tx+j)*cout:], owb*cout, tmp[j*cout:], 4*cout, cout)
+		impl.WinogradOutput4(px[j*cb:], 4*cb, tmp[j*cb:], 4*cb, cb)
+	}
+	ohw, nj := g.OH*g.OW, min(4, g.OW-4*tx)
+	for i := range min(4, g.OH-4*ty) {
+		impl.Transpose(s.y[(n*s.cout+s.c0)*ohw+(4*ty+i)*g.OW+4*tx:], ohw, px[i*4*cb:], cb, nj, cb)
 	}
 }
 
 // kernelRows writes U[xi][k][o] for the input channels k of unit u and
-// every output channel o: the nine taps of the kernels (k, o) as rows of
-// output channels (a transpose), G along each kernel's rows into
-// tmp[k][r][a], then along its columns into U[(b, a)][k].
+// the output channels o of the block (c0, cb): the nine taps of the
+// kernels (k, o) as rows of output channels (a transpose), G along each
+// kernel's rows into tmp[k][r][a], then along its columns into U[(b, a)][k].
 func (s *winoScratch) kernelRows(w, u int) {
-	impl, cin, cout := s.impl, s.cin, s.cout
+	impl, cin, cout, c0, cb := s.impl, s.cin, s.cout, s.c0, s.cb
 	k0 := u * winoKerBlock
 	kb := min(winoKerBlock, cin-k0)
-	t9 := s.tmp[w][:kb*9*cout]
-	t18 := s.tmp[w][kb*9*cout : kb*27*cout]
+	t9 := s.tmp[w][:kb*9*cb]
+	t18 := s.tmp[w][kb*9*cb : kb*27*cb]
 	if s.flip {
 		// The kernel w[k][o][r][s] of the convolution whose input
 		// gradient this is: one transpose per input channel here.
 		for j := 0; j < kb; j++ {
-			impl.Transpose(t9[j*9*cout:], cout, s.w[(k0+j)*cout*9:], 9, cout, 9)
+			impl.Transpose(t9[j*9*cb:], cb, s.w[((k0+j)*cout+c0)*9:], 9, cb, 9)
 		}
 	} else {
-		impl.Transpose(t9, cout, s.w[k0*9:], cin*9, cout, kb*9)
+		impl.Transpose(t9, cb, s.w[(c0*cin+k0)*9:], cin*9, cb, kb*9)
 	}
 	for j := 0; j < kb; j++ {
 		tap := func(rs int) []float32 {
@@ -374,16 +461,16 @@ func (s *winoScratch) kernelRows(w, u int) {
 				// Rotated: tap (r, s) is the kernel's tap (2-r, 2-s).
 				rs = 8 - rs
 			}
-			return t9[(j*9+rs)*cout : (j*9+rs+1)*cout]
+			return t9[(j*9+rs)*cb : (j*9+rs+1)*cb]
 		}
 		for r := 0; r < 3; r++ {
-			impl.WinogradKernel4(t18[(j*18+r*6)*cout:], cout, tap(r*3), tap(r*3+1), tap(r*3+2))
+			impl.WinogradKernel4(t18[(j*18+r*6)*cb:], cb, tap(r*3), tap(r*3+1), tap(r*3+2))
 		}
 	}
 	for a := 0; a < 6; a++ {
 		for j := 0; j < kb; j++ {
-			row := func(r int) []float32 { return t18[(j*18+r*6+a)*cout : (j*18+r*6+a+1)*cout] }
-			impl.WinogradKernel4(s.u[(a*cin+k0+j)*cout:], 6*cin*cout, row(0), row(1), row(2))
+			row := func(r int) []float32 { return t18[(j*18+r*6+a)*cb : (j*18+r*6+a+1)*cb] }
+			impl.WinogradKernel4(s.u[(a*cin+k0+j)*cb:], 6*cin*cb, row(0), row(1), row(2))
 		}
 	}
 }

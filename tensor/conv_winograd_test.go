@@ -69,11 +69,14 @@ func TestWinogradAccuracy(t *testing.T) {
 		newWinoCase(t, r, 2, 40, 33, 4, 4, 1),
 		newWinoCase(t, r, 5, 24, 64, 12, 8, 1),
 	}
-	defer func() { winoSchedule, winoGradForceChunk = 0, 0 }()
+	defer func() { winoSchedule, winoForceChunk, winoForceBlock = 0, 0, 0 }()
 	for _, impl := range simd.Implementations() {
 		for _, c := range cases {
 			for sched := 1; sched <= 2; sched++ {
 				winoSchedule = sched
+				// Schedule 2 also in blocks of 16 output channels (the
+				// last one short where Cout is not a multiple).
+				winoForceChunk, winoForceBlock = 0, 16*(sched-1)
 				name := fmt.Sprintf("%v schedule %d %+v", impl, sched, c.g)
 				var ws winoScratch
 				y := make([]float32, len(c.y))
@@ -92,7 +95,7 @@ func TestWinogradAccuracy(t *testing.T) {
 				}
 				// The kernel gradient, in one chunk of tiles and (schedule
 				// 2) in chunks of 5, the last one short.
-				winoGradForceChunk = 5 * (sched - 1)
+				winoForceChunk = 5 * (sched - 1)
 				dw := make([]float32, len(c.dw))
 				ws.weightGrad(impl, 2, &c.g, c.x, c.gy, dw)
 				if e := winoErr(dw, c.dw); e > 2e-5 {
@@ -229,4 +232,64 @@ func BenchmarkWinogradWeightGrad(b *testing.B) {
 			}
 		}
 	}
+}
+
+// The blocks of output channels and the chunks of tiles change which
+// products and transforms run when, never their arithmetic: the forward
+// pass and the input gradient are bitwise the same in either schedule,
+// with any block and chunk, and the kernel gradient (whose sums run
+// chunk by chunk) is bitwise the same for any block at a given chunk.
+func TestWinogradBlocking(t *testing.T) {
+	r := NewRNG(6)
+	cases := []*winoCase{
+		newWinoCase(t, r, 3, 24, 40, 9, 8, 1),
+		newWinoCase(t, r, 2, 37, 33, 8, 12, 1),
+	}
+	defer func() { winoSchedule, winoForceChunk, winoForceBlock = 0, 0, 0 }()
+	type variant struct{ sched, chunk, block int }
+	variants := []variant{{1, 0, 0}, {1, 7, 0}, {1, 0, 16}, {1, 7, 16}, {1, 5, 32}, {2, 0, 0}, {2, 0, 16}}
+	for _, impl := range simd.Implementations() {
+		for _, c := range cases {
+			ig := c.g.inputGradForward()
+			var y0, dx0 []float32
+			dw0 := map[int][]float32{}
+			for _, v := range variants {
+				winoSchedule, winoForceChunk, winoForceBlock = v.sched, v.chunk, v.block
+				name := fmt.Sprintf("%v %+v schedule %d chunk %d block %d", impl, c.g, v.sched, v.chunk, v.block)
+				var ws winoScratch
+				y := make([]float32, len(c.y))
+				ws.winograd(impl, 2, &c.g, c.w, c.x, y, false)
+				dx := make([]float32, len(c.dx))
+				ws.winograd(impl, 2, &ig, c.w, c.gy, dx, true)
+				dw := make([]float32, len(c.dw))
+				ws.weightGrad(impl, 2, &c.g, c.x, c.gy, dw)
+				if y0 == nil {
+					y0, dx0 = y, dx
+				}
+				if !bitwiseEqual(y, y0) || !bitwiseEqual(dx, dx0) {
+					t.Errorf("%s: forward or input gradient differs from schedule 1 unblocked", name)
+				}
+				if e := winoErr(dw, c.dw); e > 2e-5 {
+					t.Errorf("%s weight grad: relative error %.2e", name, e)
+				}
+				if ref, ok := dw0[v.chunk]; !ok {
+					dw0[v.chunk] = dw
+				} else if !bitwiseEqual(dw, ref) {
+					t.Errorf("%s: kernel gradient differs from the same chunk's unblocked", name)
+				}
+			}
+		}
+	}
+}
+
+func bitwiseEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -140,6 +140,19 @@ func gemmSources(impl *simd.Impl, threads, m, n, k int, alpha float32, A aSource
 	jobPool.put(j)
 }
 
+// gemmSourcesAt computes with job j the dense m x n product C = (with
+// overwrite) or += alpha*A*B over inner indices k0 .. k0+k-1 into c (row
+// stride ldc), on the calling worker w alone: a product that is one unit
+// of an outer parallel loop. The caller owns j (one per worker: jobs
+// from jobPool would move between workers from call to call, and each
+// would grow to the largest product any worker ran).
+func gemmSourcesAt(j *gemmJob, impl *simd.Impl, w, k0, m, n, k int, alpha float32, A aSource, B bSource, c []float32, ldc int, overwrite bool) {
+	j.setup(impl, 1, m, n, k, alpha, A, B, c, ldc, 0, 0, overwrite)
+	j.k0, j.wid = k0, w
+	j.drive()
+	j.release()
+}
+
 // forRuns calls f(offset, length) for each contiguous run of the m x n
 // C addressed as described at gemmJob.img.
 func forRuns(m, n, ldc, img, imgStride int, f func(off, l int)) {

@@ -54,16 +54,7 @@ func (s *splitJob) run(w, i int) {
 	if s.jobs[w] == nil {
 		s.jobs[w] = new(gemmJob)
 	}
-	gemmSourcesAt(s.jobs[w], s.impl, w, k0, s.m, s.n, k1-k0, s.alpha, s.A, s.B, s.parts[i*mn:(i+1)*mn])
-}
-
-// gemmSourcesAt computes with job j the dense m x n product of A and B
-// over inner indices k0 .. k0+k-1 into c, on the calling worker w alone.
-func gemmSourcesAt(j *gemmJob, impl *simd.Impl, w, k0, m, n, k int, alpha float32, A aSource, B bSource, c []float32) {
-	j.setup(impl, 1, m, n, k, alpha, A, B, c, n, 0, 0, true)
-	j.k0, j.wid = k0, w
-	j.drive()
-	j.release()
+	gemmSourcesAt(s.jobs[w], s.impl, w, k0, s.m, s.n, k1-k0, s.alpha, s.A, s.B, s.parts[i*mn:(i+1)*mn], s.n, true)
 }
 
 // splitK computes C = (or +=) alpha*A*B for a dense C as segs partial
