@@ -43,8 +43,8 @@ import (
 // tiles of the 256-channel one (18 MiB each) and a channels-last copy of
 // the 64-channel output (32 MiB) made ResNet-18's peak RSS 120 MiB higher
 // than on the direct path; xb shares the direct path's input copy.
-// The price is recomputation: V once per channel block when there is
-// more than one chunk. Every product, transform and sum is the same
+// The price is recomputation: V is formed once per channel block when
+// there is more than one chunk (or block of tiles). Every product, transform and sum is the same
 // arithmetic in the same order whatever the blocks and chunks, so the
 // results do not depend on them (TestWinogradBlocking).
 //
@@ -267,10 +267,11 @@ func (s *winoScratch) done() {
 // winoUBytes bounds the block of U (36 Cin cb floats, coutBlock) and
 // winoChunkBytes a chunk's V and M (tileChunk), unless a block of one
 // kernel-tile width or a chunk of winoMinChunk tiles is larger. 4 MiB
-// leaves the ResNet stages at batch 32 one block of output channels up
-// to 128 channels (the 256-channel stage in three, the 512 in eight) and
-// one chunk for the 512-channel stage, so that only batch 128's 256- and
-// 512-channel stages recompute V; docs/conv.md has the timings.
+// leaves the ResNet stages one block of output channels up to 128
+// channels (the 256-channel stage in three, the 512 in eight); at batch
+// 32 the 512-channel stage is one chunk, so that V is formed again per
+// block only for the 256-channel stage (two chunks), and at batch 128 for
+// both. docs/conv.md, "Bounded buffers", has the timings.
 const (
 	winoUBytes     = 4 << 20
 	winoChunkBytes = 4 << 20
