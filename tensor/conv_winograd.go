@@ -224,8 +224,7 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 		}
 		for s.t0 = 0; s.t0 < nt; s.t0 += s.chunk {
 			s.tc = min(s.chunk, nt-s.t0)
-			if s.c0 == 0 || s.chunk < nt {
-				// One chunk: V of the first block serves them all.
+			if s.formV() {
 				s.parallel(winoInput, s.tc, threads, true)
 			}
 			s.parallel(winoProduct, 36, threads, false)
@@ -249,6 +248,10 @@ func (s *winoScratch) setup(impl *simd.Impl, threads int, g *ConvGeom, w, x, y [
 	}
 	s.xb = grow(s.xb, g.N*s.hb*s.wb*s.cin)
 }
+
+// formV reports whether the chunk in progress forms its V: with one
+// chunk, V of the first block of output channels serves them all.
+func (s *winoScratch) formV() bool { return s.c0 == 0 || s.chunk < s.nt }
 
 // chunkVM sizes the chunk's V (nv floats) and M (nm) in one buffer.
 func (s *winoScratch) chunkVM(nv, nm int) {

@@ -92,7 +92,7 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 // gradTiles forms row r of the chunk's V and dM planes, for tile s.t0+r
 // (V only for the first block when there is one chunk).
 func (s *winoScratch) gradTiles(w, r int) {
-	if s.c0 == 0 || s.chunk < s.nt {
+	if s.formV() {
 		s.inputTile(w, s.t0+r, s.v, r, s.chunk)
 	}
 	s.gradTile(w, s.t0+r, s.mt, r, s.chunk)

@@ -54,6 +54,18 @@ func newWinoCase(t testing.TB, r *RNG, n, cin, cout, h, w, pad int) *winoCase {
 	return c
 }
 
+// run computes the case's forward pass, input gradient and kernel
+// gradient on the fast path at level impl with threads threads.
+func (c *winoCase) run(impl *simd.Impl, threads int) (y, dx, dw []float32) {
+	var ws winoScratch
+	ig := c.g.inputGradForward()
+	y, dx, dw = make([]float32, len(c.y)), make([]float32, len(c.dx)), make([]float32, len(c.dw))
+	ws.winograd(impl, threads, &c.g, c.w, c.x, y, false)
+	ws.winograd(impl, threads, &ig, c.w, c.gy, dx, true)
+	ws.weightGrad(impl, threads, &c.g, c.x, c.gy, dw)
+	return y, dx, dw
+}
+
 // The fast path (channels-last, SIMD transforms) and the GEMM-only
 // reference F(4,3) agree with the float64 direct convolution, forward and
 // input gradient, at every level, for image sizes that are and are not
@@ -73,17 +85,14 @@ func TestWinogradAccuracy(t *testing.T) {
 	for _, impl := range simd.Implementations() {
 		for _, c := range cases {
 			for sched := 1; sched <= 2; sched++ {
-				winoSchedule = sched
 				// Schedule 2 also in blocks of 16 output channels (the
-				// last one short where Cout is not a multiple).
-				winoForceChunk, winoForceBlock = 0, 16*(sched-1)
+				// last one short where Cout is not a multiple) and in
+				// chunks of 5 tiles, the last one short: the kernel
+				// gradient then sums chunk by chunk.
+				winoSchedule, winoForceChunk, winoForceBlock = sched, 5*(sched-1), 16*(sched-1)
 				name := fmt.Sprintf("%v schedule %d %+v", impl, sched, c.g)
-				var ws winoScratch
-				y := make([]float32, len(c.y))
-				ws.winograd(impl, 2, &c.g, c.w, c.x, y, false)
+				y, dx, dw := c.run(impl, 2)
 				ig := c.g.inputGradForward()
-				dx := make([]float32, len(c.dx))
-				ws.winograd(impl, 2, &ig, c.w, c.gy, dx, true)
 				// F(4,3) in float32 on these sizes: about 1e-6 of the largest
 				// output (TestWinogradStages has the ResNet stages); 2e-5 is
 				// a failure of the algorithm, not of rounding.
@@ -93,11 +102,6 @@ func TestWinogradAccuracy(t *testing.T) {
 				if e := winoErr(dx, c.dx); e > 2e-5 {
 					t.Errorf("%s input grad: relative error %.2e", name, e)
 				}
-				// The kernel gradient, in one chunk of tiles and (schedule
-				// 2) in chunks of 5, the last one short.
-				winoForceChunk = 5 * (sched - 1)
-				dw := make([]float32, len(c.dw))
-				ws.weightGrad(impl, 2, &c.g, c.x, c.gy, dw)
 				if e := winoErr(dw, c.dw); e > 2e-5 {
 					t.Errorf("%s weight grad: relative error %.2e", name, e)
 				}
@@ -147,13 +151,7 @@ func TestWinogradStages(t *testing.T) {
 			ref.winograd(impl, 1, winoRefPlans[m], &ig, c.w, c.gy, dr, true)
 			line += fmt.Sprintf(", F(%d,3) %.1e / %.1e", m, winoErr(yr, c.y), winoErr(dr, c.dx))
 		}
-		var ws winoScratch
-		y := make([]float32, len(c.y))
-		ws.winograd(impl, 1, &c.g, c.w, c.x, y, false)
-		dx := make([]float32, len(c.dx))
-		ws.winograd(impl, 1, &ig, c.w, c.gy, dx, true)
-		dw := make([]float32, len(c.dw))
-		ws.weightGrad(impl, 1, &c.g, c.x, c.gy, dw)
+		y, dx, dw := c.run(impl, 1)
 		ef, eb, ew := winoErr(y, c.y), winoErr(dx, c.dx), winoErr(dw, c.dw)
 		// The direct kernel gradient, as Conv2dBackwardWeight runs it off
 		// the Winograd path.
@@ -250,19 +248,12 @@ func TestWinogradBlocking(t *testing.T) {
 	variants := []variant{{1, 0, 0}, {1, 7, 0}, {1, 0, 16}, {1, 7, 16}, {1, 5, 32}, {2, 0, 0}, {2, 0, 16}}
 	for _, impl := range simd.Implementations() {
 		for _, c := range cases {
-			ig := c.g.inputGradForward()
 			var y0, dx0 []float32
 			dw0 := map[int][]float32{}
 			for _, v := range variants {
 				winoSchedule, winoForceChunk, winoForceBlock = v.sched, v.chunk, v.block
 				name := fmt.Sprintf("%v %+v schedule %d chunk %d block %d", impl, c.g, v.sched, v.chunk, v.block)
-				var ws winoScratch
-				y := make([]float32, len(c.y))
-				ws.winograd(impl, 2, &c.g, c.w, c.x, y, false)
-				dx := make([]float32, len(c.dx))
-				ws.winograd(impl, 2, &ig, c.w, c.gy, dx, true)
-				dw := make([]float32, len(c.dw))
-				ws.weightGrad(impl, 2, &c.g, c.x, c.gy, dw)
+				y, dx, dw := c.run(impl, 2)
 				if y0 == nil {
 					y0, dx0 = y, dx
 				}
