@@ -125,7 +125,7 @@ type winoScratch struct {
 	tmp    [maxWorkers][]float32
 	vb, mb [maxWorkers][]float32 // a block's V and M (blocked schedule)
 	da     [maxWorkers]denseA
-	jobs   [maxWorkers]*gemmJob // each worker's products
+	jobs   workerJobs // each worker's products
 	ub     [maxWorkers]inPlaceB
 	db     [maxWorkers]denseB // the weight gradient's B (V read dense)
 
@@ -367,7 +367,7 @@ func (s *winoScratch) block(w, u int) {
 func (s *winoScratch) product(w, xi int, v, m []float32, rows int) {
 	impl, cin, cb := s.impl, s.cin, s.cb
 	s.da[w] = denseA{impl: impl, a: v, lda: cin}
-	gemmSourcesAt(s.job(w), impl, w, 0, rows, cb, cin, 1, &s.da[w], s.inPlace(w, s.u[xi*cin*cb:(xi+1)*cin*cb], cb), m, cb, true)
+	gemmSourcesAt(s.jobs.of(w), impl, w, 0, rows, cb, cin, 1, &s.da[w], s.inPlace(w, s.u[xi*cin*cb:(xi+1)*cin*cb], cb), m, cb, true)
 }
 
 // inPlace returns worker w's source for U[xi] (b), rows of n = ldb
@@ -380,14 +380,6 @@ func (s *winoScratch) inPlace(w int, b []float32, n int) bSource {
 		return &s.ub[w]
 	}
 	return &s.ub[w].denseB
-}
-
-// job returns worker w's GEMM job.
-func (s *winoScratch) job(w int) *gemmJob {
-	if s.jobs[w] == nil {
-		s.jobs[w] = new(gemmJob)
-	}
-	return s.jobs[w]
 }
 
 // copyIn writes image n of x into xb, channels-last and zero-padded.

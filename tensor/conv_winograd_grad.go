@@ -132,7 +132,7 @@ func (s *winoScratch) gradProduct(w, xi int) {
 	impl, cin, cb, rows := s.impl, s.cin, s.cb, s.chunk
 	s.da[w] = denseA{impl: impl, a: s.mt[xi*rows*cb:][:s.tc*cb], lda: cb, trans: true}
 	s.db[w] = denseB{impl: impl, b: s.v[xi*rows*cin:][:s.tc*cin], ldb: cin}
-	gemmSourcesAt(s.job(w), impl, w, 0, cb, cin, s.tc, 1, &s.da[w], &s.db[w], s.u[xi*cb*cin:(xi+1)*cb*cin], cin, s.t0 == 0)
+	gemmSourcesAt(s.jobs.of(w), impl, w, 0, cb, cin, s.tc, 1, &s.da[w], &s.db[w], s.u[xi*cb*cin:(xi+1)*cb*cin], cin, s.t0 == 0)
 }
 
 // gradKernel writes the taps of output channel s.c0+o, dw[co][ci][r][s]

@@ -153,6 +153,18 @@ func gemmSourcesAt(j *gemmJob, impl *simd.Impl, w, k0, m, n, k int, alpha float3
 	j.release()
 }
 
+// workerJobs holds a GEMM job per worker of an outer parallel loop,
+// made on a worker's first product, for gemmSourcesAt.
+type workerJobs [maxWorkers]*gemmJob
+
+// of returns worker w's job.
+func (js *workerJobs) of(w int) *gemmJob {
+	if js[w] == nil {
+		js[w] = new(gemmJob)
+	}
+	return js[w]
+}
+
 // forRuns calls f(offset, length) for each contiguous run of the m x n
 // C addressed as described at gemmJob.img.
 func forRuns(m, n, ldc, img, imgStride int, f func(off, l int)) {

@@ -39,7 +39,7 @@ type splitJob struct {
 	// shapes, so each job's scratch settles after the first product
 	// (jobs from the shared list would swap between workers from one call
 	// to the next and keep regrowing).
-	jobs [maxWorkers]*gemmJob
+	jobs workerJobs
 }
 
 var splitPool freeList[splitJob]
@@ -51,10 +51,7 @@ func (s *splitJob) run(w, i int) {
 	}
 	k0, k1 := i*s.k/s.segs, (i+1)*s.k/s.segs
 	mn := s.m * s.n
-	if s.jobs[w] == nil {
-		s.jobs[w] = new(gemmJob)
-	}
-	gemmSourcesAt(s.jobs[w], s.impl, w, k0, s.m, s.n, k1-k0, s.alpha, s.A, s.B, s.parts[i*mn:(i+1)*mn], s.n, true)
+	gemmSourcesAt(s.jobs.of(w), s.impl, w, k0, s.m, s.n, k1-k0, s.alpha, s.A, s.B, s.parts[i*mn:(i+1)*mn], s.n, true)
 }
 
 // splitK computes C = (or +=) alpha*A*B for a dense C as segs partial
