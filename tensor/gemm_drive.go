@@ -185,10 +185,7 @@ func (j *gemmJob) drive() {
 	// once (by every column chunk of a row block, and again for every
 	// block of nc columns) and is small enough to keep whole.
 	nJc := (j.n + j.blk.nc - 1) / j.blk.nc
-	nJ0 := 1
-	if j.nI < target {
-		nJ0 = min((target+j.nI-1)/j.nI, (min(j.n, j.blk.nc)+nr-1)/nr)
-	}
+	nJ0 := colChunks(j.nI, (min(j.n, j.blk.nc)+nr-1)/nr, threads, target)
 	j.mPad, j.kcA = (j.m+mr-1)/mr*mr, kc
 	j.aPre = j.mPad*j.k <= aPrepackLimit && (nJc > 1 || nJ0 > 1)
 	if j.aPre {
@@ -200,10 +197,7 @@ func (j *gemmJob) drive() {
 	for j.jc = 0; j.jc < j.n; j.jc += j.blk.nc {
 		j.nb = min(j.blk.nc, j.n-j.jc)
 		j.bPanels = (j.nb + nr - 1) / nr
-		j.nJ = 1
-		if j.nI < target {
-			j.nJ = min((target+j.nI-1)/j.nI, j.bPanels)
-		}
+		j.nJ = colChunks(j.nI, j.bPanels, threads, target)
 		j.chunk = (j.bPanels + j.nJ - 1) / j.nJ
 		j.nJ = (j.bPanels + j.chunk - 1) / j.chunk
 		for j.pc = 0; j.pc < j.k; j.pc += kc {
@@ -234,6 +228,32 @@ func (j *gemmJob) drive() {
 			parallelFor(j.nI*j.nJ, threads, j)
 		}
 	}
+}
+
+// colChunks is how many column chunks each of nI row blocks of a
+// product with panels B panels is cut into, for threads workers: at least
+// enough for target units (one when the row blocks alone reach it), and
+// of the counts from there to twice that, the one that spreads best. The
+// units of a product take about the same time each, so nI*nJ units of
+// ceil(panels/nJ) panels finish after ceil(nI*nJ/threads) rounds of the
+// largest: 1024^3 at AVX-512 has three row blocks of 32 panels, which cut
+// three ways gave two workers 5 and 4 units (rounds x chunk = 5 x 11) and
+// cut four ways 6 and 6 (6 x 8).
+func colChunks(nI, panels, threads, target int) int {
+	lo := min(max(1, (target+nI-1)/nI), panels)
+	if threads <= 1 {
+		return lo
+	}
+	best, bestCost := lo, -1
+	for nJ := lo; nJ <= min(panels, 2*lo); nJ++ {
+		chunk := (panels + nJ - 1) / nJ
+		units := nI * ((panels + chunk - 1) / chunk)
+		cost := (units + threads - 1) / threads * chunk
+		if bestCost < 0 || cost < bestCost {
+			best, bestCost = nJ, cost
+		}
+	}
+	return best
 }
 
 func (j *gemmJob) run(w, i int) {

@@ -397,3 +397,36 @@ func TestPackStrips(t *testing.T) {
 		}
 	}
 }
+
+// TestColChunks checks the column cut of the blocked loops: the 1024^3
+// AVX-512 case it was made for, and for many shapes that the cut reaches
+// the target, stays within the panels, and never spreads worse over the
+// workers than the smallest cut that reaches the target.
+func TestColChunks(t *testing.T) {
+	if got := colChunks(3, 32, 2, 8); got != 4 {
+		t.Errorf("colChunks(3 row blocks, 32 panels, 2 threads, target 8) = %d, want 4 (6+6 units of 8 panels, not 5+4 of 11)", got)
+	}
+	if got := colChunks(2, 16, 1, 1); got != 1 {
+		t.Errorf("one thread: colChunks = %d, want 1", got)
+	}
+	cost := func(nI, panels, threads, nJ int) int {
+		chunk := (panels + nJ - 1) / nJ
+		units := nI * ((panels + chunk - 1) / chunk)
+		return (units + threads - 1) / threads * chunk
+	}
+	for threads := 2; threads <= 5; threads++ {
+		target := 4 * threads
+		for nI := 1; nI <= 12; nI++ {
+			for panels := 1; panels <= 70; panels++ {
+				lo := min((target+nI-1)/nI, panels)
+				got := colChunks(nI, panels, threads, target)
+				if got < lo || got > panels {
+					t.Fatalf("colChunks(%d, %d, %d, %d) = %d, outside [%d, %d]", nI, panels, threads, target, got, lo, panels)
+				}
+				if c, c0 := cost(nI, panels, threads, got), cost(nI, panels, threads, lo); c > c0 {
+					t.Fatalf("colChunks(%d, %d, %d, %d) = %d costs %d rounds x panels, more than %d's %d", nI, panels, threads, target, got, c, lo, c0)
+				}
+			}
+		}
+	}
+}
