@@ -72,18 +72,19 @@ func useWinograd(g *ConvGeom, impl *simd.Impl) bool {
 }
 
 // winoTiles is the smallest number of tiles of the Winograd rule at level
-// impl. ResNet's 512-channel 4x4 stage at batch 32 has 32 tiles. On the
-// AVX-512 Xeon of docs/conv.md, where the direct product runs at twice
-// the FLOPs of AVX2, it ran faster direct on two threads, so AVX-512
-// wants 64; at AVX2 (AMD Zen 3) its Winograd forward ran 1.9x (one thread)
-// and 1.5x (two) faster than direct, and its kernel gradient 2.4x, so the
-// other levels take it from 16 tiles on.
+// impl. ResNet's 512-channel 4x4 stage at batch 32 has 32 tiles. At
+// AVX-512, where the direct product runs at twice the FLOPs of AVX2, 32
+// tiles ran 1.4-1.5x faster on Winograd (all three passes, one and two
+// threads) and 16 tiles slower on two threads (Intel Xeon, docs/conv.md),
+// so AVX-512 takes it from 32 tiles on; at AVX2 (AMD Zen 3) the 32-tile
+// forward ran 1.9x (one thread) and 1.5x (two) faster than direct, and
+// its kernel gradient 2.4x, so the other levels take it from 16 tiles on.
 func winoTiles(impl *simd.Impl) int {
 	switch {
 	case winoMinTiles > 0:
 		return winoMinTiles
 	case impl.Level() == simd.AVX512:
-		return 64
+		return 32
 	}
 	return 16
 }
