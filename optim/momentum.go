@@ -88,23 +88,8 @@ func (m *Momentum) Step(grads []*tensor.Tensor) error {
 		return err
 	}
 	for i, p := range m.params {
-		pi, g := m.pi[i], grads[i]
-		if f := pi.Float32s(); f != nil {
-			if _, err := tensor.Scale(pi, pi, m.beta); err != nil {
-				return err
-			}
-			if err := tensor.Axpy(-1, g, pi); err != nil {
-				return err
-			}
-			if err := tensor.Axpy(m.eta, pi, p); err != nil {
-				return err
-			}
-			continue
-		}
-		pf, gf, wf := pi.Float64s(), g.Float64s(), p.Float64s()
-		for j := range pf {
-			pf[j] = m.beta*pf[j] - gf[j]
-			wf[j] += m.eta * pf[j]
+		if err := tensor.MomentumUpdate(p, m.pi[i], grads[i], m.beta, m.eta); err != nil {
+			return err
 		}
 	}
 	return nil
