@@ -14,31 +14,66 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flatfast/flatfast/repro"
 	"github.com/flatfast/flatfast/repro/sweep"
 )
 
 const (
 	envOut   = "FLATFAST_SHARDTEST_OUT"
 	envShard = "FLATFAST_SHARDTEST_SHARD"
+	envHold  = "FLATFAST_SHARDTEST_HOLD"
 )
 
+// Child is what a child process started by Killed runs: the shard to run
+// into Out, and the CheckpointEvery and WriteFile to give the experiment.
+type Child struct {
+	Out             string
+	Shard           sweep.Shard
+	CheckpointEvery time.Duration
+	// WriteFile is nil (the experiment's atomic writes), or, in the child
+	// that Killed kills, a writer that writes atomically and, once it has
+	// written a saved state, never returns; with CheckpointEvery as short
+	// as it goes, that child saves a run in progress at its first chance
+	// and stays in it until it is killed, however fast the machine runs
+	// the tiny configuration (with time alone, a fast machine finished
+	// every run of a shard between two looks for a state file).
+	WriteFile func(path string, data []byte) error
+}
+
 // Main is a TestMain: in a child started by Killed, it runs shard (the
-// experiment on a tiny configuration into out) and exits; otherwise it
+// experiment on a tiny configuration, as c says) and exits; otherwise it
 // runs the tests.
-func Main(m *testing.M, run func(out string, shard sweep.Shard) error) {
+func Main(m *testing.M, run func(c Child) error) {
 	out := os.Getenv(envOut)
 	if out == "" {
 		os.Exit(m.Run())
 	}
 	s, err := sweep.ParseShard(os.Getenv(envShard))
 	if err == nil {
-		err = run(out, s)
+		c := Child{Out: out, Shard: s, CheckpointEvery: 10 * time.Millisecond}
+		if os.Getenv(envHold) != "" {
+			c.CheckpointEvery, c.WriteFile = time.Nanosecond, holdAfterState
+		}
+		err = run(c)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// holdAfterState writes path atomically and, when it is a saved state,
+// sleeps for good (sleeps: were every goroutine blocked, the runtime would
+// end the process as deadlocked).
+func holdAfterState(path string, data []byte) error {
+	if err := repro.WriteFileAtomic(path, data); err != nil {
+		return err
+	}
+	for filepath.Base(filepath.Dir(path)) == sweep.StateDir {
+		time.Sleep(time.Hour)
+	}
+	return nil
 }
 
 func child(out string, i, n int, env ...string) *exec.Cmd {
@@ -62,7 +97,7 @@ func Killed(t *testing.T, out, want string, n int, order []int, kill int, files 
 			}
 			continue
 		}
-		c := child(out, i, n, "GOMAXPROCS=1")
+		c := child(out, i, n, "GOMAXPROCS=1", envHold+"=1")
 		var buf bytes.Buffer
 		c.Stdout, c.Stderr = &buf, &buf
 		if err := c.Start(); err != nil {
@@ -74,7 +109,7 @@ func Killed(t *testing.T, out, want string, n int, order []int, kill int, files 
 		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !killed; {
 			select {
 			case err := <-done:
-				t.Fatalf("shard %d/%d finished (%v) before it saved a run in progress: the test needs longer runs\n%s", i, n, err, buf.String())
+				t.Fatalf("shard %d/%d exited (%v) without saving a run in progress\n%s", i, n, err, buf.String())
 			case <-time.After(5 * time.Millisecond):
 			}
 			if states, _ := filepath.Glob(filepath.Join(out, sweep.StateDir, "*")); len(states) > 0 {

@@ -305,8 +305,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	shardtest.Main(m, func(out string, s sweep.Shard) error {
-		_, _, err := Execute(context.Background(), shardCfg(), Options{Out: out, Shard: s, Setup: tinySetup, CheckpointEvery: 10 * time.Millisecond})
+	shardtest.Main(m, func(c shardtest.Child) error {
+		_, _, err := Execute(context.Background(), shardCfg(), Options{Out: c.Out, Shard: c.Shard, Setup: tinySetup, CheckpointEvery: c.CheckpointEvery, WriteFile: c.WriteFile})
 		return err
 	})
 }

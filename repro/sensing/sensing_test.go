@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -260,8 +259,8 @@ func shardCfg() Config {
 }
 
 func TestMain(m *testing.M) {
-	shardtest.Main(m, func(out string, s sweep.Shard) error {
-		_, _, _, err := Execute(context.Background(), shardCfg(), Options{Out: out, Shard: s, CheckpointEvery: 10 * time.Millisecond})
+	shardtest.Main(m, func(c shardtest.Child) error {
+		_, _, _, err := Execute(context.Background(), shardCfg(), Options{Out: c.Out, Shard: c.Shard, CheckpointEvery: c.CheckpointEvery, WriteFile: c.WriteFile})
 		return err
 	})
 }

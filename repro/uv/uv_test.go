@@ -402,8 +402,8 @@ func shardCfg() Config {
 }
 
 func TestMain(m *testing.M) {
-	shardtest.Main(m, func(out string, s sweep.Shard) error {
-		_, _, err := Execute(context.Background(), shardCfg(), Options{Out: out, Shard: s, CheckpointEvery: 10 * time.Millisecond})
+	shardtest.Main(m, func(c shardtest.Child) error {
+		_, _, err := Execute(context.Background(), shardCfg(), Options{Out: c.Out, Shard: c.Shard, CheckpointEvery: c.CheckpointEvery, WriteFile: c.WriteFile})
 		return err
 	})
 }
