@@ -47,6 +47,22 @@ func TestBadInputReturnsError(t *testing.T) {
 			_, err := g.Grad(g.SumAll(x), NewParam(nil))
 			return err
 		}},
+		{"Linear of a 3-D input", tensor.ErrShape, func() error {
+			g := NewGraph()
+			return g.Linear(g.Const(f64(2, 3, 4)), g.Const(f64(5, 4)), nil).Err()
+		}},
+		{"Linear with a bias of the wrong length", tensor.ErrShape, func() error {
+			g := NewGraph()
+			return g.Linear(g.Const(f64(3, 4)), g.Const(f64(5, 4)), g.Const(f64(4))).Err()
+		}},
+		{"Linear with mismatched inner sizes", tensor.ErrShape, func() error {
+			g := NewGraph()
+			return g.Linear(g.Const(f64(3, 4)), g.Const(f64(5, 3)), g.Const(f64(5))).Err()
+		}},
+		{"Linear of a nil weight", nil, func() error {
+			g := NewGraph()
+			return g.Linear(g.Const(f64(3, 4)), nil, nil).Err()
+		}},
 		{"Graph.Scalar of an unknown dtype", tensor.ErrDType, func() error { return NewGraph().Scalar(tensor.DType(9), 1).Err() }},
 		{"Graph.Zeros of an unknown dtype", tensor.ErrDType, func() error { return NewGraph().Zeros(tensor.DType(9), 2).Err() }},
 		{"Hessian.Apply into an empty dst", nil, func() error {

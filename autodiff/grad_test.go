@@ -80,6 +80,9 @@ var gradCases = []gradCase{
 	{"MatMul/B^T", [][]int{{3, 4}, {5, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.MatMul(x[0], x[1], false, true) }},
 	{"MatMul/A^T B^T", [][]int{{4, 3}, {5, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.MatMul(x[0], x[1], true, true) }},
 	{"MatMul/self", [][]int{{3, 3}}, nil, func(g *Graph, x []*Value) *Value { return g.MatMul(x[0], x[0], false, true) }},
+	{"Linear", [][]int{{3, 4}, {5, 4}, {5}}, nil, func(g *Graph, x []*Value) *Value { return g.Linear(x[0], x[1], x[2]) }},
+	{"Linear/no bias", [][]int{{3, 4}, {5, 4}}, nil, func(g *Graph, x []*Value) *Value { return g.Linear(x[0], x[1], nil) }},
+	{"Linear/shared input", [][]int{{4, 4}, {4}}, nil, func(g *Graph, x []*Value) *Value { return g.Linear(x[0], x[0], x[1]) }},
 	{"LogSoftmax", [][]int{{3, 5}}, nil, func(g *Graph, x []*Value) *Value { return g.LogSoftmax(x[0]) }},
 	{"SoftCrossEntropy/const targets", [][]int{{4, 3}}, nil, func(g *Graph, x []*Value) *Value {
 		t := tensor.Must(tensor.FromFloat64([]float64{0.7, 0.2, 0.1, 0, 1, 0, 0.3, 0.3, 0.4, 0.1, 0.1, 0.8}, 4, 3))

@@ -63,6 +63,59 @@ func (batchMatMulOp) backward(g *Graph, out, gy *Value) {
 	}
 }
 
+type linearOp struct{}
+
+func (linearOp) name() string { return "Linear" }
+
+// Linear returns x @ w^T + b, the fully connected layer, for x [R, In],
+// w [Out, In] and b [Out] (nil: no bias). It is MatMul(x, w, false, true)
+// plus b, bitwise, in one op: the bias goes into the product's own output
+// instead of a second [R, Out] value (tensor.Linear), and its gradients
+// are those of the two ops (gx = gy w, gw = gy^T x, gb = gy summed over
+// rows), recorded as ops, so that Hessian products go through it exactly.
+func (g *Graph) Linear(x, w, b *Value) *Value {
+	in := []*Value{x, w, b}
+	if b == nil {
+		in = in[:2]
+	}
+	if err := g.check("Linear", in...); err != nil {
+		return g.fail(err)
+	}
+	dt, err := dtypeOf("Linear", in...)
+	if err != nil {
+		return g.fail(err)
+	}
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 {
+		return g.fail(fmt.Errorf("autodiff: Linear of %v and weight %v: want 2-D values: %w", xs, ws, tensor.ErrShape))
+	}
+	dst, err := g.alloc(dt, []int{xs[0], ws[0]})
+	if err != nil {
+		return g.wrap("Linear", err)
+	}
+	var bt *tensor.Tensor
+	if b != nil {
+		bt = b.t
+	}
+	if _, err := tensor.Linear(dst, x.t, w.t, bt); err != nil {
+		return g.wrap("Linear", err)
+	}
+	return g.result(linearOp{}, dst, in...)
+}
+
+func (linearOp) backward(g *Graph, out, gy *Value) {
+	x, w := out.in[0], out.in[1]
+	if x.requires {
+		g.accum(x, g.MatMul(gy, w, false, false))
+	}
+	if w.requires {
+		g.accum(w, g.MatMul(gy, x, true, false))
+	}
+	if out.nin == 3 && out.in[2].requires {
+		g.accum(out.in[2], g.SumTo(gy, out.in[2].Shape()...))
+	}
+}
+
 // Operator is a constant linear map from rows of length In() to rows of
 // length Out(): Forward maps x [R, In] to [R, Out], Adjoint maps y
 // [R, Out] back to [R, In] by the transposed map. It lets a fixed,

@@ -209,11 +209,7 @@ func NewLinear(rng *tensor.RNG, dt tensor.DType, in, out int, bias bool) (*Linea
 
 // Forward computes x W^T + b.
 func (l *Linear) Forward(g *autodiff.Graph, x *autodiff.Value) *autodiff.Value {
-	y := g.MatMul(x, l.W, false, true)
-	if l.B != nil {
-		y = g.Add(y, l.B)
-	}
-	return y
+	return g.Linear(x, l.W, l.B)
 }
 
 // Params returns weight and bias.

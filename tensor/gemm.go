@@ -246,6 +246,44 @@ func MatMul(dst, a, b *Tensor, transA, transB bool) (*Tensor, error) {
 	return dst, Gemm64(transA, transB, m, n, k, 1, a.f64, max(1, a.dims[1]), b.f64, max(1, b.dims[1]), 0, dst.f64, max(1, n))
 }
 
+// Linear returns x @ w^T + b, the fully connected layer, for x [R, In],
+// w [Out, In] and b [Out] (or nil: no bias), written into dst (new when
+// nil). The bias is added in place, row by row, after the product: the
+// result is bitwise MatMul(x, w, false, true) followed by Add of b, without
+// a second [R, Out] tensor and its pass through memory.
+func Linear(dst, x, w, b *Tensor) (*Tensor, error) {
+	if err := nonNil("Linear", x, w); err != nil {
+		return nil, err
+	}
+	if b != nil {
+		if b.dt != w.dt {
+			return nil, fmt.Errorf("%w: Linear: bias is %v, weight %v", ErrDType, b.dt, w.dt)
+		}
+		if b.nd != 1 || w.nd != 2 || b.dims[0] != w.dims[0] {
+			return nil, fmt.Errorf("%w: Linear: bias %v for weight %v: want [Out] for [Out, In]", ErrShape, shapeString(b.Shape()), shapeString(w.Shape()))
+		}
+	}
+	dst, err := MatMul(dst, x, w, false, true)
+	if err != nil || b == nil {
+		return dst, err
+	}
+	n := b.dims[0]
+	if dst.dt == Float32 {
+		for r := range dst.dims[0] {
+			row := dst.f32[r*n : (r+1)*n]
+			simd.Add(row, row, b.f32)
+		}
+		return dst, nil
+	}
+	for r := range dst.dims[0] {
+		row := dst.f64[r*n : (r+1)*n]
+		for j, v := range b.f64 {
+			row[j] += v
+		}
+	}
+	return dst, nil
+}
+
 // BatchMatMul returns op(a[i]) @ op(b[i]) for each i of 3-D tensors
 // a [B, m, k] and b [B, k, n] (or their transposes per flag): [B, m, n].
 // Each product is an independent GEMM, so results are as deterministic as

@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -429,4 +430,60 @@ func TestColChunks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestLinear checks Linear against MatMul followed by Add of the bias
+// (bitwise, in both dtypes, with and without bias, into a given dst) and
+// that a bias of the wrong shape or type is refused before dst is written.
+func TestLinear(t *testing.T) {
+	r := NewRNG(9)
+	for _, dt := range []DType{Float32, Float64} {
+		x, w, b := randTensor(r, dt, 37, 19), randTensor(r, dt, 23, 19), randTensor(r, dt, 23)
+		want := Must(Add(nil, Must(MatMul(nil, x, w, false, true)), b))
+		dst := randTensor(r, dt, 37, 23)
+		got, err := Linear(dst, x, w, b)
+		if err != nil || got != dst {
+			t.Fatalf("%v: Linear = %p, %v; want dst %p", dt, got, err, dst)
+		}
+		noBias := Must(Linear(nil, x, w, nil))
+		plain := Must(MatMul(nil, x, w, false, true))
+		for i := range want.Len() {
+			if got.flat(i) != want.flat(i) {
+				t.Fatalf("%v: element %d = %v, MatMul + Add gives %v", dt, i, got.flat(i), want.flat(i))
+			}
+			if noBias.flat(i) != plain.flat(i) {
+				t.Fatalf("%v: no bias: element %d = %v, MatMul gives %v", dt, i, noBias.flat(i), plain.flat(i))
+			}
+		}
+		keep := dst.Clone()
+		for _, c := range []struct {
+			name string
+			b    *Tensor
+			want error
+		}{
+			{"bias of Out+1", randTensor(r, dt, 24), ErrShape},
+			{"2-D bias", randTensor(r, dt, 1, 23), ErrShape},
+			{"bias of another dtype", randTensor(r, 1-dt, 23), ErrDType},
+		} {
+			if _, err := Linear(dst, x, w, c.b); !errors.Is(err, c.want) {
+				t.Errorf("%v, %s: err = %v, want %v", dt, c.name, err, c.want)
+			}
+		}
+		for i := range dst.Len() {
+			if dst.flat(i) != keep.flat(i) {
+				t.Fatalf("%v: a refused Linear wrote dst[%d]", dt, i)
+			}
+		}
+		if _, err := Linear(nil, x, nil, b); err == nil {
+			t.Errorf("%v: nil weight: no error", dt)
+		}
+	}
+}
+
+// flat returns element i of t in storage order, as a float64.
+func (t *Tensor) flat(i int) float64 {
+	if t.dt == Float32 {
+		return float64(t.f32[i])
+	}
+	return t.f64[i]
 }
