@@ -19,10 +19,9 @@ const updateParallel = 1 << 16
 //
 // w, pi and g must have the same type and shape. In float32 the three
 // passes run a chunk at a time (so each operand goes through memory once)
-// and, for large tensors, on the worker pool; the arithmetic of every
-// element is that of the three passes in turn (a product, then two
-// multiply-adds), whatever the chunks and threads, so results do not
-// depend on Threads().
+// and, for large tensors, on the worker pool; every element goes through
+// the same three kernels in turn (simd.Scale, then simd.Axpy twice)
+// whatever the chunks and threads, so results do not depend on Threads().
 func MomentumUpdate(w, pi, g *Tensor, beta, eta float64) error {
 	if err := sameTypeShape("MomentumUpdate", w, pi); err != nil {
 		return err

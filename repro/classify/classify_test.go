@@ -284,8 +284,9 @@ func TestShardNeedsValley(t *testing.T) {
 	}
 }
 
-// shardCfg is tinyConfig with runs long enough to be killed while one is
-// in progress.
+// shardCfg is tinyConfig with longer runs, for the sharding test (whose
+// killed shard saves a run in progress at its first chance:
+// shardtest.Child).
 func shardCfg() Config {
 	c := tinyConfig()
 	c.Noisy.Epochs = 40

@@ -248,8 +248,9 @@ func TestOldCheckpointIsRefused(t *testing.T) {
 	}
 }
 
-// shardCfg is tinyConfig with runs long enough for a shard to be killed
-// while it has runs in progress.
+// shardCfg is tinyConfig with longer runs, for the sharding test (whose
+// killed shard saves a run in progress at its first chance:
+// shardtest.Child).
 func shardCfg() Config {
 	c := tinyConfig()
 	c.Steps = 3000

@@ -389,8 +389,8 @@ func TestCellsCountFailedFits(t *testing.T) {
 	}
 }
 
-// shardCfg is a grid whose runs take long enough for a shard to be killed
-// while it has runs in progress.
+// shardCfg is a grid of longer runs, for the sharding test (whose killed
+// shard saves a run in progress at its first chance: shardtest.Child).
 func shardCfg() Config {
 	c := Presets["quick"]
 	c.Activations = []string{"identity"}
