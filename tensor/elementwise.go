@@ -391,7 +391,7 @@ func Neg(dst, a *Tensor) (*Tensor, error) {
 
 // Exp returns e^a (float32 through the SIMD kernel, 1 ulp).
 func Exp(dst, a *Tensor) (*Tensor, error) {
-	return unary("Exp", dst, a, simd.Exp, mapf(math.Exp))
+	return unary("Exp", dst, a, func(z, x []float32) { each1(simd.Exp, z, x) }, mapf(math.Exp))
 }
 
 // Log returns the natural logarithm of a.
@@ -417,12 +417,12 @@ func Abs(dst, a *Tensor) (*Tensor, error) {
 // Tanh returns tanh(a) (float32: simd.Tanh, within 1 ulp of the correctly
 // rounded result).
 func Tanh(dst, a *Tensor) (*Tensor, error) {
-	return unary("Tanh", dst, a, simd.Tanh, mapf(math.Tanh))
+	return unary("Tanh", dst, a, func(z, x []float32) { each1(simd.Tanh, z, x) }, mapf(math.Tanh))
 }
 
 // Sigmoid returns 1/(1+e^-a) (float32: simd.Sigmoid, within 2 ulp).
 func Sigmoid(dst, a *Tensor) (*Tensor, error) {
-	return unary("Sigmoid", dst, a, simd.Sigmoid, mapf(sigmoid64))
+	return unary("Sigmoid", dst, a, func(z, x []float32) { each1(simd.Sigmoid, z, x) }, mapf(sigmoid64))
 }
 
 // TanhBackward returns g*(1-y^2), the gradient through y = tanh(x) from
@@ -448,7 +448,7 @@ func activationBackward(name string, dst, g, y *Tensor, f32 func(z, g, y []float
 		return nil, err
 	}
 	if g.dt == Float32 {
-		f32(dst.f32, g.f32, y.f32)
+		each2(f32, dst.f32, g.f32, y.f32)
 		return dst, nil
 	}
 	for i, v := range y.f64 {
@@ -467,7 +467,7 @@ func sigmoid64(v float64) float64 {
 
 // ReLU returns max(a, 0) (NaN stays NaN; see simd.ReLU).
 func ReLU(dst, a *Tensor) (*Tensor, error) {
-	return unary("ReLU", dst, a, simd.ReLU, mapf(func(v float64) float64 {
+	return unary("ReLU", dst, a, func(z, x []float32) { each1(simd.ReLU, z, x) }, mapf(func(v float64) float64 {
 		if v < 0 {
 			return 0
 		}
@@ -486,7 +486,7 @@ func ReLUMask(dst, g, x *Tensor) (*Tensor, error) {
 		return nil, err
 	}
 	if g.dt == Float32 {
-		simd.ReLUBackward(dst.f32, g.f32, x.f32)
+		each2(simd.ReLUBackward, dst.f32, g.f32, x.f32)
 		return dst, nil
 	}
 	for i, v := range x.f64 {

@@ -269,10 +269,7 @@ func Linear(dst, x, w, b *Tensor) (*Tensor, error) {
 	}
 	n := b.dims[0]
 	if dst.dt == Float32 {
-		for r := range dst.dims[0] {
-			row := dst.f32[r*n : (r+1)*n]
-			simd.Add(row, row, b.f32)
-		}
+		eachRowBias(dst.f32, b.f32)
 		return dst, nil
 	}
 	for r := range dst.dims[0] {
