@@ -19,9 +19,18 @@ const elemParallel = 1 << 16
 // elemChunk is the number of floats of one unit.
 const elemChunk = 4096
 
+// elemThreads is the number of threads an element-wise pass over n
+// floats runs on: one below elemParallel, else Threads().
+func elemThreads(n int) int {
+	if n < elemParallel {
+		return 1
+	}
+	return Threads()
+}
+
 // elemTask is one element-wise pass over z (and x, y of the same length):
-// f1(z, x) or f2(z, x, y) a chunk at a time; or, with bias set, z's rows
-// of len(bias) floats each plus bias, a row block at a time.
+// f1(z, x) or f2(z, x, y), unit i being chunk i of elemChunk floats; or,
+// with bias set, unit i adds bias to row i of z (rows of len(bias)).
 type elemTask struct {
 	f1      func(z, x []float32)
 	f2      func(z, x, y []float32)
@@ -32,17 +41,11 @@ type elemTask struct {
 var elemPool freeList[elemTask]
 
 func (e *elemTask) run(_, i int) {
-	lo := i * elemChunk
-	if e.bias != nil {
-		// Unit i: the rows that start in its chunk of z.
-		n := len(e.bias)
-		r0, r1 := (lo+n-1)/n, min((lo+elemChunk+n-1)/n, len(e.z)/n)
-		for r := r0; r < r1; r++ {
-			row := e.z[r*n : (r+1)*n]
-			addBias(row, e.bias)
-		}
+	if n := len(e.bias); n > 0 {
+		addBias(e.z[i*n:(i+1)*n], e.bias)
 		return
 	}
+	lo := i * elemChunk
 	hi := min(lo+elemChunk, len(e.z))
 	if e.f2 != nil {
 		e.f2(e.z[lo:hi], e.x[lo:hi], e.y[lo:hi])
@@ -51,50 +54,48 @@ func (e *elemTask) run(_, i int) {
 	e.f1(e.z[lo:hi], e.x[lo:hi])
 }
 
-// units is the number of chunks of z.
-func (e *elemTask) units() int { return (len(e.z) + elemChunk - 1) / elemChunk }
-
 // each1 runs f(z, x) (len(x) >= len(z)), split over the pool when z is
 // large. f must be a plain function (a kernel of package simd): a closure
 // stored in the pooled task would be allocated at every call.
 func each1(f func(z, x []float32), z, x []float32) {
-	if len(z) < elemParallel || Threads() == 1 {
+	threads := elemThreads(len(z))
+	if threads == 1 {
 		f(z, x)
 		return
 	}
 	e := elemPool.get()
 	e.f1, e.z, e.x = f, z, x[:len(z)]
-	parallelForChunked(e.units(), Threads(), e)
-	*e = elemTask{}
-	elemPool.put(e)
+	e.runOn((len(z)+elemChunk-1)/elemChunk, threads)
 }
 
 // each2 is each1 for f(z, x, y).
 func each2(f func(z, x, y []float32), z, x, y []float32) {
-	if len(z) < elemParallel || Threads() == 1 {
+	threads := elemThreads(len(z))
+	if threads == 1 {
 		f(z, x, y)
 		return
 	}
 	e := elemPool.get()
 	e.f2, e.z, e.x, e.y = f, z, x[:len(z)], y[:len(z)]
-	parallelForChunked(e.units(), Threads(), e)
-	*e = elemTask{}
-	elemPool.put(e)
+	e.runOn((len(z)+elemChunk-1)/elemChunk, threads)
 }
 
-// eachRowBias adds bias to every row of z (rows of len(bias) floats),
-// split over the pool when z is large.
+// eachRowBias adds bias to every row of z (rows of len(bias) floats), a
+// row a unit, split over the pool when z is large.
 func eachRowBias(z, bias []float32) {
 	n := len(bias)
-	if len(z) < elemParallel || Threads() == 1 || n == 0 {
-		for r := 0; r+n <= len(z) && n > 0; r += n {
-			addBias(z[r:r+n], bias)
-		}
+	if n == 0 {
 		return
 	}
 	e := elemPool.get()
 	e.z, e.bias = z, bias
-	parallelForChunked(e.units(), Threads(), e)
+	e.runOn(len(z)/n, elemThreads(len(z)))
+}
+
+// runOn runs e's units on threads workers (runs of consecutive units) and
+// returns e, cleared, to its pool.
+func (e *elemTask) runOn(units, threads int) {
+	parallelForChunked(units, threads, e)
 	*e = elemTask{}
 	elemPool.put(e)
 }

@@ -448,11 +448,11 @@ func TestLinear(t *testing.T) {
 		noBias := Must(Linear(nil, x, w, nil))
 		plain := Must(MatMul(nil, x, w, false, true))
 		for i := range want.Len() {
-			if got.flat(i) != want.flat(i) {
-				t.Fatalf("%v: element %d = %v, MatMul + Add gives %v", dt, i, got.flat(i), want.flat(i))
+			if got.Flat(i) != want.Flat(i) {
+				t.Fatalf("%v: element %d = %v, MatMul + Add gives %v", dt, i, got.Flat(i), want.Flat(i))
 			}
-			if noBias.flat(i) != plain.flat(i) {
-				t.Fatalf("%v: no bias: element %d = %v, MatMul gives %v", dt, i, noBias.flat(i), plain.flat(i))
+			if noBias.Flat(i) != plain.Flat(i) {
+				t.Fatalf("%v: no bias: element %d = %v, MatMul gives %v", dt, i, noBias.Flat(i), plain.Flat(i))
 			}
 		}
 		keep := dst.Clone()
@@ -470,7 +470,7 @@ func TestLinear(t *testing.T) {
 			}
 		}
 		for i := range dst.Len() {
-			if dst.flat(i) != keep.flat(i) {
+			if dst.Flat(i) != keep.Flat(i) {
 				t.Fatalf("%v: a refused Linear wrote dst[%d]", dt, i)
 			}
 		}
@@ -478,12 +478,4 @@ func TestLinear(t *testing.T) {
 			t.Errorf("%v: nil weight: no error", dt)
 		}
 	}
-}
-
-// flat returns element i of t in storage order, as a float64.
-func (t *Tensor) flat(i int) float64 {
-	if t.dt == Float32 {
-		return float64(t.f32[i])
-	}
-	return t.f64[i]
 }

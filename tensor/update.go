@@ -7,10 +7,6 @@ import "github.com/flatfast/flatfast/simd"
 // passes then read and write memory once instead of three times.
 const updateChunk = 2048
 
-// updateParallel is the size (floats) from which a momentum update is
-// split over the worker pool; smaller ones are not worth a wake-up.
-const updateParallel = 1 << 16
-
 // MomentumUpdate applies one heavy-ball step in the paper's form (eq. 1)
 // in place:
 //
@@ -19,7 +15,7 @@ const updateParallel = 1 << 16
 //
 // w, pi and g must have the same type and shape. In float32 the three
 // passes run a chunk at a time (so each operand goes through memory once)
-// and, for large tensors, on the worker pool; every element goes through
+// and, from elemParallel floats on, on the worker pool; every element goes through
 // the same three kernels in turn (simd.Scale, then simd.Axpy twice)
 // whatever the chunks and threads, so results do not depend on Threads().
 func MomentumUpdate(w, pi, g *Tensor, beta, eta float64) error {
@@ -41,11 +37,7 @@ func MomentumUpdate(w, pi, g *Tensor, beta, eta float64) error {
 	u.w, u.pi, u.g = w.f32, pi.f32, g.f32
 	u.beta, u.eta = float32(beta), float32(eta)
 	n := (len(u.pi) + updateChunk - 1) / updateChunk
-	threads := Threads()
-	if len(u.pi) < updateParallel {
-		threads = 1
-	}
-	parallelForChunked(n, threads, u)
+	parallelForChunked(n, elemThreads(len(u.pi)), u)
 	u.w, u.pi, u.g = nil, nil, nil
 	updatePool.put(u)
 	return nil

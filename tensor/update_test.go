@@ -16,7 +16,7 @@ func TestMomentumUpdate(t *testing.T) {
 	defer SetThreads(0)
 	const beta, eta = 0.9, 0.05
 	r := NewRNG(7)
-	for _, n := range []int{1, 15, updateChunk - 1, updateChunk, updateChunk + 1, updateParallel + 3*updateChunk + 5} {
+	for _, n := range []int{1, 15, updateChunk - 1, updateChunk, updateChunk + 1, elemParallel + 3*updateChunk + 5} {
 		w0, p0, g := randTensor(r, Float32, n), randTensor(r, Float32, n), randTensor(r, Float32, n)
 		// The three passes, whole.
 		wantW, wantP := append([]float32(nil), w0.f32...), append([]float32(nil), p0.f32...)

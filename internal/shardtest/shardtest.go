@@ -70,8 +70,10 @@ func holdAfterState(path string, data []byte) error {
 	if err := repro.WriteFileAtomic(path, data); err != nil {
 		return err
 	}
-	for filepath.Base(filepath.Dir(path)) == sweep.StateDir {
-		time.Sleep(time.Hour)
+	if filepath.Base(filepath.Dir(path)) == sweep.StateDir {
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 	return nil
 }
