@@ -52,7 +52,6 @@ type gemmJob struct {
 	apAll          []float32
 	mPad, kcA      int
 	aRows, nA      int // rows per unit of the up-front packing, and units per kc block
-	aUnits         int // units of the up-front packing that run in the first B packing region
 	// k0 offsets the inner index handed to the sources, and wid the worker
 	// index, for a job computing one segment of a split product on one
 	// worker of an outer parallel loop (splitJob).
@@ -199,14 +198,9 @@ func (j *gemmJob) drive() {
 		per := max(1, (target+nKb-1)/nKb)
 		j.aRows = (j.mPad/mr + per - 1) / per * mr
 		j.nA = (j.m + j.aRows - 1) / j.aRows
-		j.aUnits = nKb * j.nA
-		if j.pre != nil || j.bi != nil {
-			// No B packing region to share.
-			j.aPacking = true
-			parallelFor(j.aUnits, threads, j)
-			j.aPacking = false
-			j.aUnits = 0
-		}
+		j.aPacking = true
+		parallelFor(nKb*j.nA, threads, j)
+		j.aPacking = false
 	}
 	for j.jc = 0; j.jc < j.n; j.jc += j.blk.nc {
 		j.nb = min(j.blk.nc, j.n-j.jc)
@@ -236,10 +230,8 @@ func (j *gemmJob) drive() {
 				j.packing = true
 				nPack := min(j.bPanels, target)
 				j.bPer = (j.bPanels + nPack - 1) / nPack
-				// The first region also packs A up front (aUnits): one
-				// barrier fewer, which is 5% of 256^3 on two threads.
-				parallelFor(j.aUnits+(j.bPanels+j.bPer-1)/j.bPer, threads, j)
-				j.packing, j.aUnits = false, 0
+				parallelFor((j.bPanels+j.bPer-1)/j.bPer, threads, j)
+				j.packing = false
 			}
 			parallelFor(j.nI*j.nJ, threads, j)
 		}
@@ -273,7 +265,7 @@ func colChunks(nI, panels, threads, target int) int {
 }
 
 func (j *gemmJob) run(w, i int) {
-	if j.aPacking || j.packing && i < j.aUnits {
+	if j.aPacking {
 		b, rb := i/j.nA, i%j.nA
 		i0 := rb * j.aRows
 		j.packABlock(w, b, i0, min(j.aRows, j.m-i0))
@@ -284,7 +276,7 @@ func (j *gemmJob) run(w, i int) {
 		return
 	}
 	if j.packing {
-		first := (i - j.aUnits) * j.bPer
+		first := i * j.bPer
 		j.B.packB(w+j.wid, j.bp, j.k0+j.pc, j.kb, j.jc, j.nb, j.nr, first, min(j.bPer, j.bPanels-first))
 		return
 	}
