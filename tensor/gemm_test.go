@@ -399,6 +399,49 @@ func TestPackStrips(t *testing.T) {
 	}
 }
 
+// TestPackRuns: a range of panels of a k-major block, against the
+// definition, for the tile widths (whose full panels go through one
+// stripsFixed call per step group) and another width, with step counts
+// across packSteps groups, a last panel cut by n and not, and ranges that
+// start past the first panel: the padding is zeroed over stale contents
+// and the panels outside the range are left alone.
+func TestPackRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, w := range []int{4, 6, 8, 12, 16, 32, 5} {
+		for _, kb := range []int{1, packSteps - 1, packSteps, packSteps + 1, 3*packSteps + 2} {
+			for _, n := range []int{3 * w, 3*w - 1, 2*w + 1} {
+				np := (n + w - 1) / w
+				for first := range np {
+					for count := 1; first+count <= np; count++ {
+						const ld, p0, c0 = 101, 3, 2
+						src := randF32(r, (p0+kb)*ld)
+						dst := randF32(r, np*w*kb)
+						stale := append([]float32(nil), dst...)
+						packRuns(dst, src, ld, p0, kb, c0, n, w, first, count)
+						for jp := range np {
+							for p := range kb {
+								for c := range w {
+									i := jp*w*kb + p*w + c
+									want := stale[i]
+									if jp >= first && jp < first+count {
+										want = 0
+										if col := jp*w + c; col < n {
+											want = src[(p0+p)*ld+c0+col]
+										}
+									}
+									if dst[i] != want {
+										t.Fatalf("w=%d kb=%d n=%d panels %d+%d: panel %d [%d,%d] = %v, want %v", w, kb, n, first, count, jp, p, c, dst[i], want)
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestColChunks checks the column cut of the blocked loops: the 1024^3
 // AVX-512 case it was made for, and for many shapes that the cut reaches
 // the target, stays within the panels, and never spreads worse over the
