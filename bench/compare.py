@@ -50,22 +50,41 @@ OLD_CORES = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Ka
              "Northwood", "Banias", "Athlon", "Opteron", "Opteron_SSE3", "Barcelona", "Sandybridge"}
 
 
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+    except OSError:
+        return []
+
+
+def fair_coretype(core):
+    """The OPENBLAS_CORETYPE to run the anchors with when OpenBLAS chose
+    kernels older than this CPU's AVX2 (it did not recognise the CPU:
+    OpenBLAS 0.3.21 takes an Intel Xeon of family 6 model 207 for a
+    Prescott), or None when its own choice stands."""
+    flags = cpu_flags()
+    if core not in OLD_CORES or "avx2" not in flags:
+        return None
+    return "SkylakeX" if "avx512f" in flags else "Haswell"
+
+
 def warn_old_openblas_core(core):
     """Warn when OpenBLAS runs kernels older than this CPU's AVX2: the
     anchor would then be several times slower than OpenBLAS can be here,
     and every ratio against it (and against torch's matmul, which calls the
     same library) would flatter flatfast."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
-    except OSError:
-        flags = []
-    if core in OLD_CORES and "avx2" in flags:
-        best = "SkylakeX" if "avx512f" in flags else "Haswell"
-        print(f"WARNING: OpenBLAS chose its {core} kernels on a CPU with AVX2"
-              f"{' and AVX-512' if 'avx512f' in flags else ''}: it did not recognise this CPU, so "
-              f"numpy's and torch's matmul are far slower than they can be here. Rerun with "
-              f"OPENBLAS_CORETYPE={best} for a fair anchor.", file=sys.stderr)
+    best = fair_coretype(core)
+    if best:
+        avx512 = " and AVX-512" if "avx512f" in cpu_flags() else ""
+        print(f"WARNING: OpenBLAS chose its {core} kernels on a CPU with AVX2{avx512}: "
+              f"numpy's and torch's matmul are far slower than they can be here, and every "
+              f"ratio flatters flatfast. Rerun with OPENBLAS_CORETYPE={best} for a fair anchor.",
+              file=sys.stderr)
+
+
+def query_core():
+    return run_lines([sys.executable, os.path.join(HERE, "anchors.py"), "core"], anchor_env(1))[0]["openblas_core"]
 
 
 def main():
@@ -88,7 +107,17 @@ def main():
     threads = [int(t) for t in args.threads.split(",")]
     # numpy's matmul and torch's (linear layers included) call the same
     # OpenBLAS: say which kernels it runs, before the rounds and after.
-    core = run_lines([sys.executable, os.path.join(HERE, "anchors.py"), "core"], anchor_env(1))[0]["openblas_core"]
+    core = query_core()
+    best = fair_coretype(core)
+    if best and "OPENBLAS_CORETYPE" not in os.environ:
+        # OpenBLAS did not recognise this CPU: run the anchors on the
+        # kernels it has for it (anchor_env copies os.environ), unless the
+        # caller chose a core type.
+        os.environ["OPENBLAS_CORETYPE"] = best
+        print(f"OpenBLAS chose its {core} kernels on this CPU (it does not recognise it); "
+              f"the anchors run with OPENBLAS_CORETYPE={best} (set OPENBLAS_CORETYPE to choose).",
+              file=sys.stderr)
+        core = query_core()
     warn_old_openblas_core(core)
     if args.what in ("autodiff", "train"):
         compare_steps(args, exe, threads)
