@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/flatfast/flatfast/simd"
 )
@@ -145,6 +146,99 @@ func TestGemmAgainstFloat64(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGemmThreadsBitwise: products above the one-thread threshold, with
+// several row blocks, column chunks and kc blocks (or nc blocks), on 2
+// and 3 threads, bitwise against 1 thread. The B panels are packed by
+// whichever unit needs them first (claimB); each repetition has new data,
+// so a unit reading a panel before it is packed would see the previous
+// product's and differ.
+func TestGemmThreadsBitwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, impl := range simd.Implementations() {
+		mr, nr := impl.GemmTile()
+		b := blockSizes(mr, nr)
+		shapes := []gemmCase{
+			{2*b.mc + mr + 3, 5*nr + 3, b.kc + 7},
+			{3*mr + 1, b.nc + 2*nr + 1, 40},
+			{200, 12*nr + 5, 2048/nr + 1},
+		}
+		for _, sh := range shapes {
+			m, n, k := sh.m, sh.n, sh.k
+			if 2*m*n*k < parallelThreshold {
+				t.Fatalf("%s %+v: below the parallel threshold", impl.Level(), sh)
+			}
+			for _, tr := range [][2]bool{{false, false}, {true, true}} {
+				lda, ldb := k, n
+				if tr[0] {
+					lda = m
+				}
+				if tr[1] {
+					ldb = k
+				}
+				for rep := range 3 {
+					a, bb := randF32(r, m*k), randF32(r, k*n)
+					one := make([]float32, m*n)
+					gemm32(impl, 1, tr[0], tr[1], m, n, k, 1, a, lda, bb, ldb, 0, one, n)
+					for _, threads := range []int{2, 3} {
+						c := make([]float32, m*n)
+						gemm32(impl, threads, tr[0], tr[1], m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+						for i := range c {
+							if math.Float32bits(c[i]) != math.Float32bits(one[i]) {
+								t.Fatalf("%s %dx%dx%d trans=%v rep %d: %d threads give %v at %d, 1 thread %v", impl.Level(), m, n, k, tr, rep, threads, c[i], i, one[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// slowB is a dense B whose packing of the panels from first = 0 takes
+// delay longer, for TestGemmWaitsForPanels.
+type slowB struct {
+	denseB
+	delay time.Duration
+}
+
+func (s *slowB) packB(w int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
+	if first == 0 {
+		time.Sleep(s.delay)
+	}
+	s.denseB.packB(w, dst, p0, kb, j0, nb, nr, first, count)
+}
+
+// TestGemmWaitsForPanels: a product of one B panel cut into row units on
+// two threads, whose panel takes 20 ms to pack: the units on the other
+// worker must wait for it (claimB) rather than read the packing buffer
+// before it is filled.
+func TestGemmWaitsForPanels(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, impl := range simd.Implementations() {
+		mr, nr := impl.GemmTile()
+		// k short enough that the product is not split along k.
+		n, k := nr, 64
+		m := max(32*mr, (parallelThreshold/(2*n*k)/mr+1)*mr)
+		if kSegments(impl, m, n, k) != 1 {
+			t.Fatalf("%s: %dx%dx%d is split along k", impl.Level(), m, n, k)
+		}
+		a, b := randF32(r, m*k), randF32(r, k*n)
+		want := make([]float32, m*n)
+		gemmSources(impl, 1, m, n, k, 1, &denseA{impl: impl, a: a, lda: k}, &denseB{impl: impl, b: b, ldb: n}, want, n, 0, 0, true)
+		// A product of other data, so that the pooled packing buffer
+		// holds something else than this B's panel.
+		other := make([]float32, m*n)
+		gemmSources(impl, 1, m, n, k, 1, &denseA{impl: impl, a: a, lda: k}, &denseB{impl: impl, b: randF32(r, k*n), ldb: n}, other, n, 0, 0, true)
+		got := make([]float32, m*n)
+		gemmSources(impl, 2, m, n, k, 1, &denseA{impl: impl, a: a, lda: k}, &slowB{denseB{impl: impl, b: b, ldb: n}, 20 * time.Millisecond}, got, n, 0, 0, true)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s: C[%d] = %v, want %v", impl.Level(), i, got[i], want[i])
+			}
+		}
 	}
 }
 
