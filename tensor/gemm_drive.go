@@ -362,12 +362,22 @@ func (j *gemmJob) claimB(w, jp0, jp1 int) {
 		for end < jp1 && j.bState[end].CompareAndSwap(0, 1) {
 			end++
 		}
-		j.B.packB(w+j.wid, j.bp, j.k0+j.pc, j.kb, j.jc, j.nb, j.nr, jp, end-jp)
-		for q := jp; q < end; q++ {
-			j.bState[q].Store(2)
-		}
+		j.packClaimed(w, jp, end)
 		jp = end
 	}
+}
+
+// packClaimed packs B panels jp0 .. jp1-1, claimed by worker w, and marks
+// them packed, also when the packing panics: the units waiting for them
+// then finish, and the panic reaches the caller of the product instead of
+// leaving the region waiting for ever.
+func (j *gemmJob) packClaimed(w, jp0, jp1 int) {
+	defer func() {
+		for q := jp0; q < jp1; q++ {
+			j.bState[q].Store(2)
+		}
+	}()
+	j.B.packB(w+j.wid, j.bp, j.k0+j.pc, j.kb, j.jc, j.nb, j.nr, jp0, jp1-jp0)
 }
 
 // aBlock returns the packed A of kc block b, rows i0 .. i0+mb-1: its part

@@ -172,11 +172,12 @@ func packRuns(dst, src []float32, ld, p0, kb, c0, n, w, first, count int) {
 		qb := min(packSteps, kb-q)
 		jp := first
 		if full > first {
-			// The full panels of these steps in one call: per call, the
-			// copies of a 4-step group are only 512 bytes for AVX-512's
-			// 32-float panels, and the call and dispatch cost as much as
-			// the copy (Intel Xeon, 2026-12-04: a 512 x 512 B packed at
-			// 12-14 GB/s one panel a call, at 17-20 with all in one).
+			// The full panels of these steps in one call: a group of 4
+			// steps of one of AVX-512's 32-float panels is 512 bytes, and
+			// a call and dispatch for each cost as much as the copy
+			// (Intel Xeon, 2026-12-04, 4 steps a group: a 512 x 512 B
+			// packed at 12-14 GB/s one panel a call, at 17-20 with all
+			// in one).
 			if stripsFixed(dst[first*w*kb+q*w:], w*kb, src[(p0+q)*ld+c0+first*w:], ld, qb, w, full-first) {
 				jp = full
 			}
