@@ -152,9 +152,10 @@ func TestGemmAgainstFloat64(t *testing.T) {
 // TestGemmThreadsBitwise: products above the one-thread threshold, with
 // several row blocks, column chunks and kc blocks (or nc blocks), on 2
 // and 3 threads, bitwise against 1 thread. The B panels are packed by
-// whichever unit needs them first (claimB); each repetition has new data,
-// so a unit reading a panel before it is packed would see the previous
-// product's and differ.
+// whichever unit needs them first (claimB) and each worker keeps its A
+// block between units (affineUnit); each repetition has new data, so a
+// unit reading a panel before it is packed, or an A block of another
+// product or kc block, would see stale data and differ.
 func TestGemmThreadsBitwise(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, impl := range simd.Implementations() {
@@ -164,6 +165,10 @@ func TestGemmThreadsBitwise(t *testing.T) {
 			{2*b.mc + mr + 3, 5*nr + 3, b.kc + 7},
 			{3*mr + 1, b.nc + 2*nr + 1, 40},
 			{200, 12*nr + 5, 2048/nr + 1},
+			// Two row blocks on two threads, three kc blocks: a worker
+			// keeps the A block it packed last (affineUnit) only for the
+			// same kc block.
+			{min(b.mc-1, 16*mr+1), 4 * nr, 2*b.kc + 3},
 		}
 		for _, sh := range shapes {
 			m, n, k := sh.m, sh.n, sh.k
