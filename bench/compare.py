@@ -76,7 +76,7 @@ def warn_old_openblas_core(core):
     same library) would flatter flatfast."""
     best = fair_coretype(core)
     if best:
-        avx512 = " and AVX-512" if "avx512f" in cpu_flags() else ""
+        avx512 = " and AVX-512" if best == "SkylakeX" else ""
         print(f"WARNING: OpenBLAS chose its {core} kernels on a CPU with AVX2{avx512}: "
               f"numpy's and torch's matmul are far slower than they can be here, and every "
               f"ratio flatters flatfast. Rerun with OPENBLAS_CORETYPE={best} for a fair anchor.",

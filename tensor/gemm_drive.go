@@ -82,15 +82,15 @@ type gemmJob struct {
 	packing        bool
 	bPanels        int
 	bPer           int // B panels per packing unit
-	// lazyB: the B panels of the block are packed by the product units
+	// lazyB: the B panels of each block are packed by the product units
 	// that first need them, in the same parallel region (claimB); bState
 	// holds each panel's state (0 not packed, 1 being packed, 2 packed).
-	lazyB  bool
-	bState []atomic.Int32
-	// affine: workers take the units of a home row block first (rowNext
-	// counts the chunks taken per row block), and keep the A block they
-	// packed last (apKey) for the next unit of the same row block.
-	affine  bool
+	// The workers then also take the units of a home row block first
+	// (affineUnit; rowNext counts the chunks taken per row block) and
+	// keep the A block they packed last (apKey: product, kc block, first
+	// row) for their next unit.
+	lazyB   bool
+	bState  []atomic.Int32
 	rowNext []atomic.Int32
 	gen     int
 	apKey   [maxWorkers][3]int
@@ -201,20 +201,17 @@ func (j *gemmJob) drive() {
 	nJc := (j.n + j.blk.nc - 1) / j.blk.nc
 	nJ0 := colChunks(j.nI, (min(j.n, j.blk.nc)+nr-1)/nr, threads, target)
 	j.mPad, j.kcA = (j.m+mr-1)/mr*mr, kc
-	j.aPre = j.mPad*j.k <= aPrepackLimit && (nJc > 1 || nJ0 > 1)
-	j.gen++
-	// On several threads with B packed by the units (claimB), each
-	// worker keeps to a row block of its own (affineUnit) and packs that
-	// block's A privately, once per kc block, instead of all of A being
-	// packed up front by all workers: each worker's A then stays in its
-	// own L2. Intel Xeon (family 6 model 207), 2 threads, in-process
+	// On several threads, B packed by the product units (claimB) and
+	// each worker kept to a row block of its own (affineUnit), packing
+	// that block's A privately, once per kc block, instead of all of A
+	// being packed up front by all workers: each worker's A then stays in
+	// its own L2. Intel Xeon (family 6 model 207), 2 threads, in-process
 	// interleaved medians: the paper MLP's step 1.8-3.2% faster (four
 	// runs), SGEMM 256^3 to 2048^3 and ResNet-18 b32 within +-3%.
-	j.affine = threads > 1 && j.pre == nil && j.bi == nil
-	if j.affine {
-		j.aPre = false
-	}
-	defer func() { j.affine = false }()
+	j.lazyB = threads > 1 && j.pre == nil && j.bi == nil
+	defer func() { j.lazyB = false }()
+	j.gen++
+	j.aPre = !j.lazyB && j.mPad*j.k <= aPrepackLimit && (nJc > 1 || nJ0 > 1)
 	if j.aPre {
 		j.apAll = grow(j.apAll, j.mPad*j.k)
 		// Its own units, of whole micro-panels: a product with one row
@@ -250,7 +247,7 @@ func (j *gemmJob) drive() {
 				j.koff = j.koff[:j.kb]
 				j.bi.koffs(j.koff, j.k0+j.pc)
 				j.table = indirectTable(j.bi, j.koff)
-			case threads > 1:
+			case j.lazyB:
 				// The product units pack the panels they need first
 				// (claimB), in the same region: no barrier between the
 				// packing and the products, and the packing of one chunk
@@ -258,10 +255,7 @@ func (j *gemmJob) drive() {
 				j.own = grow(j.own, j.bPanels*nr*j.kb)
 				j.bp = j.own
 				j.bState = resetCounters(j.bState, j.bPanels)
-				j.lazyB = true
-				if j.affine {
-					j.rowNext = resetCounters(j.rowNext, j.nI)
-				}
+				j.rowNext = resetCounters(j.rowNext, j.nI)
 			default:
 				j.own = grow(j.own, j.bPanels*nr*j.kb)
 				j.bp = j.own
@@ -272,7 +266,6 @@ func (j *gemmJob) drive() {
 				j.packing = false
 			}
 			parallelFor(j.nI*j.nJ, threads, j)
-			j.lazyB = false
 		}
 	}
 }
@@ -320,7 +313,7 @@ func (j *gemmJob) run(w, i int) {
 		return
 	}
 	bi, ci := i/j.nJ, i%j.nJ
-	if j.affine && j.lazyB {
+	if j.lazyB {
 		bi, ci = j.affineUnit(w)
 	}
 	i0 := bi * j.mcEff
@@ -374,10 +367,10 @@ func (j *gemmJob) run(w, i int) {
 // packed in a region of their own before the products, the Intel Xeon
 // (family 6 model 207, 2 threads, 2026-12-04; in-process interleaved
 // medians) ran SGEMM 256^3 to 1024^3 0-3% slower, the paper MLP's step
-// 1-3% and ResNet-18's at batch 32 3.6%. Packing A that way too (the A
-// packed up front, claimed per unit of that packing) measured 1-5%
-// slower at 512^3 and 1024^3 and was not kept: the first units of a
-// product share a row block, and one waited for the other's A.
+// 1-3% and ResNet-18's at batch 32 3.6%. Claiming the A packed up front
+// the same way measured 1-5% slower at 512^3 and 1024^3 (the first units
+// of a product shared a row block, and one waited for the other's A);
+// the workers now pack the A of row blocks of their own (affineUnit).
 func (j *gemmJob) claimB(w, jp0, jp1 int) {
 	for jp := jp0; jp < jp1; {
 		if !j.bState[jp].CompareAndSwap(0, 1) {
@@ -418,7 +411,7 @@ func (j *gemmJob) aBlock(w, b, i0, mb int) []float32 {
 		return j.apAll[off : off+n]
 	}
 	key := [3]int{j.gen, pc, i0}
-	if j.affine && j.apKey[w] == key && len(j.ap[w]) == n {
+	if j.lazyB && j.apKey[w] == key {
 		return j.ap[w]
 	}
 	ap := grow(j.ap[w], n)
