@@ -159,6 +159,13 @@ const maxWorkers = 64
 
 // SetThreads sets the number of threads GEMM and convolution use; n <= 0
 // restores the default, GOMAXPROCS. Results do not depend on it.
+//
+// A process that only computes does best with GOMAXPROCS equal to n: with
+// Ps left idle, each preemption of a computing goroutine (every 10 ms)
+// makes the Go scheduler wake a thread for an idle P, which spins and may
+// move the goroutine to another core. The paper's MLP step on one thread
+// ran 8% slower at GOMAXPROCS=2 than at 1 on a 2-vCPU Intel Xeon;
+// `flatfast bench` sets both (cmd/flatfast's useThreads).
 func SetThreads(n int) {
 	if n < 0 {
 		n = 0

@@ -30,6 +30,31 @@ func threadList(spec string) ([]int, error) {
 	return parseInts(spec)
 }
 
+// useThreads makes one measurement run on t threads: tensor's thread count
+// and GOMAXPROCS both (gonum parallelises over GOMAXPROCS). With GOMAXPROCS
+// above the threads a computation uses, every preemption of the computing
+// goroutine (the runtime's, each 10 ms) wakes an OS thread for an idle P,
+// which spins and may take the goroutine over on another core, its caches
+// cold. On a 2-vCPU Intel Xeon (family 6 model 207) the paper's MLP step
+// on one thread took 8% longer at GOMAXPROCS=2 than at 1 (medians of 12
+// alternating batches in one process), with 111 CPU migrations against 1
+// and 1.19 CPUs busy; a 2048^3 product 9% longer. A measurement at t
+// threads is of a process that uses t cores, as the anchors' are.
+func useThreads(t int) {
+	tensor.SetThreads(t)
+	runtime.GOMAXPROCS(max(t, 1))
+}
+
+// keepThreads returns a function that puts tensor's thread count and
+// GOMAXPROCS back as they are now.
+func keepThreads() (restore func()) {
+	prev := runtime.GOMAXPROCS(0)
+	return func() {
+		tensor.SetThreads(0)
+		runtime.GOMAXPROCS(prev)
+	}
+}
+
 // gemmRow is one line of `bench gemm`.
 type gemmRow struct {
 	Kernel  string  `json:"kernel"`
@@ -78,8 +103,7 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "# %s; level %s; medians of 5 batches\n", simd.CPUDescription(), simd.ActiveLevel())
 		fmt.Fprintf(stdout, "%-12s %6s %6s %6s %7s %10s %9s\n", "kernel", "m", "n", "k", "threads", "ms", "GFLOP/s")
 	}
-	defer tensor.SetThreads(0)
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	defer keepThreads()()
 	for _, s := range list {
 		ff, gn := bench.GemmCase(s)
 		cases := []bench.Case{ff}
@@ -88,10 +112,7 @@ func benchGemm(args []string, stdout, stderr io.Writer) error {
 		}
 		for _, t := range ts {
 			for _, c := range cases {
-				// gonum parallelises over GOMAXPROCS; flatfast over
-				// tensor.Threads. Set both.
-				tensor.SetThreads(t)
-				runtime.GOMAXPROCS(max(t, 1))
+				useThreads(t)
 				tm := bench.Measure(c.Run, *budget, 5)
 				row := gemmRow{Kernel: c.Kernel, M: s.M, N: s.N, K: s.K, Threads: t, Level: simd.ActiveLevel().String(),
 					Ms: tm.Median * 1e3, MinMs: tm.Min * 1e3, GFlops: c.Flops / tm.Median / 1e9, Repeats: tm.Calls}
@@ -162,14 +183,14 @@ func benchConv(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "# %s; level %s; medians of 5 batches\n", simd.CPUDescription(), simd.ActiveLevel())
 		fmt.Fprintf(stdout, "%-18s %-16s %7s %10s %9s\n", "kernel", "shape NxCxHxW", "threads", "ms", "GFLOP/s")
 	}
-	defer tensor.SetThreads(0)
+	defer keepThreads()()
 	for _, s := range bench.ConvShapes {
 		cases := bench.ConvCases(s)
 		if !*all {
 			cases = cases[len(cases)-1:]
 		}
 		for _, t := range ts {
-			tensor.SetThreads(t)
+			useThreads(t)
 			for _, c := range cases {
 				tm := bench.Measure(c.Run, *budget, 5)
 				row := convRow{Kernel: c.Kernel, N: s.N, C: s.C, H: s.HW, W: s.HW, Cout: s.C, KSize: s.K, Stride: s.Stride, Pad: s.Pad,
@@ -367,8 +388,11 @@ func benchTrain(args []string, stdout, stderr io.Writer) error {
 	if *steps <= 0 {
 		*steps = map[string]int{"mlp": 50, "resnet18": 10}[*model]
 	}
-	tensor.SetThreads(*threads)
-	defer tensor.SetThreads(0)
+	if *threads < 1 {
+		return fmt.Errorf("%w: -threads %d: want at least 1", errUsage, *threads)
+	}
+	defer keepThreads()()
+	useThreads(*threads)
 	base := rssMiB("VmRSS")
 	tr, err := bench.NewTrainer(*model, *batch)
 	if err != nil {
@@ -457,9 +481,9 @@ func benchAutodiff(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer tensor.SetThreads(0)
+	defer keepThreads()()
 	for _, t := range ts {
-		tensor.SetThreads(t)
+		useThreads(t)
 		var grad float64
 		for _, c := range cases {
 			tm := bench.Measure(c.Run, *budget, 5)
