@@ -122,3 +122,56 @@ func TestSpinningNeedsThreads(t *testing.T) {
 		}
 	}
 }
+
+// A spinner whose clock jumps by more than spinGap between two reads (its
+// thread was descheduled) stops spinning, and nobody spins for spinBackoff
+// after; past it, spinning resumes.
+func TestSpinBacksOffAfterGap(t *testing.T) {
+	defer withPoolSpin(true)()
+	defer spinWait.Store(spinWait.Swap(int64(time.Hour)))
+	defer spinOffUntil.Store(spinOffUntil.Load())
+	spinOffUntil.Store(0)
+
+	var clock int64 = 1e9
+	reads := 0
+	jumpAt := 3 // the third read jumps
+	now := func() int64 {
+		reads++
+		if reads == jumpAt {
+			clock += int64(spinGap) + 1
+		} else {
+			clock += 10 // 10 ns a read: a spinner that is on the CPU
+		}
+		return clock
+	}
+	checks := 0
+	check := func() bool { checks++; return checks >= 1000000 }
+	if spinClock(check, now) {
+		t.Fatalf("spin reported its event after a %v gap; want it to give up", spinGap)
+	}
+	if checks >= 1000000 || checks < 64*(jumpAt-1) {
+		t.Fatalf("spin ran %d checks; want it to stop at the gap, after about %d", checks, 64*(jumpAt-1))
+	}
+	if got, want := spinOffUntil.Load(), clock+int64(spinBackoff); got != want {
+		t.Fatalf("spinOffUntil = %d, want the gap's end plus spinBackoff, %d", got, want)
+	}
+
+	// Within the backoff: no spin at all.
+	checks, jumpAt = 0, -1
+	if spinClock(check, now) || checks != 0 {
+		t.Fatalf("within the backoff: spin ran %d checks; want none", checks)
+	}
+
+	// Past it: spinning again, until the event.
+	clock += int64(spinBackoff)
+	checks = 1000000 - 500
+	if !spinClock(check, now) {
+		t.Fatalf("after the backoff: spin gave up before its event")
+	}
+}
+
+// withPoolSpin sets the pool's spin flag and returns its restore.
+func withPoolSpin(on bool) func() {
+	old := pool.spin.Swap(on)
+	return func() { pool.spin.Store(old) }
+}
