@@ -45,8 +45,8 @@ func useThreads(t int) {
 	runtime.GOMAXPROCS(max(t, 1))
 }
 
-// keepThreads returns a function that puts tensor's thread count and
-// GOMAXPROCS back as they are now.
+// keepThreads returns a function that puts GOMAXPROCS back as it is now
+// and tensor's thread count back to its default (GOMAXPROCS).
 func keepThreads() (restore func()) {
 	prev := runtime.GOMAXPROCS(0)
 	return func() {
