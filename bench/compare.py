@@ -21,6 +21,7 @@ other).
 """
 import argparse
 import collections
+import functools
 import json
 import os
 import statistics
@@ -50,12 +51,13 @@ OLD_CORES = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom", "Ka
              "Northwood", "Banias", "Athlon", "Opteron", "Opteron_SSE3", "Barcelona", "Sandybridge"}
 
 
+@functools.lru_cache(maxsize=None)
 def cpu_flags():
     try:
         with open("/proc/cpuinfo") as f:
-            return next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+            return tuple(next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), []))
     except OSError:
-        return []
+        return ()
 
 
 def fair_coretype(core):

@@ -274,13 +274,16 @@ func TestWinogradBlocking(t *testing.T) {
 }
 
 func bitwiseEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
+	return len(a) == len(b) && firstBitDiff(a, b) < 0
+}
+
+// firstBitDiff returns the first index below len(a) at which b's bits
+// differ from a's, or -1; b must be at least as long as a.
+func firstBitDiff(a, b []float32) int {
 	for i := range a {
 		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
+			return i
 		}
 	}
-	return true
+	return -1
 }

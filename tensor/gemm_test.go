@@ -136,10 +136,8 @@ func TestGemmAgainstFloat64(t *testing.T) {
 						if first == nil {
 							first = append([]float32(nil), c...)
 						} else {
-							for i := range c {
-								if math.Float32bits(c[i]) != math.Float32bits(first[i]) {
-									t.Fatalf("m=%d n=%d k=%d: result with %d threads differs from 1 thread at %d: %v vs %v", m, n, k, threads, i, c[i], first[i])
-								}
+							if i := firstBitDiff(c, first); i >= 0 {
+								t.Fatalf("m=%d n=%d k=%d: result with %d threads differs from 1 thread at %d: %v vs %v", m, n, k, threads, i, c[i], first[i])
 							}
 						}
 					}
@@ -190,10 +188,8 @@ func TestGemmThreadsBitwise(t *testing.T) {
 					for _, threads := range []int{2, 3} {
 						c := make([]float32, m*n)
 						gemm32(impl, threads, tr[0], tr[1], m, n, k, 1, a, lda, bb, ldb, 0, c, n)
-						for i := range c {
-							if math.Float32bits(c[i]) != math.Float32bits(one[i]) {
-								t.Fatalf("%s %dx%dx%d trans=%v rep %d: %d threads give %v at %d, 1 thread %v", impl.Level(), m, n, k, tr, rep, threads, c[i], i, one[i])
-							}
+						if i := firstBitDiff(c, one); i >= 0 {
+							t.Fatalf("%s %dx%dx%d trans=%v rep %d: %d threads give %v at %d, 1 thread %v", impl.Level(), m, n, k, tr, rep, threads, c[i], i, one[i])
 						}
 					}
 				}
@@ -239,10 +235,8 @@ func TestGemmWaitsForPanels(t *testing.T) {
 		gemmSources(impl, 1, m, n, k, 1, &denseA{impl: impl, a: a, lda: k}, &denseB{impl: impl, b: randF32(r, k*n), ldb: n}, other, n, 0, 0, true)
 		got := make([]float32, m*n)
 		gemmSources(impl, 2, m, n, k, 1, &denseA{impl: impl, a: a, lda: k}, &slowB{denseB{impl: impl, b: b, ldb: n}, 20 * time.Millisecond}, got, n, 0, 0, true)
-		for i := range got {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s: C[%d] = %v, want %v", impl.Level(), i, got[i], want[i])
-			}
+		if i := firstBitDiff(got, want); i >= 0 {
+			t.Fatalf("%s: C[%d] = %v, want %v", impl.Level(), i, got[i], want[i])
 		}
 	}
 }
