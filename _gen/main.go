@@ -1202,6 +1202,7 @@ func amd64() []byte {
 	}
 	gemmKernel(g, avx512, 12, 12, true, true, 4)
 	transposeKernels(g)
+	stripKernels(g)
 	return g.buf.Bytes()
 }
 

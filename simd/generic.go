@@ -28,6 +28,7 @@ var genericImpl = &Impl{
 	sigmoidBackward: sigmoidBackwardGeneric,
 	gemm:            gemmGeneric,
 	transpose:       transposeGeneric,
+	copyStrips:      copyStripsGeneric,
 	gemmIndirect:    gemmIndirectGeneric,
 	nv:              1,
 	affine:          affineGeneric,

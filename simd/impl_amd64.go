@@ -271,13 +271,52 @@ func winoOutAdj4AVX2(dst []float32, ds int, src []float32, ss int, n int)
 //go:noescape
 func winoKerAdj4AVX2(dst []float32, ds int, src []float32, ss int, n int)
 
+//go:noescape
+func copyStrips4AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+
+//go:noescape
+func copyStrips6AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+
+//go:noescape
+func copyStrips8AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+
+//go:noescape
+func copyStrips12AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+
+//go:noescape
+func copyStrips16AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+
+//go:noescape
+func copyStrips32AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+
+// copyStripsAVX moves the rows of the tile widths in assembly (VEX moves,
+// so both levels use it) and leaves other widths to Go.
+func copyStripsAVX(dst []float32, stride int, src []float32, ld, kb, w, count int) {
+	switch w {
+	case 4:
+		copyStrips4AVX(dst, stride, src, ld, kb, count)
+	case 6:
+		copyStrips6AVX(dst, stride, src, ld, kb, count)
+	case 8:
+		copyStrips8AVX(dst, stride, src, ld, kb, count)
+	case 12:
+		copyStrips12AVX(dst, stride, src, ld, kb, count)
+	case 16:
+		copyStrips16AVX(dst, stride, src, ld, kb, count)
+	case 32:
+		copyStrips32AVX(dst, stride, src, ld, kb, count)
+	default:
+		copyStripsGeneric(dst, stride, src, ld, kb, w, count)
+	}
+}
+
 var avx2Impl = &Impl{
 	level: AVX2, mr: 6, nr: 16,
 	dot: dotAVX2, sum: sumAVX2, max: maxAVX2,
 	axpy: axpyAVX2, scale: scaleAVX2,
 	add: addAVX2, sub: subAVX2, mul: mulAVX2,
 	relu: reluAVX2, reluBackward: reluBackwardAVX2,
-	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX,
+	exp: expAVX2, gemm: gemmAVX2, transpose: transposeAVX, copyStrips: copyStripsAVX,
 	tanh: tanhAVX2, sigmoid: sigmoidAVX2, tanhBackward: tanhBackwardAVX2, sigmoidBackward: sigmoidBackwardAVX2,
 	gemmIndirect: gemmIndirectAVX2, gemmIndirectPF: gemmIndirectPFAVX2, nv: 2,
 	short:  []shortKernel{{2, gemm2AVX2, gemmIndirect2AVX2, nil}, {4, gemm4AVX2, gemmIndirect4AVX2, nil}},
@@ -292,7 +331,7 @@ var avx512Impl = &Impl{
 	axpy: axpyAVX512, scale: scaleAVX512,
 	add: addAVX512, sub: subAVX512, mul: mulAVX512,
 	relu: reluAVX512, reluBackward: reluBackwardAVX512,
-	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX,
+	exp: expAVX512, gemm: gemmAVX512, transpose: transposeAVX, copyStrips: copyStripsAVX,
 	tanh: tanhAVX512, sigmoid: sigmoidAVX512, tanhBackward: tanhBackwardAVX512, sigmoidBackward: sigmoidBackwardAVX512,
 	gemmIndirect: gemmIndirectAVX512, gemmIndirectPF: gemmIndirectPFAVX512, nv: 2,
 	p4: gemmIndirectP4AVX512, p4PF: gemmIndirectP4PFAVX512,

@@ -6995,3 +6995,219 @@ t4_next:
 t4_done:
 	VZEROUPPER
 	RET
+
+// func copyStrips4AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+// count strips of 4 floats a row, kb rows each: strip s from src[4*s:] (rows ld apart) to dst[s*stride:].
+TEXT ·copyStrips4AVX(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	MOVQ src_base+32(FP), SI
+	MOVQ ld+56(FP), DX
+	MOVQ kb+64(FP), R9
+	MOVQ count+72(FP), R10
+	SHLQ $2, DX
+	SHLQ $2, R8
+	TESTQ R9, R9
+	JEQ copyStrips4AVX_done
+	TESTQ R10, R10
+	JEQ copyStrips4AVX_done
+copyStrips4AVX_strip:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, CX
+copyStrips4AVX_row:
+	VMOVUPS (AX), X0
+	VMOVUPS X0, (BX)
+	ADDQ DX, AX
+	ADDQ $16, BX
+	DECQ CX
+	JNE copyStrips4AVX_row
+	ADDQ $16, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNE copyStrips4AVX_strip
+copyStrips4AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyStrips6AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+// count strips of 6 floats a row, kb rows each: strip s from src[6*s:] (rows ld apart) to dst[s*stride:].
+TEXT ·copyStrips6AVX(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	MOVQ src_base+32(FP), SI
+	MOVQ ld+56(FP), DX
+	MOVQ kb+64(FP), R9
+	MOVQ count+72(FP), R10
+	SHLQ $2, DX
+	SHLQ $2, R8
+	TESTQ R9, R9
+	JEQ copyStrips6AVX_done
+	TESTQ R10, R10
+	JEQ copyStrips6AVX_done
+copyStrips6AVX_strip:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, CX
+copyStrips6AVX_row:
+	VMOVUPS (AX), X0
+	VMOVSD 16(AX), X1
+	VMOVUPS X0, (BX)
+	VMOVSD X1, 16(BX)
+	ADDQ DX, AX
+	ADDQ $24, BX
+	DECQ CX
+	JNE copyStrips6AVX_row
+	ADDQ $24, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNE copyStrips6AVX_strip
+copyStrips6AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyStrips8AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+// count strips of 8 floats a row, kb rows each: strip s from src[8*s:] (rows ld apart) to dst[s*stride:].
+TEXT ·copyStrips8AVX(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	MOVQ src_base+32(FP), SI
+	MOVQ ld+56(FP), DX
+	MOVQ kb+64(FP), R9
+	MOVQ count+72(FP), R10
+	SHLQ $2, DX
+	SHLQ $2, R8
+	TESTQ R9, R9
+	JEQ copyStrips8AVX_done
+	TESTQ R10, R10
+	JEQ copyStrips8AVX_done
+copyStrips8AVX_strip:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, CX
+copyStrips8AVX_row:
+	VMOVUPS (AX), Y0
+	VMOVUPS Y0, (BX)
+	ADDQ DX, AX
+	ADDQ $32, BX
+	DECQ CX
+	JNE copyStrips8AVX_row
+	ADDQ $32, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNE copyStrips8AVX_strip
+copyStrips8AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyStrips12AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+// count strips of 12 floats a row, kb rows each: strip s from src[12*s:] (rows ld apart) to dst[s*stride:].
+TEXT ·copyStrips12AVX(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	MOVQ src_base+32(FP), SI
+	MOVQ ld+56(FP), DX
+	MOVQ kb+64(FP), R9
+	MOVQ count+72(FP), R10
+	SHLQ $2, DX
+	SHLQ $2, R8
+	TESTQ R9, R9
+	JEQ copyStrips12AVX_done
+	TESTQ R10, R10
+	JEQ copyStrips12AVX_done
+copyStrips12AVX_strip:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, CX
+copyStrips12AVX_row:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), X1
+	VMOVUPS Y0, (BX)
+	VMOVUPS X1, 32(BX)
+	ADDQ DX, AX
+	ADDQ $48, BX
+	DECQ CX
+	JNE copyStrips12AVX_row
+	ADDQ $48, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNE copyStrips12AVX_strip
+copyStrips12AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyStrips16AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+// count strips of 16 floats a row, kb rows each: strip s from src[16*s:] (rows ld apart) to dst[s*stride:].
+TEXT ·copyStrips16AVX(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	MOVQ src_base+32(FP), SI
+	MOVQ ld+56(FP), DX
+	MOVQ kb+64(FP), R9
+	MOVQ count+72(FP), R10
+	SHLQ $2, DX
+	SHLQ $2, R8
+	TESTQ R9, R9
+	JEQ copyStrips16AVX_done
+	TESTQ R10, R10
+	JEQ copyStrips16AVX_done
+copyStrips16AVX_strip:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, CX
+copyStrips16AVX_row:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	ADDQ DX, AX
+	ADDQ $64, BX
+	DECQ CX
+	JNE copyStrips16AVX_row
+	ADDQ $64, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNE copyStrips16AVX_strip
+copyStrips16AVX_done:
+	VZEROUPPER
+	RET
+
+// func copyStrips32AVX(dst []float32, stride int, src []float32, ld, kb, count int)
+// count strips of 32 floats a row, kb rows each: strip s from src[32*s:] (rows ld apart) to dst[s*stride:].
+TEXT ·copyStrips32AVX(SB), NOSPLIT, $0-80
+	MOVQ dst_base+0(FP), DI
+	MOVQ stride+24(FP), R8
+	MOVQ src_base+32(FP), SI
+	MOVQ ld+56(FP), DX
+	MOVQ kb+64(FP), R9
+	MOVQ count+72(FP), R10
+	SHLQ $2, DX
+	SHLQ $2, R8
+	TESTQ R9, R9
+	JEQ copyStrips32AVX_done
+	TESTQ R10, R10
+	JEQ copyStrips32AVX_done
+copyStrips32AVX_strip:
+	MOVQ SI, AX
+	MOVQ DI, BX
+	MOVQ R9, CX
+copyStrips32AVX_row:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS Y0, (BX)
+	VMOVUPS Y1, 32(BX)
+	VMOVUPS Y2, 64(BX)
+	VMOVUPS Y3, 96(BX)
+	ADDQ DX, AX
+	ADDQ $128, BX
+	DECQ CX
+	JNE copyStrips32AVX_row
+	ADDQ $128, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNE copyStrips32AVX_strip
+copyStrips32AVX_done:
+	VZEROUPPER
+	RET

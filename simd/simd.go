@@ -75,6 +75,7 @@ type Impl struct {
 	sigmoidBackward func(z, g, y []float32)
 	gemm            func(k int, a, b, c []float32, ldc, acc int)
 	transpose       func(dst []float32, ldd int, src []float32, lds int, rows, cols int)
+	copyStrips      func(dst []float32, stride int, src []float32, ld, kb, w, count int)
 	// gemmIndirect is the micro-kernel with B read from base at
 	// pieces[v]+koff[p] (nv pieces per B row); nil where a level has none.
 	gemmIndirect func(k int, a, base []float32, koff []int32, pieces []int, c []float32, ldc, acc int)
@@ -138,6 +139,9 @@ func init() {
 		// kernels behind it are all loads and stores).
 		if k.transpose == nil {
 			k.transpose = transposeGeneric
+		}
+		if k.copyStrips == nil {
+			k.copyStrips = copyStripsGeneric
 		}
 		if k.affine == nil {
 			k.affine, k.affine2, k.sqdev = affineGeneric, affine2Generic, sqdevGeneric

@@ -101,7 +101,7 @@ func (s *denseA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float
 	np := (mb + mr - 1) / mr
 	if s.trans {
 		// op(A)[i,p] = a[p*lda+i]: each step p is a contiguous run.
-		packRuns(dst, s.a, s.lda, p0, kb, i0, mb, mr, 0, np)
+		packRuns(s.impl, dst, s.a, s.lda, p0, kb, i0, mb, mr, 0, np)
 	}
 	for ip := range np {
 		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
@@ -129,7 +129,7 @@ type denseB struct {
 func (s *denseB) packB(_ int, dst []float32, p0, kb, j0, nb, nr, first, count int) {
 	if !s.trans {
 		// op(B)[p,j] = b[p*ldb+j]: each step p is a contiguous run.
-		packRuns(dst, s.b, s.ldb, p0, kb, j0, nb, nr, first, count)
+		packRuns(s.impl, dst, s.b, s.ldb, p0, kb, j0, nb, nr, first, count)
 		return
 	}
 	for jp := first; jp < first+count; jp++ {
@@ -163,28 +163,22 @@ const packSteps = 8
 // packRuns packs panels first .. first+count-1, w columns each, of the
 // kb x n block src[p0*ld+c0:] of a k-major operand into dst (kb x w
 // floats a panel, the columns past n zeroed), packSteps k steps at a time
-// across the panels.
-func packRuns(dst, src []float32, ld, p0, kb, c0, n, w, first, count int) {
+// across the panels, with impl's strip copy.
+func packRuns(impl *simd.Impl, dst, src []float32, ld, p0, kb, c0, n, w, first, count int) {
 	// Panels first .. full-1 have all w columns; the one after, if any of
 	// the range, is cut by n.
-	full := min(first+count, n/w)
+	full := max(first, min(first+count, n/w))
 	for q := 0; q < kb; q += packSteps {
 		qb := min(packSteps, kb-q)
-		jp := first
-		if full > first {
-			// The full panels of these steps in one call: a group of 4
-			// steps of one of AVX-512's 32-float panels is 512 bytes, and
-			// a call and dispatch for each cost as much as the copy
-			// (Intel Xeon, 2026-12-04, 4 steps a group: a 512 x 512 B
-			// packed at 12-14 GB/s one panel a call, at 17-20 with all
-			// in one).
-			if stripsFixed(dst[first*w*kb+q*w:], w*kb, src[(p0+q)*ld+c0+first*w:], ld, qb, w, full-first) {
-				jp = full
-			}
-		}
-		for ; jp < first+count; jp++ {
+		// The full panels of these steps in one call: a group of 4
+		// steps of one of AVX-512's 32-float panels is 512 bytes, and a
+		// call and dispatch for each cost as much as the copy (Intel
+		// Xeon, 2026-12-04, 4 steps a group: a 512 x 512 B packed at
+		// 12-14 GB/s one panel a call, at 17-20 with all in one).
+		impl.CopyStrips(dst[first*w*kb+q*w:], w*kb, src[(p0+q)*ld+c0+first*w:], ld, qb, w, full-first)
+		for jp := full; jp < first+count; jp++ {
 			panel := dst[jp*w*kb+q*w : (jp+1)*w*kb]
-			packStrips(panel, src, ld, p0+q, qb, c0+jp*w, min(w, n-jp*w), w)
+			packStrips(impl, panel, src, ld, p0+q, qb, c0+jp*w, min(w, n-jp*w), w)
 		}
 	}
 }
@@ -192,88 +186,14 @@ func packRuns(dst, src []float32, ld, p0, kb, c0, n, w, first, count int) {
 // packStrips packs the kb x cols block src[p0*ld+c0:] (rows k steps,
 // cols <= w) as kb steps of w floats into dst, the columns past cols
 // zeroed.
-func packStrips(dst, src []float32, ld, p0, kb, c0, cols, w int) {
-	if cols == w && stripsFixed(dst, 0, src[p0*ld+c0:], ld, kb, w, 1) {
+func packStrips(impl *simd.Impl, dst, src []float32, ld, p0, kb, c0, cols, w int) {
+	if cols == w {
+		impl.CopyStrips(dst, 0, src[p0*ld+c0:], ld, kb, w, 1)
 		return
 	}
 	for p := 0; p < kb; p++ {
 		d := dst[p*w : p*w+w]
 		copy(d, src[(p0+p)*ld+c0:(p0+p)*ld+c0+cols])
-		if cols < w {
-			clear(d[cols:])
-		}
-	}
-}
-
-// stripsFixed copies, for each of count strips side by side (strip s is
-// the src columns s*w .. s*w+w-1, and goes to dst[s*stride:]), kb runs of
-// w floats, src rows ld apart, for the widths of the micro-kernel tiles
-// (mr and nr at every level: 4, 6, 8, 12, 16, 32), in 16-byte pieces
-// the compiler moves through registers: a copy() of 6 or 16 floats, and
-// an assignment of a larger array, calls memmove, whose call and size
-// dispatch cost more than the move (packing went from 12% to 7.7% of the
-// paper's MLP step on two threads). Each width's pieces are written out:
-// a loop over the 4-float pieces of a 32-float strip (one bounds check a
-// piece) ran at a quarter of the speed (Intel Xeon, 2026-12-03: 392 x 512
-// floats in 72 us against 17; as two 16-float arrays, 27).
-// It reports false, copying nothing, for any other width.
-func stripsFixed(dst []float32, stride int, src []float32, ld, kb, w, count int) bool {
-	switch w {
-	case 4, 6, 8, 12, 16, 32:
-	default:
-		return false
-	}
-	for s := range count {
-		stripFixed(dst[s*stride:], src[s*w:], ld, kb, w)
-	}
-	return true
-}
-
-// stripFixed is one strip of stripsFixed; w is one of its widths.
-func stripFixed(dst, src []float32, ld, kb, w int) {
-	switch w {
-	case 6:
-		for p := range kb {
-			d, s := dst[p*6:p*6+6], src[p*ld:p*ld+6]
-			*(*[4]float32)(d) = *(*[4]float32)(s)
-			*(*[2]float32)(d[4:]) = *(*[2]float32)(s[4:])
-		}
-	case 16:
-		for p := range kb {
-			d, s := dst[p*16:p*16+16], src[p*ld:p*ld+16]
-			*(*[4]float32)(d) = *(*[4]float32)(s)
-			*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
-			*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
-			*(*[4]float32)(d[12:]) = *(*[4]float32)(s[12:])
-		}
-	case 32:
-		for p := range kb {
-			d, s := dst[p*32:p*32+32], src[p*ld:p*ld+32]
-			*(*[4]float32)(d) = *(*[4]float32)(s)
-			*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
-			*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
-			*(*[4]float32)(d[12:]) = *(*[4]float32)(s[12:])
-			*(*[4]float32)(d[16:]) = *(*[4]float32)(s[16:])
-			*(*[4]float32)(d[20:]) = *(*[4]float32)(s[20:])
-			*(*[4]float32)(d[24:]) = *(*[4]float32)(s[24:])
-			*(*[4]float32)(d[28:]) = *(*[4]float32)(s[28:])
-		}
-	case 12:
-		for p := range kb {
-			d, s := dst[p*12:p*12+12], src[p*ld:p*ld+12]
-			*(*[4]float32)(d) = *(*[4]float32)(s)
-			*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
-			*(*[4]float32)(d[8:]) = *(*[4]float32)(s[8:])
-		}
-	case 8:
-		for p := range kb {
-			d, s := dst[p*8:p*8+8], src[p*ld:p*ld+8]
-			*(*[4]float32)(d) = *(*[4]float32)(s)
-			*(*[4]float32)(d[4:]) = *(*[4]float32)(s[4:])
-		}
-	case 4:
-		for p := range kb {
-			*(*[4]float32)(dst[p*4:]) = *(*[4]float32)(src[p*ld:])
-		}
+		clear(d[cols:])
 	}
 }

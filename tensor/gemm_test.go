@@ -466,25 +466,27 @@ func TestBatchMatMul(t *testing.T) {
 	}
 }
 
-// TestPackStrips: every strip width (the tile widths take the fixed-size
-// copies, the others copy()), full and partial strips, against the
-// definition, with the padding zeroed over stale contents.
+// TestPackStrips: every strip width (the tile widths take the levels'
+// strip copies, the others copy()), full and partial strips, against the
+// definition, with the padding zeroed over stale contents, at every level.
 func TestPackStrips(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for w := 1; w <= 33; w++ {
-		for _, cols := range []int{w, max(1, w-3)} {
-			const ld, p0, c0, kb = 41, 2, 3, 7
-			src := randF32(r, (p0+kb)*ld)
-			dst := randF32(r, kb*w)
-			packStrips(dst, src, ld, p0, kb, c0, cols, w)
-			for p := range kb {
-				for c := range w {
-					want := float32(0)
-					if c < cols {
-						want = src[(p0+p)*ld+c0+c]
-					}
-					if got := dst[p*w+c]; got != want {
-						t.Fatalf("w=%d cols=%d: dst[%d,%d] = %v, want %v", w, cols, p, c, got, want)
+	for _, impl := range simd.Implementations() {
+		for w := 1; w <= 33; w++ {
+			for _, cols := range []int{w, max(1, w-3)} {
+				const ld, p0, c0, kb = 41, 2, 3, 7
+				src := randF32(r, (p0+kb)*ld)
+				dst := randF32(r, kb*w)
+				packStrips(impl, dst, src, ld, p0, kb, c0, cols, w)
+				for p := range kb {
+					for c := range w {
+						want := float32(0)
+						if c < cols {
+							want = src[(p0+p)*ld+c0+c]
+						}
+						if got := dst[p*w+c]; got != want {
+							t.Fatalf("%s w=%d cols=%d: dst[%d,%d] = %v, want %v", impl, w, cols, p, c, got, want)
+						}
 					}
 				}
 			}
@@ -494,36 +496,38 @@ func TestPackStrips(t *testing.T) {
 
 // TestPackRuns: a range of panels of a k-major block, against the
 // definition, for the tile widths (whose full panels go through one
-// stripsFixed call per step group) and another width, with step counts
+// CopyStrips call per step group) and another width, with step counts
 // across packSteps groups, a last panel cut by n and not, and ranges that
 // start past the first panel: the padding is zeroed over stale contents
-// and the panels outside the range are left alone.
+// and the panels outside the range are left alone; at every level.
 func TestPackRuns(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, w := range []int{4, 6, 8, 12, 16, 32, 5} {
-		for _, kb := range []int{1, packSteps - 1, packSteps, packSteps + 1, 3*packSteps + 2} {
-			for _, n := range []int{3 * w, 3*w - 1, 2*w + 1} {
-				np := (n + w - 1) / w
-				for first := range np {
-					for count := 1; first+count <= np; count++ {
-						const ld, p0, c0 = 101, 3, 2
-						src := randF32(r, (p0+kb)*ld)
-						dst := randF32(r, np*w*kb)
-						stale := append([]float32(nil), dst...)
-						packRuns(dst, src, ld, p0, kb, c0, n, w, first, count)
-						for jp := range np {
-							for p := range kb {
-								for c := range w {
-									i := jp*w*kb + p*w + c
-									want := stale[i]
-									if jp >= first && jp < first+count {
-										want = 0
-										if col := jp*w + c; col < n {
-											want = src[(p0+p)*ld+c0+col]
+	for _, impl := range simd.Implementations() {
+		for _, w := range []int{4, 6, 8, 12, 16, 32, 5} {
+			for _, kb := range []int{1, packSteps - 1, packSteps, packSteps + 1, 3*packSteps + 2} {
+				for _, n := range []int{3 * w, 3*w - 1, 2*w + 1} {
+					np := (n + w - 1) / w
+					for first := range np {
+						for count := 1; first+count <= np; count++ {
+							const ld, p0, c0 = 101, 3, 2
+							src := randF32(r, (p0+kb)*ld)
+							dst := randF32(r, np*w*kb)
+							stale := append([]float32(nil), dst...)
+							packRuns(impl, dst, src, ld, p0, kb, c0, n, w, first, count)
+							for jp := range np {
+								for p := range kb {
+									for c := range w {
+										i := jp*w*kb + p*w + c
+										want := stale[i]
+										if jp >= first && jp < first+count {
+											want = 0
+											if col := jp*w + c; col < n {
+												want = src[(p0+p)*ld+c0+col]
+											}
 										}
-									}
-									if dst[i] != want {
-										t.Fatalf("w=%d kb=%d n=%d panels %d+%d: panel %d [%d,%d] = %v, want %v", w, kb, n, first, count, jp, p, c, dst[i], want)
+										if dst[i] != want {
+											t.Fatalf("%s w=%d kb=%d n=%d panels %d+%d: panel %d [%d,%d] = %v, want %v", impl, w, kb, n, first, count, jp, p, c, dst[i], want)
+										}
 									}
 								}
 							}
