@@ -198,6 +198,51 @@ func TestGemmThreadsBitwise(t *testing.T) {
 	}
 }
 
+// TestGemmOwnB: products whose workers pack B each for themselves
+// (ownB), with several kc blocks, several nc blocks, a last partial panel,
+// a last partial group of panels and rows that are not a multiple of mr, bitwise those of one thread on
+// 2 and 3 threads, as stored and transposed. The shapes are checked to
+// take ownB, so that the test cannot drift off the path it covers.
+func TestGemmOwnB(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, impl := range simd.Implementations() {
+		mr, nr := impl.GemmTile()
+		b := blockSizes(mr, nr)
+		shapes := []gemmCase{
+			{3*ownBRowsPer + mr + 1, 3*nr + 5, 2*b.kc + 3},
+			{2*ownBRowsPer + 7, b.nc + 2*nr + 1, ownBLimit / (b.nc + 2*nr + 1)},
+		}
+		for _, sh := range shapes {
+			m, n, k := sh.m, sh.n, sh.k
+			for _, tr := range [][2]bool{{false, false}, {true, true}} {
+				lda, ldb := k, n
+				if tr[0] {
+					lda = m
+				}
+				if tr[1] {
+					ldb = k
+				}
+				a, bb := randF32(r, m*k), randF32(r, k*n)
+				one := make([]float32, m*n)
+				gemm32(impl, 1, tr[0], tr[1], m, n, k, 1, a, lda, bb, ldb, 0, one, n)
+				for _, threads := range []int{2, 3} {
+					if threads*ownBRowsPer > m {
+						continue
+					}
+					if _, ok := ownBRows(&denseB{}, b, mr, b.kcFor(k), threads, m, n, k); !ok || 2*m*n*k < parallelThreshold {
+						t.Fatalf("%dx%dx%d on %d threads does not take ownB", m, n, k, threads)
+					}
+					c := randF32(r, m*n) // overwritten: beta = 0
+					gemm32(impl, threads, tr[0], tr[1], m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+					if i := firstBitDiff(c, one); i >= 0 {
+						t.Fatalf("%s %dx%dx%d trans=%v: %d threads give %v at %d, 1 thread %v", impl.Level(), m, n, k, tr, threads, c[i], i, one[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // slowB is a dense B whose packing of the panels from first = 0 takes
 // delay longer, for TestGemmWaitsForPanels.
 type slowB struct {
