@@ -364,17 +364,14 @@ func (j *gemmJob) run(w, i int) {
 // B's packed panels (lazyB), and if so the rows of a block. It does for
 // a dense B of at most ownBLimit floats, at least ownBRowsPer rows a
 // worker, and a worker's rows few enough that their A block (at kc
-// steps) fits in L2. Each worker then copies all of B once, about one
-// float for every 2*ownBRowsPer/threads multiply-adds of its own, into
-// ownBGroup panels at a time that it uses at once, while they are in
-// cache; no worker waits for a panel another is packing, and no packed
-// panel moves between the cores' caches. AMD Zen 5 VM (2 vCPUs), 2
-// threads, in-process alternating medians, shared time / own time at
-// AVX2 and AVX-512: 256^3 1.21 and 1.10, 512^3 1.08 and 1.09,
-// 512x512x784 1.05 and 0.95-1.10, 784x512x512 1.04 and 1.02, 512x10x512
-// 1.12 and 1.27, 512x512x10 1.16 and 0.98; 1024^3 0.98-1.01 and
-// 1.00-1.03 and 2048^3 0.96-0.98 and 1.01-1.05, where the copies cost as
-// much as the sharing, so a B of more than ownBLimit floats stays shared.
+// steps) fits in L2. Each worker then copies all of B, one float for at
+// least 2*ownBRowsPer flops of its own, ownBGroup panels at a time that
+// it uses at once, while they are in its cache; no worker waits for a
+// panel another is packing, and no packed panel moves between the cores'
+// caches. docs/gemm.md ("Each worker its own B") has the measurements:
+// on the AMD Zen 5 VM of 2026-12-07, two threads, 256^3 to 784x512x512
+// ran 2-21% faster; from 1024^3 the copies cost as much as the sharing
+// saves, so a B of more than ownBLimit floats stays shared.
 func ownBRows(b bSource, blk blocking, mr, kc, threads, m, n, k int) (int, bool) {
 	if _, dense := b.(*denseB); !dense || threads < 2 || m < ownBRowsPer*threads || k*n > ownBLimit {
 		return 0, false
