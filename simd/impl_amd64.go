@@ -292,22 +292,17 @@ func copyStrips32AVX(dst []float32, stride int, src []float32, ld, kb, count int
 // copyStripsAVX moves the rows of the tile widths in assembly (VEX moves,
 // so both levels use it) and leaves other widths to Go.
 func copyStripsAVX(dst []float32, stride int, src []float32, ld, kb, w, count int) {
-	switch w {
-	case 4:
-		copyStrips4AVX(dst, stride, src, ld, kb, count)
-	case 6:
-		copyStrips6AVX(dst, stride, src, ld, kb, count)
-	case 8:
-		copyStrips8AVX(dst, stride, src, ld, kb, count)
-	case 12:
-		copyStrips12AVX(dst, stride, src, ld, kb, count)
-	case 16:
-		copyStrips16AVX(dst, stride, src, ld, kb, count)
-	case 32:
-		copyStrips32AVX(dst, stride, src, ld, kb, count)
-	default:
-		copyStripsGeneric(dst, stride, src, ld, kb, w, count)
+	if w < len(stripsAVX) && stripsAVX[w] != nil {
+		stripsAVX[w](dst, stride, src, ld, kb, count)
+		return
 	}
+	copyStripsGeneric(dst, stride, src, ld, kb, w, count)
+}
+
+// stripsAVX holds the assembly strip copy of each width that has one.
+var stripsAVX = [...]func(dst []float32, stride int, src []float32, ld, kb, count int){
+	4: copyStrips4AVX, 6: copyStrips6AVX, 8: copyStrips8AVX,
+	12: copyStrips12AVX, 16: copyStrips16AVX, 32: copyStrips32AVX,
 }
 
 var avx2Impl = &Impl{

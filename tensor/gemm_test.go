@@ -174,13 +174,7 @@ func TestGemmThreadsBitwise(t *testing.T) {
 			// under any cache geometry (FLATFAST_CACHE).
 			k = max(k, parallelThreshold/(2*m*n)+1)
 			for _, tr := range [][2]bool{{false, false}, {true, true}} {
-				lda, ldb := k, n
-				if tr[0] {
-					lda = m
-				}
-				if tr[1] {
-					ldb = k
-				}
+				lda, ldb := leadingDims(tr, m, n, k)
 				for rep := range 3 {
 					a, bb := randF32(r, m*k), randF32(r, k*n)
 					one := make([]float32, m*n)
@@ -222,13 +216,7 @@ func TestGemmOwnB(t *testing.T) {
 		for _, sh := range shapes {
 			m, n, k := sh.m, sh.n, sh.k
 			for _, tr := range [][2]bool{{false, false}, {true, true}} {
-				lda, ldb := k, n
-				if tr[0] {
-					lda = m
-				}
-				if tr[1] {
-					ldb = k
-				}
+				lda, ldb := leadingDims(tr, m, n, k)
 				a, bb := randF32(r, m*k), randF32(r, k*n)
 				var one []float32
 				for _, threads := range []int{2, 3} {
@@ -256,6 +244,19 @@ func TestGemmOwnB(t *testing.T) {
 			t.Errorf("%s: no shape took ownB (kc %d, mc %d, nc %d)", impl.Level(), b.kc, b.mc, b.nc)
 		}
 	}
+}
+
+// leadingDims returns the row strides of a dense m x k A and k x n B
+// stored as tr says (tr[0]: A transposed, tr[1]: B transposed).
+func leadingDims(tr [2]bool, m, n, k int) (lda, ldb int) {
+	lda, ldb = k, n
+	if tr[0] {
+		lda = m
+	}
+	if tr[1] {
+		ldb = k
+	}
+	return lda, ldb
 }
 
 // slowB is a dense B whose packing of the panels from first = 0 takes
