@@ -56,30 +56,25 @@ func stripKernels(g *gen) {
 		g.p("MOVQ DI, BX")
 		g.p("MOVQ R9, CX")
 		g.lbl(fn + "_row")
-		off := 0
+		// Every piece loaded into a register of its own, then stored.
 		pieces := stripPieces(w)
-		for i, b := range pieces {
-			switch b {
-			case 32:
-				g.p("VMOVUPS %s, Y%d", disp("AX", off), i)
-			case 16:
-				g.p("VMOVUPS %s, X%d", disp("AX", off), i)
-			default:
-				g.p("VMOVSD %s, X%d", disp("AX", off), i)
+		for _, load := range []bool{true, false} {
+			off := 0
+			for i, b := range pieces {
+				op, reg := "VMOVUPS", fmt.Sprintf("X%d", i)
+				switch b {
+				case 32:
+					reg = fmt.Sprintf("Y%d", i)
+				case 8:
+					op = "VMOVSD"
+				}
+				if load {
+					g.p("%s %s, %s", op, disp("AX", off), reg)
+				} else {
+					g.p("%s %s, %s", op, reg, disp("BX", off))
+				}
+				off += b
 			}
-			off += b
-		}
-		off = 0
-		for i, b := range pieces {
-			switch b {
-			case 32:
-				g.p("VMOVUPS Y%d, %s", i, disp("BX", off))
-			case 16:
-				g.p("VMOVUPS X%d, %s", i, disp("BX", off))
-			default:
-				g.p("VMOVSD X%d, %s", i, disp("BX", off))
-			}
-			off += b
 		}
 		g.p("ADDQ DX, AX")
 		g.p("ADDQ $%d, BX", 4*w)

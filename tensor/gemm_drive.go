@@ -214,10 +214,12 @@ func (j *gemmJob) drive() {
 	// interleaved medians: the paper MLP's step 1.8-3.2% faster (four
 	// runs), SGEMM 256^3 to 2048^3 and ResNet-18 b32 within +-3%.
 	j.lazyB = threads > 1 && j.pre == nil && j.bi == nil
-	if rows, ok := ownBRows(j.B, j.blk, mr, kc, threads, j.m, j.n, j.k); ok && j.lazyB {
-		j.lazyB, j.ownB = false, true
-		j.mcEff = rows
-		j.nI = (j.m + rows - 1) / rows
+	if j.lazyB {
+		if rows, ok := ownBRows(j.B, j.blk, mr, kc, threads, j.m, j.n, j.k); ok {
+			j.lazyB, j.ownB = false, true
+			j.mcEff = rows
+			j.nI = (j.m + rows - 1) / rows
+		}
 	}
 	defer func() { j.lazyB, j.ownB = false, false }()
 	j.gen++
@@ -238,9 +240,9 @@ func (j *gemmJob) drive() {
 	for j.jc = 0; j.jc < j.n; j.jc += j.blk.nc {
 		j.nb = min(j.blk.nc, j.n-j.jc)
 		j.bPanels = (j.nb + nr - 1) / nr
-		j.nJ = colChunks(j.nI, j.bPanels, threads, target)
-		if j.ownB {
-			j.nJ = 1
+		j.nJ = 1 // ownB: a unit takes all the panels
+		if !j.ownB {
+			j.nJ = colChunks(j.nI, j.bPanels, threads, target)
 		}
 		j.chunk = (j.bPanels + j.nJ - 1) / j.nJ
 		j.nJ = (j.bPanels + j.chunk - 1) / j.chunk
