@@ -446,7 +446,7 @@ func convThreadsBitwise(t *testing.T, wino bool) {
 		w := randTensor(r, Float32, g.wShape()...)
 		gy := randTensor(r, Float32, g.outShape()...)
 		var ref [3]*Tensor
-		for _, threads := range []int{1, 2, 3} {
+		for _, threads := range []int{1, 2, 3, 5} {
 			SetThreads(threads)
 			y := Must(Conv2d(nil, x, w, c.stride, c.pad))
 			dx := Must(Conv2dBackwardInput(nil, gy, w, c.h, c.w, c.stride, c.pad))

@@ -22,20 +22,21 @@ import (
 //  1. x (NCHW) is copied into a zero-padded channels-last buffer xb, an
 //     image row at a time (a transpose), big enough for whole tiles;
 //  2. for each block of output channels (coutBlock), the kernel is
-//     transformed into U[xi][ci][co] for the block's co, a block of input
-//     channels at a time;
+//     transformed into U[p][ci][co], p = 6a + b the position xi = 6b + a
+//     (positionGroup's order), for the block's co;
 //  3. each tile's 36 runs of Cin channels are transformed into V[xi][t],
-//     the 36 products run on the GEMM driver with U[xi] read in place, and
+//     the 36 products run on the GEMM driver with U[p] read in place, and
 //     each tile of M is transformed back into 4x4 pixels of the block's
 //     channels (channels-last), which a transpose per pixel row writes
 //     into y (NCHW).
 //
-// Step 3 runs in one of two schedules (blockTiles): in chunks of tiles
-// (tileChunk), each chunk's transforms split among the workers and its
-// 36 products one unit each, single-threaded, with no barrier between
-// them; or in blocks of tiles sized to stay in L2, each block's
-// transforms and products on one worker, so that V and M never leave the
-// cache but every block reads all of U.
+// Steps 2 and 3 run in one of two schedules (blockTiles): in chunks of
+// tiles (tileChunk), a chunk's V formed by channel groups, its kernel
+// transform and products by position groups (conv_winograd_groups.go),
+// each product single-threaded and with no barrier between them, and its
+// output transform by tiles; or in blocks of tiles sized to stay in L2,
+// each block's transforms and products on one worker, so that V and M
+// never leave the cache but every block reads all of U.
 //
 // Memory: U, V and M are bounded (winoUBytes, winoChunkBytes) rather than
 // sized for the whole layer, and the output tiles go straight into y,
@@ -43,10 +44,12 @@ import (
 // tiles of the 256-channel one (18 MiB each) and a channels-last copy of
 // the 64-channel output (32 MiB) made ResNet-18's peak RSS 120 MiB higher
 // than on the direct path; xb shares the direct path's input copy.
-// The price is recomputation: V is formed once per channel block when
-// there is more than one chunk (or block of tiles). Every product, transform and sum is the same
-// arithmetic in the same order whatever the blocks and chunks, so the
-// results do not depend on them (TestWinogradBlocking).
+// The price is recomputation: with several chunks (or blocks of tiles),
+// V is formed once per block of output channels, or, with the chunks
+// outside (chunksOuter), U once per chunk. Every product, transform and
+// sum is the same arithmetic in the same order whatever the blocks,
+// chunks, groups and loop order, so the results do not depend on them
+// (TestWinogradBlocking).
 //
 // The input gradient of a stride-1 convolution is the forward convolution
 // of the output gradient with the kernel rotated by 180 degrees and its
@@ -112,9 +115,14 @@ var winoMinChannels = 32
 // lets blockTiles choose, 1 is all tiles at once, 2 blocks of tiles.
 var winoSchedule = 0
 
-// winoKerBlock is the number of input channels a kernel-transform unit
-// does: the taps of eight are one transpose of rows of 72 floats, and the
-// unit then writes each U[(b, a)] as one run of eight rows, six output
+// winoOrder forces the order of the chunked schedule's loops for tests: 0
+// lets chunksOuter choose, 1 takes the blocks of output channels outside,
+// 2 the chunks of tiles.
+var winoOrder = 0
+
+// winoKerBlock is the number of input channels the kernel transform takes
+// at a time: the taps of eight are one transpose of rows of 72 floats, and
+// it then writes each U[(a, b)] as one run of eight rows, six output
 // streams at a time.
 const winoKerBlock = 8
 
@@ -126,7 +134,8 @@ type winoScratch struct {
 	tmp    [maxWorkers][]float32
 	vb, mb [maxWorkers][]float32 // a block's V and M (blocked schedule)
 	da     [maxWorkers]denseA
-	jobs   workerJobs // each worker's products
+	va     [maxWorkers]vBlocksA // the chunked schedule's A
+	jobs   workerJobs           // each worker's products
 	ub     [maxWorkers]inPlaceB
 	db     [maxWorkers]denseB // the weight gradient's B (V read dense)
 
@@ -138,8 +147,10 @@ type winoScratch struct {
 	flip               bool
 	th, tw, hb, wb, tt int
 	nt, tb             int
-	t0, tc, chunk      int // the chunk of tiles in progress
-	c0, cb             int // the block of output channels in progress
+	t0, tc, chunk      int  // the chunk of tiles in progress
+	c0, cb             int  // the block of output channels in progress
+	pgroups, cgroups   int  // units of a chunk (positionGroup, channelGroup)
+	formU              bool // the chunk in progress forms U (group)
 	cin, cout          int
 	task               winoTask
 }
@@ -153,13 +164,12 @@ type winoTask struct {
 const (
 	winoCopyIn = iota
 	winoKernel
-	winoInput
-	winoProduct
+	winoGroup
+	winoInputGroup
 	winoOutput
 	winoBlock
 	winoGradTiles
-	winoGradProduct
-	winoGradKernel
+	winoGradGroup
 )
 
 func (t *winoTask) run(w, i int) {
@@ -168,21 +178,19 @@ func (t *winoTask) run(w, i int) {
 	case winoCopyIn:
 		s.copyIn(i)
 	case winoKernel:
-		s.kernelRows(w, i)
-	case winoInput:
-		s.inputTile(w, s.t0+i, s.v, i, s.chunk)
-	case winoProduct:
-		s.product(w, i, s.v[i*s.chunk*s.cin:][:s.tc*s.cin], s.mt[i*s.chunk*s.cb:][:s.tc*s.cb], s.tc)
+		s.kernelRange(w, 0, 36, i*winoKerBlock, min(s.cin, (i+1)*winoKerBlock))
+	case winoGroup:
+		s.group(w, i)
+	case winoInputGroup:
+		s.inputGroup(w, i)
 	case winoOutput:
 		s.outputTile(w, s.t0+i, s.mt, i, s.chunk)
 	case winoBlock:
 		s.block(w, i)
 	case winoGradTiles:
 		s.gradTiles(w, i)
-	case winoGradProduct:
-		s.gradProduct(w, i)
-	case winoGradKernel:
-		s.gradKernel(w, i)
+	case winoGradGroup:
+		s.gradGroup(w, i)
 	}
 }
 
@@ -216,19 +224,36 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 		s.chunk = s.tileChunk(cb)
 		s.chunkVM(36*s.chunk*cin, 36*s.chunk*cb)
 	}
+	s.pgroups = min(36, max(1, threads))
+	s.setChannelGroups(threads)
+	if s.tb == 0 && s.chunksOuter(cb) {
+		// Each chunk's V once, U of every block for each chunk.
+		s.formU = true
+		for s.t0 = 0; s.t0 < nt; s.t0 += s.chunk {
+			s.tc = min(s.chunk, nt-s.t0)
+			s.parallel(winoInputGroup, s.cgroups, threads, false)
+			for s.c0 = 0; s.c0 < s.cout; s.c0 += cb {
+				s.cb = min(cb, s.cout-s.c0)
+				s.parallel(winoGroup, s.pgroups, threads, false)
+				s.parallel(winoOutput, s.tc, threads, true)
+			}
+		}
+		return
+	}
 	for s.c0 = 0; s.c0 < s.cout; s.c0 += cb {
 		s.cb = min(cb, s.cout-s.c0)
-		s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
 		if s.tb > 0 {
+			s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
 			s.parallel(winoBlock, (nt+s.tb-1)/s.tb, threads, false)
 			continue
 		}
 		for s.t0 = 0; s.t0 < nt; s.t0 += s.chunk {
 			s.tc = min(s.chunk, nt-s.t0)
+			s.formU = s.t0 == 0
 			if s.formV() {
-				s.parallel(winoInput, s.tc, threads, true)
+				s.parallel(winoInputGroup, s.cgroups, threads, false)
 			}
-			s.parallel(winoProduct, 36, threads, false)
+			s.parallel(winoGroup, s.pgroups, threads, false)
 			s.parallel(winoOutput, s.tc, threads, true)
 		}
 	}
@@ -245,13 +270,14 @@ func (s *winoScratch) setup(impl *simd.Impl, threads int, g *ConvGeom, w, x, y [
 	s.tt = s.th * s.tw
 	s.nt = g.N * s.tt
 	for wk := 0; wk < threads; wk++ {
-		s.tmp[wk] = grow(s.tmp[wk], max(36*s.cin, 40*s.cout, 27*winoKerBlock*s.cout, 27*s.cin))
+		s.tmp[wk] = grow(s.tmp[wk], max(36*s.cin, 40*s.cout, (27*winoKerBlock+6)*s.cout, 27*s.cin))
 	}
 	s.xb = grow(s.xb, g.N*s.hb*s.wb*s.cin)
 }
 
-// formV reports whether the chunk in progress forms its V: with one
-// chunk, V of the first block of output channels serves them all.
+// formV reports whether the chunk in progress forms its V (blocks of
+// output channels outside): with one chunk, V of the first block serves
+// them all.
 func (s *winoScratch) formV() bool { return s.c0 == 0 || s.chunk < s.nt }
 
 // chunkVM sizes the chunk's V (nv floats) and M (nm) in one buffer.
@@ -263,6 +289,9 @@ func (s *winoScratch) chunkVM(nv, nm int) {
 // done drops the call's operands (they belong to the caller).
 func (s *winoScratch) done() {
 	s.impl, s.g, s.w, s.x, s.y = nil, nil, nil, nil, nil
+	for wk := range s.va {
+		s.va[wk] = vBlocksA{}
+	}
 	for wk := range s.da {
 		s.da[wk], s.ub[wk], s.db[wk] = denseA{}, inPlaceB{}, denseB{}
 	}
@@ -367,8 +396,9 @@ func (s *winoScratch) block(w, u int) {
 // w alone.
 func (s *winoScratch) product(w, xi int, v, m []float32, rows int) {
 	impl, cin, cb := s.impl, s.cin, s.cb
+	p := xi%6*6 + xi/6 // U is in position order (positionGroup)
 	s.da[w] = denseA{impl: impl, a: v, lda: cin}
-	gemmSourcesAt(s.jobs.of(w), impl, w, 0, rows, cb, cin, 1, &s.da[w], s.inPlace(w, s.u[xi*cin*cb:(xi+1)*cin*cb], cb), m, cb, true)
+	gemmSourcesAt(s.jobs.of(w), impl, w, 0, rows, cb, cin, 1, &s.da[w], s.inPlace(w, s.u[p*cin*cb:(p+1)*cin*cb], cb), m, cb, true)
 }
 
 // inPlace returns worker w's source for U[xi] (b), rows of n = ldb
@@ -398,15 +428,21 @@ func (s *winoScratch) copyIn(n int) {
 // planes of v (planes of rows rows): a pass along each of the tile's six
 // rows into tmp[i][a], then along its six columns into v[(b, a)][r].
 func (s *winoScratch) inputTile(w, t int, v []float32, r, rows int) {
-	impl, cin := s.impl, s.cin
+	s.inputRange(w, t, v, s.cin, r, rows, 0, s.cin)
+}
+
+// inputRange is inputTile for the input channels [k0, k1) only, into
+// planes of rows of ld floats.
+func (s *winoScratch) inputRange(w, t int, v []float32, ld, r, rows, k0, k1 int) {
+	impl, cin, nc := s.impl, s.cin, k1-k0
 	n, q := t/s.tt, t%s.tt
 	ty, tx := q/s.tw, q%s.tw
-	tmp := s.tmp[w]
+	tmp := s.tmp[w][k0:]
 	for i := 0; i < 6; i++ {
-		impl.WinogradInput4(tmp[i*6*cin:], cin, s.xb[((n*s.hb+4*ty+i)*s.wb+4*tx)*cin:], cin, cin)
+		impl.WinogradInput4(tmp[i*6*cin:], cin, s.xb[((n*s.hb+4*ty+i)*s.wb+4*tx)*cin+k0:], cin, nc)
 	}
 	for a := 0; a < 6; a++ {
-		impl.WinogradInput4(v[(a*rows+r)*cin:], 6*rows*cin, tmp[a*cin:], 6*cin, cin)
+		impl.WinogradInput4(v[(a*rows+r)*ld:], 6*rows*ld, tmp[a*cin:], 6*cin, nc)
 	}
 }
 
@@ -433,41 +469,54 @@ func (s *winoScratch) outputTile(w, t int, m []float32, r, rows int) {
 	}
 }
 
-// kernelRows writes U[xi][k][o] for the input channels k of unit u and
-// the output channels o of the block (c0, cb): the nine taps of the
-// kernels (k, o) as rows of output channels (a transpose), G along each
-// kernel's rows into tmp[k][r][a], then along its columns into U[(b, a)][k].
-func (s *winoScratch) kernelRows(w, u int) {
+// kernelRange writes U[p][k][o], p = 6a + b, for the positions [p0, p1)
+// (positionGroup's order), the input channels [k0, k1) and the output
+// channels o of the block (c0, cb), winoKerBlock input channels at a time:
+// the nine taps of the kernels (k, o) as rows of output channels (a
+// transpose), G along each kernel's rows into tmp[k][r][a], then along its
+// columns into U[(a, b)][k] for the columns a of the positions (through
+// scratch where a column is only partly in the range).
+func (s *winoScratch) kernelRange(w, p0, p1, k0, k1 int) {
 	impl, cin, cout, c0, cb := s.impl, s.cin, s.cout, s.c0, s.cb
-	k0 := u * winoKerBlock
-	kb := min(winoKerBlock, cin-k0)
-	t9 := s.tmp[w][:kb*9*cb]
-	t18 := s.tmp[w][kb*9*cb : kb*27*cb]
-	if s.flip {
-		// The kernel w[k][o][r][s] of the convolution whose input
-		// gradient this is: one transpose per input channel here.
-		for j := 0; j < kb; j++ {
-			impl.Transpose(t9[j*9*cb:], cb, s.w[((k0+j)*cout+c0)*9:], 9, cb, 9)
-		}
-	} else {
-		impl.Transpose(t9, cb, s.w[(c0*cin+k0)*9:], cin*9, cb, kb*9)
-	}
-	for j := 0; j < kb; j++ {
-		tap := func(rs int) []float32 {
-			if s.flip {
-				// Rotated: tap (r, s) is the kernel's tap (2-r, 2-s).
-				rs = 8 - rs
+	for ; k0 < k1; k0 += winoKerBlock {
+		kb := min(winoKerBlock, k1-k0)
+		t9 := s.tmp[w][:kb*9*cb]
+		t18 := s.tmp[w][kb*9*cb : kb*27*cb]
+		t6 := s.tmp[w][kb*27*cb : (kb*27+6)*cb]
+		if s.flip {
+			// The kernel w[k][o][r][s] of the convolution whose input
+			// gradient this is: one transpose per input channel here.
+			for j := 0; j < kb; j++ {
+				impl.Transpose(t9[j*9*cb:], cb, s.w[((k0+j)*cout+c0)*9:], 9, cb, 9)
 			}
-			return t9[(j*9+rs)*cb : (j*9+rs+1)*cb]
+		} else {
+			impl.Transpose(t9, cb, s.w[(c0*cin+k0)*9:], cin*9, cb, kb*9)
 		}
-		for r := 0; r < 3; r++ {
-			impl.WinogradKernel4(t18[(j*18+r*6)*cb:], cb, tap(r*3), tap(r*3+1), tap(r*3+2))
-		}
-	}
-	for a := 0; a < 6; a++ {
 		for j := 0; j < kb; j++ {
-			row := func(r int) []float32 { return t18[(j*18+r*6+a)*cb : (j*18+r*6+a+1)*cb] }
-			impl.WinogradKernel4(s.u[(a*cin+k0+j)*cb:], 6*cin*cb, row(0), row(1), row(2))
+			tap := func(rs int) []float32 {
+				if s.flip {
+					// Rotated: tap (r, s) is the kernel's tap (2-r, 2-s).
+					rs = 8 - rs
+				}
+				return t9[(j*9+rs)*cb : (j*9+rs+1)*cb]
+			}
+			for r := 0; r < 3; r++ {
+				impl.WinogradKernel4(t18[(j*18+r*6)*cb:], cb, tap(r*3), tap(r*3+1), tap(r*3+2))
+			}
+		}
+		for a := p0 / 6; a <= (p1-1)/6; a++ {
+			whole := p0 <= 6*a && 6*a+6 <= p1
+			for j := 0; j < kb; j++ {
+				row := func(r int) []float32 { return t18[(j*18+r*6+a)*cb : (j*18+r*6+a+1)*cb] }
+				if whole {
+					impl.WinogradKernel4(s.u[(6*a*cin+k0+j)*cb:], cin*cb, row(0), row(1), row(2))
+					continue
+				}
+				impl.WinogradKernel4(t6, cb, row(0), row(1), row(2))
+				for b := max(0, p0-6*a); b < min(6, p1-6*a); b++ {
+					copy(s.u[((6*a+b)*cin+k0+j)*cb:][:cb], t6[b*cb:][:cb])
+				}
+			}
 		}
 	}
 }

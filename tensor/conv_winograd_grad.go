@@ -78,25 +78,44 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 	s.chunk = s.winoGradChunk(cb)
 	s.chunkVM(36*s.chunk*cin, 36*s.chunk*cb)
 	s.u = grow(s.u, 36*cin*cb)
+	s.setChannelGroups(threads)
 	for s.c0 = 0; s.c0 < cout; s.c0 += cb {
 		s.cb = min(cb, cout-s.c0)
 		for s.t0 = 0; s.t0 < s.nt; s.t0 += s.chunk {
 			s.tc = min(s.chunk, s.nt-s.t0)
 			s.parallel(winoGradTiles, s.tc, threads, true)
-			s.parallel(winoGradProduct, 36, threads, false)
+			s.parallel(winoGradGroup, s.cgroups, threads, false)
 		}
-		s.parallel(winoGradKernel, s.cb, threads, false)
 	}
 }
 
-// gradTiles forms row r of the chunk's V and dM planes, for tile s.t0+r
-// (V only for the first block when there is one chunk).
-func (s *winoScratch) gradTiles(w, r int) {
-	if s.formV() {
-		s.inputTile(w, s.t0+r, s.v, r, s.chunk)
+// gradGroup runs group g's part of a chunk of the weight gradient, for its
+// input channels [k0, k1) (channelGroup): their V (formV), their columns
+// of the 36 products dU[xi] += dM[xi]^T V[xi], and after the last chunk
+// G^T of their columns of dU into the kernel gradient. V and dU are then
+// written and read by one unit; the units by tiles (V), by position (the
+// products) and by output channel (G^T) had each worker read what the
+// other wrote, the cost on the Zen 5 VM that positionGroup describes.
+func (s *winoScratch) gradGroup(w, g int) {
+	k0, k1 := s.channelGroup(g)
+	if k0 >= k1 {
+		return
 	}
-	s.gradTile(w, s.t0+r, s.mt, r, s.chunk)
+	if s.formV() {
+		s.inputGroup(w, g)
+	}
+	for xi := 0; xi < 36; xi++ {
+		s.gradProduct(w, xi, k0, k1)
+	}
+	if s.t0+s.tc >= s.nt {
+		for o := 0; o < s.cb; o++ {
+			s.gradKernel(w, o, k0, k1)
+		}
+	}
 }
+
+// gradTiles forms row r of the chunk's dM planes, for tile s.t0+r.
+func (s *winoScratch) gradTiles(w, r int) { s.gradTile(w, s.t0+r, s.mt, r, s.chunk) }
 
 // gradTile transforms the block's channels of tile t of the output
 // gradient, A dY A^T, into row r of each of the 36 planes of dm (planes of
@@ -126,28 +145,31 @@ func (s *winoScratch) gradTile(w, t int, dm []float32, r, rows int) {
 }
 
 // gradProduct adds the chunk's product of position xi into the block's
-// dU[xi]: dU[xi] (cb x Cin) += dM[xi]^T V[xi], over the chunk's tc tiles,
-// on worker w alone; the first chunk overwrites.
-func (s *winoScratch) gradProduct(w, xi int) {
-	impl, cin, cb, rows := s.impl, s.cin, s.cb, s.chunk
+// dU[xi] for the input channels [k0, k1): dU[xi] (cb x Cin) += dM[xi]^T
+// V[xi], over the chunk's tc tiles, on worker w alone; the first chunk
+// overwrites. The group's V and dU are blocks of their own (see gradGroup).
+func (s *winoScratch) gradProduct(w, xi, k0, k1 int) {
+	impl, cb, rows, n := s.impl, s.cb, s.chunk, k1-k0
+	v, u := s.v[36*rows*k0:], s.u[36*cb*k0:]
 	s.da[w] = denseA{impl: impl, a: s.mt[xi*rows*cb:][:s.tc*cb], lda: cb, trans: true}
-	s.db[w] = denseB{impl: impl, b: s.v[xi*rows*cin:][:s.tc*cin], ldb: cin}
-	gemmSourcesAt(s.jobs.of(w), impl, w, 0, cb, cin, s.tc, 1, &s.da[w], &s.db[w], s.u[xi*cb*cin:(xi+1)*cb*cin], cin, s.t0 == 0)
+	s.db[w] = denseB{impl: impl, b: v[xi*rows*n:][:s.tc*n], ldb: n}
+	gemmSourcesAt(s.jobs.of(w), impl, w, 0, cb, n, s.tc, 1, &s.da[w], &s.db[w], u[xi*cb*n:][:cb*n], n, s.t0 == 0)
 }
 
-// gradKernel writes the taps of output channel s.c0+o, dw[co][ci][r][s]
-// for every ci: G^T along a of each dU[(b, a)][o] into tmp[b][s], then
-// along b into t9[(r, s)], a row of input channels per tap, and a
-// transpose.
-func (s *winoScratch) gradKernel(w, o int) {
-	impl, cin, cb := s.impl, s.cin, s.cb
-	t18 := s.tmp[w][:18*cin]
-	t9 := s.tmp[w][18*cin : 27*cin]
+// gradKernel writes the taps of output channel s.c0+o for the input
+// channels [k0, k1), dw[co][ci][r][s]: G^T along a of each dU[(b, a)][o]
+// into tmp[b][s], then along b into t9[(r, s)], a row of input channels
+// per tap, and a transpose.
+func (s *winoScratch) gradKernel(w, o, k0, k1 int) {
+	impl, cin, cb, n := s.impl, s.cin, s.cb, k1-k0
+	u := s.u[36*cb*k0:]
+	t18 := s.tmp[w][:18*n]
+	t9 := s.tmp[w][18*n : 27*n]
 	for b := 0; b < 6; b++ {
-		impl.WinogradKernelAdjoint4(t18[b*3*cin:], cin, s.u[(b*6*cb+o)*cin:], cb*cin, cin)
+		impl.WinogradKernelAdjoint4(t18[b*3*n:], n, u[(b*6*cb+o)*n:], cb*n, n)
 	}
 	for c := 0; c < 3; c++ {
-		impl.WinogradKernelAdjoint4(t9[c*cin:], 3*cin, t18[c*cin:], 3*cin, cin)
+		impl.WinogradKernelAdjoint4(t9[c*n:], 3*n, t18[c*n:], 3*n, n)
 	}
-	impl.Transpose(s.w[(s.c0+o)*cin*9:], 9, t9, cin, 9, cin)
+	impl.Transpose(s.w[((s.c0+o)*cin+k0)*9:], 9, t9, n, 9, n)
 }
