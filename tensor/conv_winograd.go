@@ -170,6 +170,8 @@ const (
 	winoBlock
 	winoGradTiles
 	winoGradGroup
+	winoGradPositions
+	winoGradKernel
 )
 
 func (t *winoTask) run(w, i int) {
@@ -191,6 +193,10 @@ func (t *winoTask) run(w, i int) {
 		s.gradTiles(w, i)
 	case winoGradGroup:
 		s.gradGroup(w, i)
+	case winoGradPositions:
+		s.gradPositions(w, i)
+	case winoGradKernel:
+		s.gradKernel(w, i, 0, s.cin)
 	}
 }
 
@@ -270,7 +276,7 @@ func (s *winoScratch) setup(impl *simd.Impl, threads int, g *ConvGeom, w, x, y [
 	s.tt = s.th * s.tw
 	s.nt = g.N * s.tt
 	for wk := 0; wk < threads; wk++ {
-		s.tmp[wk] = grow(s.tmp[wk], max(36*s.cin, 40*s.cout, (27*winoKerBlock+6)*s.cout, 27*s.cin))
+		s.tmp[wk] = grow(s.tmp[wk], max(42*s.cin, 46*s.cout, (27*winoKerBlock+6)*s.cout, 27*s.cin))
 	}
 	s.xb = grow(s.xb, g.N*s.hb*s.wb*s.cin)
 }
@@ -428,12 +434,15 @@ func (s *winoScratch) copyIn(n int) {
 // planes of v (planes of rows rows): a pass along each of the tile's six
 // rows into tmp[i][a], then along its six columns into v[(b, a)][r].
 func (s *winoScratch) inputTile(w, t int, v []float32, r, rows int) {
-	s.inputRange(w, t, v, s.cin, r, rows, 0, s.cin)
+	s.inputRange(w, t, v, s.cin, r, rows, 0, s.cin, 0, 36)
 }
 
-// inputRange is inputTile for the input channels [k0, k1) only, into
-// planes of rows of ld floats.
-func (s *winoScratch) inputRange(w, t int, v []float32, ld, r, rows, k0, k1 int) {
+// inputRange is inputTile for the input channels [k0, k1) and the
+// positions [p0, p1) (positionGroup's order) only, into planes of rows of
+// ld floats: the pass along the rows in full, the pass along the columns
+// for the positions' columns, through scratch where a column is only
+// partly in [p0, p1).
+func (s *winoScratch) inputRange(w, t int, v []float32, ld, r, rows, k0, k1, p0, p1 int) {
 	impl, cin, nc := s.impl, s.cin, k1-k0
 	n, q := t/s.tt, t%s.tt
 	ty, tx := q/s.tw, q%s.tw
@@ -441,8 +450,16 @@ func (s *winoScratch) inputRange(w, t int, v []float32, ld, r, rows, k0, k1 int)
 	for i := 0; i < 6; i++ {
 		impl.WinogradInput4(tmp[i*6*cin:], cin, s.xb[((n*s.hb+4*ty+i)*s.wb+4*tx)*cin+k0:], cin, nc)
 	}
-	for a := 0; a < 6; a++ {
-		impl.WinogradInput4(v[(a*rows+r)*ld:], 6*rows*ld, tmp[a*cin:], 6*cin, nc)
+	for a := p0 / 6; a <= (p1-1)/6; a++ {
+		if p0 <= 6*a && 6*a+6 <= p1 {
+			impl.WinogradInput4(v[(a*rows+r)*ld:], 6*rows*ld, tmp[a*cin:], 6*cin, nc)
+			continue
+		}
+		t6 := s.tmp[w][36*cin : 36*cin+6*nc]
+		impl.WinogradInput4(t6, nc, tmp[a*cin:], 6*cin, nc)
+		for b := max(0, p0-6*a); b < min(6, p1-6*a); b++ {
+			copy(v[((b*6+a)*rows+r)*ld:][:nc], t6[b*nc:][:nc])
+		}
 	}
 }
 

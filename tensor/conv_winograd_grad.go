@@ -24,20 +24,23 @@ import "github.com/flatfast/flatfast/simd"
 //  1. x is copied into xb (channels-last, as on the forward path);
 //  2. for each block of output channels (coutBlock, as on the forward
 //     path), the tiles are taken in chunks of winoGradChunk: each chunk's
-//     V and the block's channels of dM are formed (the tiles split among
-//     the workers; a tile of gy read by a transpose per pixel row), then its 36 products accumulate into the block's dU,
-//     one product per unit, single-threaded (36 units load two to sixteen
-//     workers evenly, with no barrier per product);
-//  3. G^T turns the block's dU into the taps, an output channel per unit,
-//     and a transpose writes them in the kernel's [co][ci][3][3] order.
+//     block of dM is formed with the tiles split among the workers (a
+//     tile of gy read by a transpose per pixel row); then each channel
+//     group (channelGroup) forms its input channels of the chunk's V and
+//     adds its columns of the 36 products into its block of dU, one
+//     product after another on one worker (no barrier per product);
+//  3. after the last chunk, the same group turns its block of dU into its
+//     input channels' taps by G^T, an output channel at a time, and a
+//     transpose writes them in the kernel's [co][ci][3][3] order.
 //
 // Each dU[xi] sums its chunks in chunk order and each chunk's tiles in the
-// GEMM's own order, with no split depending on the thread count, so the
-// gradient is bitwise the same for any thread count. dU lives in the
-// scratch's U (the forward's transformed kernel, the same block size) and
-// the chunk's V and dM in the chunked schedule's V and M, so the weight
-// gradient adds no buffer of its own beyond those. With one chunk, V is
-// formed for the first block only.
+// GEMM's own order, and the groups cut only columns (input channels), at
+// whole tiles of the micro-kernel, so the gradient is bitwise the same
+// for any thread count. dU lives in the scratch's U (the forward's
+// transformed kernel, the same block size), a block [xi][co][k1-k0] per
+// channel group, and the chunk's V and dM in the chunked schedule's V
+// and M, so the weight gradient adds no buffer of its own beyond those.
+// With one chunk, V is formed for the first block only.
 
 // useWinogradGrad reports whether the kernel gradient of the convolution
 // of geometry g takes the Winograd path: where its forward does
@@ -78,6 +81,18 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 	s.chunk = s.winoGradChunk(cb)
 	s.chunkVM(36*s.chunk*cin, 36*s.chunk*cb)
 	s.u = grow(s.u, 36*cin*cb)
+	if s.gradByPositions() {
+		s.pgroups = min(36, max(1, threads))
+		for s.c0 = 0; s.c0 < cout; s.c0 += cb {
+			s.cb = min(cb, cout-s.c0)
+			for s.t0 = 0; s.t0 < s.nt; s.t0 += s.chunk {
+				s.tc = min(s.chunk, s.nt-s.t0)
+				s.parallel(winoGradPositions, s.pgroups, threads, false)
+			}
+			s.parallel(winoGradKernel, s.cb, threads, false)
+		}
+		return
+	}
 	s.setChannelGroups(threads)
 	for s.c0 = 0; s.c0 < cout; s.c0 += cb {
 		s.cb = min(cb, cout-s.c0)
@@ -114,16 +129,59 @@ func (s *winoScratch) gradGroup(w, g int) {
 	}
 }
 
+// gradByPositions reports whether the weight gradient runs by position
+// groups (gradPositions) rather than by channel groups (gradGroup). Either
+// way one kind of buffer passes between the workers: by channel groups,
+// every chunk's dM (36 tiles Cout floats over the call, each group reading
+// all of it); by position groups, dU once per block of output channels
+// (36 Cin Cout over the call), at the price of each group's own first
+// pass of the V and dM transforms. It takes the smaller: positions where
+// Cin is below the tiles, as for the 64- and 128-channel stages of
+// ResNet-18, channels for the 256- and 512-channel ones. On the Zen 5 VM
+// (AVX2, two threads, the two alternated in one process, medians of 15),
+// the 64-channel stage took 15.7-15.8 ms by channels and 10.7-14.0 by
+// positions, the 128-channel one 8.5-9.3 and 6.8-6.9, the 256-channel one
+// 7.5 and 7.6-7.7. Either way the arithmetic is the same.
+func (s *winoScratch) gradByPositions() bool {
+	if winoGradBy > 0 {
+		return winoGradBy == 2
+	}
+	return s.cin < s.nt
+}
+
+// winoGradBy forces the weight gradient's groups for tests: 0 lets
+// gradByPositions choose, 1 takes channel groups, 2 position groups.
+var winoGradBy = 0
+
+// gradPositions runs position group g's part of a chunk of the weight
+// gradient: V (formV) and dM of its positions, every tile of the chunk,
+// and their products into dU; G^T follows after the last chunk, by output
+// channels (gradKernel over every input channel).
+func (s *winoScratch) gradPositions(w, g int) {
+	p0, p1 := positionGroup(g, s.pgroups)
+	for r := 0; r < s.tc; r++ {
+		if s.formV() {
+			s.inputRange(w, s.t0+r, s.v, s.cin, r, s.chunk, 0, s.cin, p0, p1)
+		}
+		s.gradTile(w, s.t0+r, s.mt, r, s.chunk, p0, p1)
+	}
+	for p := p0; p < p1; p++ {
+		s.gradProduct(w, p%6*6+p/6, 0, s.cin)
+	}
+}
+
 // gradTiles forms row r of the chunk's dM planes, for tile s.t0+r.
-func (s *winoScratch) gradTiles(w, r int) { s.gradTile(w, s.t0+r, s.mt, r, s.chunk) }
+func (s *winoScratch) gradTiles(w, r int) { s.gradTile(w, s.t0+r, s.mt, r, s.chunk, 0, 36) }
 
 // gradTile transforms the block's channels of tile t of the output
-// gradient, A dY A^T, into row r of each of the 36 planes of dm (planes of
-// rows rows of cb channels, in V's order): the tile's 4x4 pixels px[i][j]
-// read channels-last by a transpose per pixel row (zeros past the image),
-// a pass along each of its four rows into tmp[i][a], then along its
-// columns into dm[(b, a)][r].
-func (s *winoScratch) gradTile(w, t int, dm []float32, r, rows int) {
+// gradient, A dY A^T, into row r of the planes of dm of the positions
+// [p0, p1) (positionGroup's order; planes of rows rows of cb channels, in
+// V's order): the tile's 4x4 pixels px[i][j] read channels-last by a
+// transpose per pixel row (zeros past the image), a pass along each of its
+// four rows into tmp[i][a], then along the positions' columns into
+// dm[(b, a)][r] (through scratch where a column is only partly in the
+// range).
+func (s *winoScratch) gradTile(w, t int, dm []float32, r, rows, p0, p1 int) {
 	impl, g, cb := s.impl, s.g, s.cb
 	n, q := t/s.tt, t%s.tt
 	ty, tx := q/s.tw, q%s.tw
@@ -139,8 +197,16 @@ func (s *winoScratch) gradTile(w, t int, dm []float32, r, rows int) {
 	for i := 0; i < 4; i++ {
 		impl.WinogradOutputAdjoint4(tmp[i*6*cb:], cb, px[i*4*cb:], cb, cb)
 	}
-	for a := 0; a < 6; a++ {
-		impl.WinogradOutputAdjoint4(dm[(a*rows+r)*cb:], 6*rows*cb, tmp[a*cb:], 6*cb, cb)
+	for a := p0 / 6; a <= (p1-1)/6; a++ {
+		if p0 <= 6*a && 6*a+6 <= p1 {
+			impl.WinogradOutputAdjoint4(dm[(a*rows+r)*cb:], 6*rows*cb, tmp[a*cb:], 6*cb, cb)
+			continue
+		}
+		t6 := tmp[40*cb : 46*cb]
+		impl.WinogradOutputAdjoint4(t6, cb, tmp[a*cb:], 6*cb, cb)
+		for b := max(0, p0-6*a); b < min(6, p1-6*a); b++ {
+			copy(dm[((b*6+a)*rows+r)*cb:][:cb], t6[b*cb:][:cb])
+		}
 	}
 }
 

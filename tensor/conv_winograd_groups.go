@@ -64,7 +64,7 @@ func (s *winoScratch) inputGroup(w, g int) {
 		return
 	}
 	for r := 0; r < s.tc; r++ {
-		s.inputRange(w, s.t0+r, s.v[36*s.chunk*k0:], k1-k0, r, s.chunk, k0, k1)
+		s.inputRange(w, s.t0+r, s.v[36*s.chunk*k0:], k1-k0, r, s.chunk, k0, k1, 0, 36)
 	}
 }
 

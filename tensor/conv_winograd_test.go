@@ -243,20 +243,23 @@ func TestWinogradBlocking(t *testing.T) {
 		newWinoCase(t, r, 3, 24, 40, 9, 8, 1),
 		newWinoCase(t, r, 2, 37, 33, 8, 12, 1),
 	}
-	defer func() { winoSchedule, winoForceChunk, winoForceBlock, winoOrder = 0, 0, 0, 0 }()
+	defer func() { winoSchedule, winoForceChunk, winoForceBlock, winoOrder, winoGradBy = 0, 0, 0, 0, 0 }()
 	// order 2 takes the chunks outside the blocks (chunksOuter), 1 the
-	// blocks outside; threads 5 cuts the positions and channels into five
-	// groups, some holding part of a column of positions.
-	type variant struct{ sched, chunk, block, order, threads int }
-	variants := []variant{{1, 0, 0, 0, 2}, {1, 7, 0, 0, 2}, {1, 0, 16, 0, 2}, {1, 7, 16, 1, 2}, {1, 5, 32, 1, 2}, {2, 0, 0, 0, 2}, {2, 0, 16, 0, 2},
-		{1, 7, 16, 2, 2}, {1, 5, 32, 2, 2}, {1, 7, 16, 2, 5}, {1, 0, 0, 0, 5}, {1, 5, 32, 1, 5}}
+	// blocks outside; by 1 runs the weight gradient by channel groups, 2
+	// by position groups (gradByPositions); threads 5 cuts the positions
+	// and channels into five groups, some holding part of a column of
+	// positions.
+	type variant struct{ sched, chunk, block, order, by, threads int }
+	variants := []variant{{1, 0, 0, 0, 1, 2}, {1, 7, 0, 0, 2, 2}, {1, 0, 16, 0, 1, 2}, {1, 7, 16, 1, 1, 2}, {1, 5, 32, 1, 2, 2},
+		{2, 0, 0, 0, 2, 2}, {2, 0, 16, 0, 1, 2}, {1, 7, 16, 2, 2, 2}, {1, 5, 32, 2, 1, 2}, {1, 7, 16, 2, 1, 5},
+		{1, 0, 0, 0, 2, 5}, {1, 5, 32, 1, 1, 5}, {1, 5, 32, 1, 2, 5}, {1, 7, 0, 1, 1, 5}}
 	for _, impl := range simd.Implementations() {
 		for _, c := range cases {
 			var y0, dx0 []float32
 			dw0 := map[int][]float32{}
 			for _, v := range variants {
-				winoSchedule, winoForceChunk, winoForceBlock, winoOrder = v.sched, v.chunk, v.block, v.order
-				name := fmt.Sprintf("%v %+v schedule %d chunk %d block %d order %d threads %d", impl, c.g, v.sched, v.chunk, v.block, v.order, v.threads)
+				winoSchedule, winoForceChunk, winoForceBlock, winoOrder, winoGradBy = v.sched, v.chunk, v.block, v.order, v.by
+				name := fmt.Sprintf("%v %+v schedule %d chunk %d block %d order %d by %d threads %d", impl, c.g, v.sched, v.chunk, v.block, v.order, v.by, v.threads)
 				y, dx, dw := c.run(impl, v.threads)
 				if y0 == nil {
 					y0, dx0 = y, dx
