@@ -81,25 +81,22 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 	s.chunk = s.winoGradChunk(cb)
 	s.chunkVM(36*s.chunk*cin, 36*s.chunk*cb)
 	s.u = grow(s.u, 36*cin*cb)
-	if s.gradByPositions() {
-		s.pgroups = min(36, max(1, threads))
-		for s.c0 = 0; s.c0 < cout; s.c0 += cb {
-			s.cb = min(cb, cout-s.c0)
-			for s.t0 = 0; s.t0 < s.nt; s.t0 += s.chunk {
-				s.tc = min(s.chunk, s.nt-s.t0)
-				s.parallel(winoGradPositions, s.pgroups, threads, false)
-			}
-			s.parallel(winoGradKernel, s.cb, threads, false)
-		}
-		return
-	}
+	byPositions := s.gradByPositions()
+	s.pgroups = min(36, max(1, threads))
 	s.setChannelGroups(threads)
 	for s.c0 = 0; s.c0 < cout; s.c0 += cb {
 		s.cb = min(cb, cout-s.c0)
 		for s.t0 = 0; s.t0 < s.nt; s.t0 += s.chunk {
 			s.tc = min(s.chunk, s.nt-s.t0)
+			if byPositions {
+				s.parallel(winoGradPositions, s.pgroups, threads, false)
+				continue
+			}
 			s.parallel(winoGradTiles, s.tc, threads, true)
 			s.parallel(winoGradGroup, s.cgroups, threads, false)
+		}
+		if byPositions {
+			s.parallel(winoGradKernel, s.cb, threads, false)
 		}
 	}
 }
