@@ -276,7 +276,10 @@ func (s *winoScratch) setup(impl *simd.Impl, threads int, g *ConvGeom, w, x, y [
 	s.tt = s.th * s.tw
 	s.nt = g.N * s.tt
 	for wk := 0; wk < threads; wk++ {
-		s.tmp[wk] = grow(s.tmp[wk], max(42*s.cin, 46*s.cout, (27*winoKerBlock+6)*s.cout, 27*s.cin))
+		// The input transform's rows and a column (42 Cin), the kernel
+		// transform's taps and first pass (27 kernels a channel, cb <= Cout),
+		// which cover the output transforms' 46 cb and G^T's 27 Cin.
+		s.tmp[wk] = grow(s.tmp[wk], max(42*s.cin, 27*winoKerBlock*s.cout))
 	}
 	s.xb = grow(s.xb, g.N*s.hb*s.wb*s.cin)
 }
@@ -402,7 +405,7 @@ func (s *winoScratch) block(w, u int) {
 // w alone.
 func (s *winoScratch) product(w, xi int, v, m []float32, rows int) {
 	impl, cin, cb := s.impl, s.cin, s.cb
-	p := xi%6*6 + xi/6 // U is in position order (positionGroup)
+	p := otherOrder(xi) // U is in position order (positionGroup)
 	s.da[w] = denseA{impl: impl, a: v, lda: cin}
 	gemmSourcesAt(s.jobs.of(w), impl, w, 0, rows, cb, cin, 1, &s.da[w], s.inPlace(w, s.u[p*cin*cb:(p+1)*cin*cb], cb), m, cb, true)
 }
@@ -450,17 +453,9 @@ func (s *winoScratch) inputRange(w, t int, v []float32, ld, r, rows, k0, k1, p0,
 	for i := 0; i < 6; i++ {
 		impl.WinogradInput4(tmp[i*6*cin:], cin, s.xb[((n*s.hb+4*ty+i)*s.wb+4*tx)*cin+k0:], cin, nc)
 	}
-	for a := p0 / 6; a <= (p1-1)/6; a++ {
-		if p0 <= 6*a && 6*a+6 <= p1 {
-			impl.WinogradInput4(v[(a*rows+r)*ld:], 6*rows*ld, tmp[a*cin:], 6*cin, nc)
-			continue
-		}
-		t6 := s.tmp[w][36*cin : 36*cin+6*nc]
-		impl.WinogradInput4(t6, nc, tmp[a*cin:], 6*cin, nc)
-		for b := max(0, p0-6*a); b < min(6, p1-6*a); b++ {
-			copy(v[((b*6+a)*rows+r)*ld:][:nc], t6[b*nc:][:nc])
-		}
-	}
+	passColumns(p0, p1, nc, s.tmp[w][36*cin:36*cin+6*nc], v[r*ld:], rows*ld, 6*rows*ld, func(a int, d []float32, ds int) {
+		impl.WinogradInput4(d, ds, tmp[a*cin:], 6*cin, nc)
+	})
 }
 
 // outputTile transforms row r of the planes of m (planes of rows rows of
@@ -499,7 +494,6 @@ func (s *winoScratch) kernelRange(w, p0, p1, k0, k1 int) {
 		kb := min(winoKerBlock, k1-k0)
 		t9 := s.tmp[w][:kb*9*cb]
 		t18 := s.tmp[w][kb*9*cb : kb*27*cb]
-		t6 := s.tmp[w][kb*27*cb : (kb*27+6)*cb]
 		if s.flip {
 			// The kernel w[k][o][r][s] of the convolution whose input
 			// gradient this is: one transpose per input channel here.
@@ -521,20 +515,15 @@ func (s *winoScratch) kernelRange(w, p0, p1, k0, k1 int) {
 				impl.WinogradKernel4(t18[(j*18+r*6)*cb:], cb, tap(r*3), tap(r*3+1), tap(r*3+2))
 			}
 		}
-		for a := p0 / 6; a <= (p1-1)/6; a++ {
-			whole := p0 <= 6*a && 6*a+6 <= p1
+		// A column's kb kernels at once: rows j of a plane are cb apart,
+		// in U and in the scratch alike (t9's, free once t18 is formed), so
+		// a plane's rows of the block are one run.
+		passColumns(p0, p1, kb*cb, t9[:6*kb*cb], s.u[k0*cb:], 6*cin*cb, cin*cb, func(a int, d []float32, ds int) {
 			for j := 0; j < kb; j++ {
 				row := func(r int) []float32 { return t18[(j*18+r*6+a)*cb : (j*18+r*6+a+1)*cb] }
-				if whole {
-					impl.WinogradKernel4(s.u[(6*a*cin+k0+j)*cb:], cin*cb, row(0), row(1), row(2))
-					continue
-				}
-				impl.WinogradKernel4(t6, cb, row(0), row(1), row(2))
-				for b := max(0, p0-6*a); b < min(6, p1-6*a); b++ {
-					copy(s.u[((6*a+b)*cin+k0+j)*cb:][:cb], t6[b*cb:][:cb])
-				}
+				impl.WinogradKernel4(d[j*cb:], ds, row(0), row(1), row(2))
 			}
-		}
+		})
 	}
 }
 

@@ -163,7 +163,7 @@ func (s *winoScratch) gradPositions(w, g int) {
 		s.gradTile(w, s.t0+r, s.mt, r, s.chunk, p0, p1)
 	}
 	for p := p0; p < p1; p++ {
-		s.gradProduct(w, p%6*6+p/6, 0, s.cin)
+		s.gradProduct(w, otherOrder(p), 0, s.cin)
 	}
 }
 
@@ -194,17 +194,9 @@ func (s *winoScratch) gradTile(w, t int, dm []float32, r, rows, p0, p1 int) {
 	for i := 0; i < 4; i++ {
 		impl.WinogradOutputAdjoint4(tmp[i*6*cb:], cb, px[i*4*cb:], cb, cb)
 	}
-	for a := p0 / 6; a <= (p1-1)/6; a++ {
-		if p0 <= 6*a && 6*a+6 <= p1 {
-			impl.WinogradOutputAdjoint4(dm[(a*rows+r)*cb:], 6*rows*cb, tmp[a*cb:], 6*cb, cb)
-			continue
-		}
-		t6 := tmp[40*cb : 46*cb]
-		impl.WinogradOutputAdjoint4(t6, cb, tmp[a*cb:], 6*cb, cb)
-		for b := max(0, p0-6*a); b < min(6, p1-6*a); b++ {
-			copy(dm[((b*6+a)*rows+r)*cb:][:cb], t6[b*cb:][:cb])
-		}
-	}
+	passColumns(p0, p1, cb, tmp[40*cb:46*cb], dm[r*cb:], rows*cb, 6*rows*cb, func(a int, d []float32, ds int) {
+		impl.WinogradOutputAdjoint4(d, ds, tmp[a*cb:], 6*cb, cb)
+	})
 }
 
 // gradProduct adds the chunk's product of position xi into the block's

@@ -37,6 +37,32 @@ package tensor
 // 6.1-6.6 ms (one thread: the same).
 func positionGroup(g, n int) (p0, p1 int) { return 36 * g / n, 36 * (g + 1) / n }
 
+// otherOrder maps a position between the two orders of a tile's 36
+// positions, 6a + b (U, positionGroup) and xi = 6b + a (V, M, dM); the map
+// is its own inverse.
+func otherOrder(i int) int { return i%6*6 + i/6 }
+
+// passColumns runs the second pass of a transform, the pass along the
+// columns a of a tile, for the columns of the positions [p0, p1)
+// (positionGroup's order), writing only the positions in the range.
+// pass(a, d, ds) writes column a's six rows b, ds apart, at d; a row is n
+// floats. Column a's row b goes to dst[a*dcs+b*ds:]: a column wholly in
+// the range is written there in place, another through t6 (six rows of n
+// floats) and a copy of its rows in the range.
+func passColumns(p0, p1, n int, t6, dst []float32, dcs, ds int, pass func(a int, d []float32, ds int)) {
+	for a := p0 / 6; a <= (p1-1)/6; a++ {
+		b0, b1 := max(0, p0-6*a), min(6, p1-6*a)
+		if b0 == 0 && b1 == 6 {
+			pass(a, dst[a*dcs:], ds)
+			continue
+		}
+		pass(a, t6, n)
+		for b := b0; b < b1; b++ {
+			copy(dst[a*dcs+b*ds:][:n], t6[b*n:][:n])
+		}
+	}
+}
+
 // group runs position group g's part of a chunk: U of its positions
 // (formU: the block's first chunk, or every chunk with the chunks
 // outside) and its products, whose A is the chunk's V in blocks of input
@@ -48,7 +74,7 @@ func (s *winoScratch) group(w, g int) {
 	}
 	impl, cin, cb := s.impl, s.cin, s.cb
 	for p := p0; p < p1; p++ {
-		xi := p%6*6 + p/6
+		xi := otherOrder(p)
 		s.va[w] = vBlocksA{s: s, xi: xi}
 		gemmSourcesAt(s.jobs.of(w), impl, w, 0, s.tc, cb, cin, 1, &s.va[w], s.inPlace(w, s.u[p*cin*cb:(p+1)*cin*cb], cb), s.mt[xi*s.chunk*cb:][:s.tc*cb], cb, true)
 	}
