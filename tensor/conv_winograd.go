@@ -31,12 +31,18 @@ import (
 //     into y (NCHW).
 //
 // Steps 2 and 3 run in one of two schedules (blockTiles): in chunks of
-// tiles (tileChunk), a chunk's V formed by channel groups, its kernel
-// transform and products by position groups (conv_winograd_groups.go),
-// each product single-threaded and with no barrier between them, and its
-// output transform by tiles; or in blocks of tiles sized to stay in L2,
-// each block's transforms and products on one worker, so that V and M
-// never leave the cache but every block reads all of U.
+// tiles (tileChunk), or in blocks of tiles sized to stay in L2, each
+// block's transforms and products on one worker, so that V and M never
+// leave the cache but every block reads all of U. In chunks, each chunk's
+// V is formed once, by panels of the products' rows, straight into the
+// layout in which the products read their A (inputPanel, vPackedA), and
+// then, where the chunks run outside the blocks of output channels
+// (chunksOuter) or there is one chunk, the chunk's work is cut into units
+// of output channels (unit), each unit's kernel transform, 36 products and
+// output transform on one worker with U and M of its own; with the blocks
+// outside, each block's kernel transform and products run by position
+// groups and its output transform by tiles (conv_winograd_groups.go). Each
+// product runs single-threaded.
 //
 // Memory: U, V and M are bounded (winoUBytes, winoChunkBytes) rather than
 // sized for the whole layer, and the output tiles go straight into y,
@@ -134,8 +140,7 @@ type winoScratch struct {
 	tmp    [maxWorkers][]float32
 	vb, mb [maxWorkers][]float32 // a block's V and M (blocked schedule)
 	da     [maxWorkers]denseA
-	va     [maxWorkers]vBlocksA // the chunked schedule's A
-	jobs   workerJobs           // each worker's products
+	jobs   workerJobs // each worker's products
 	ub     [maxWorkers]inPlaceB
 	db     [maxWorkers]denseB // the weight gradient's B (V read dense)
 
@@ -151,6 +156,9 @@ type winoScratch struct {
 	c0, cb             int  // the block of output channels in progress
 	pgroups, cgroups   int  // units of a chunk (positionGroup, channelGroup)
 	formU              bool // the chunk in progress forms U (group)
+	cbu                int  // output channels of a unit (unit)
+	mr, mPad, kcV      int
+	vpa                [maxWorkers]vPackedA
 	cin, cout          int
 	task               winoTask
 }
@@ -165,13 +173,14 @@ const (
 	winoCopyIn = iota
 	winoKernel
 	winoGroup
-	winoInputGroup
 	winoOutput
 	winoBlock
 	winoGradTiles
 	winoGradGroup
 	winoGradPositions
 	winoGradKernel
+	winoUnit
+	winoPanel
 )
 
 func (t *winoTask) run(w, i int) {
@@ -180,13 +189,12 @@ func (t *winoTask) run(w, i int) {
 	case winoCopyIn:
 		s.copyIn(i)
 	case winoKernel:
-		s.kernelRange(w, 0, 36, i*winoKerBlock, min(s.cin, (i+1)*winoKerBlock))
+		s.kernelRange(w, s.u, s.c0, s.cb, 0, 36, i*winoKerBlock, min(s.cin, (i+1)*winoKerBlock))
 	case winoGroup:
 		s.group(w, i)
-	case winoInputGroup:
-		s.inputGroup(w, i)
 	case winoOutput:
-		s.outputTile(w, s.t0+i, s.mt, i, s.chunk)
+		r := i * winoRun
+		s.outputTiles(w, s.t0+r, s.t0+min(s.tc, r+winoRun), s.mt, r, s.chunk, s.c0, s.cb)
 	case winoBlock:
 		s.block(w, i)
 	case winoGradTiles:
@@ -197,6 +205,10 @@ func (t *winoTask) run(w, i int) {
 		s.gradPositions(w, i)
 	case winoGradKernel:
 		s.gradKernel(w, i, 0, s.cin)
+	case winoUnit:
+		s.unit(w, i)
+	case winoPanel:
+		s.inputPanel(w, i)
 	}
 }
 
@@ -220,47 +232,48 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 	cin, nt := s.cin, s.nt
 	s.parallel(winoCopyIn, g.N, threads, false)
 	cb := s.coutBlock()
-	s.u = grow(s.u, 36*cin*cb)
 	if s.tb = s.blockTiles(cb); s.tb > 0 {
+		s.u = grow(s.u, 36*cin*cb)
 		for wk := 0; wk < threads; wk++ {
 			s.vb[wk] = grow(s.vb[wk], 36*s.tb*cin)
 			s.mb[wk] = grow(s.mb[wk], 36*s.tb*cb)
 		}
-	} else {
-		s.chunk = s.tileChunk(cb)
-		s.chunkVM(36*s.chunk*cin, 36*s.chunk*cb)
-	}
-	s.pgroups = min(36, max(1, threads))
-	s.setChannelGroups(threads)
-	if s.tb == 0 && s.chunksOuter(cb) {
-		// Each chunk's V once, U of every block for each chunk.
-		s.formU = true
-		for s.t0 = 0; s.t0 < nt; s.t0 += s.chunk {
-			s.tc = min(s.chunk, nt-s.t0)
-			s.parallel(winoInputGroup, s.cgroups, threads, false)
-			for s.c0 = 0; s.c0 < s.cout; s.c0 += cb {
-				s.cb = min(cb, s.cout-s.c0)
-				s.parallel(winoGroup, s.pgroups, threads, false)
-				s.parallel(winoOutput, s.tc, threads, true)
-			}
+		for s.c0 = 0; s.c0 < s.cout; s.c0 += cb {
+			s.cb = min(cb, s.cout-s.c0)
+			s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
+			s.parallel(winoBlock, (nt+s.tb-1)/s.tb, threads, false)
 		}
 		return
 	}
+	s.chunk = s.tileChunk(cb)
+	s.packedV(threads)
+	panels := func() int { return (s.tc + s.mr - 1) / s.mr }
+	if s.chunk >= nt || s.chunksOuter(cb) {
+		// Each chunk's V once, then the units of output channels, each
+		// forming its U for the chunk.
+		s.cbu = s.unitWidth(cb, threads)
+		s.u = grow(s.u, threads*36*cin*s.cbu)
+		s.chunkVM(36*s.mPad*cin, threads*36*s.chunk*s.cbu)
+		for s.t0 = 0; s.t0 < nt; s.t0 += s.chunk {
+			s.tc = min(s.chunk, nt-s.t0)
+			s.parallel(winoPanel, panels(), threads, false)
+			s.parallel(winoUnit, (s.cout+s.cbu-1)/s.cbu, threads, false)
+		}
+		return
+	}
+	// The blocks outside: each block's U once, V of every chunk once per
+	// block.
+	s.u = grow(s.u, 36*cin*cb)
+	s.chunkVM(36*s.mPad*cin, 36*s.chunk*cb)
+	s.pgroups = min(36, max(1, threads))
 	for s.c0 = 0; s.c0 < s.cout; s.c0 += cb {
 		s.cb = min(cb, s.cout-s.c0)
-		if s.tb > 0 {
-			s.parallel(winoKernel, (cin+winoKerBlock-1)/winoKerBlock, threads, false)
-			s.parallel(winoBlock, (nt+s.tb-1)/s.tb, threads, false)
-			continue
-		}
 		for s.t0 = 0; s.t0 < nt; s.t0 += s.chunk {
 			s.tc = min(s.chunk, nt-s.t0)
 			s.formU = s.t0 == 0
-			if s.formV() {
-				s.parallel(winoInputGroup, s.cgroups, threads, false)
-			}
+			s.parallel(winoPanel, panels(), threads, false)
 			s.parallel(winoGroup, s.pgroups, threads, false)
-			s.parallel(winoOutput, s.tc, threads, true)
+			s.parallel(winoOutput, (s.tc+winoRun-1)/winoRun, threads, true)
 		}
 	}
 }
@@ -278,7 +291,8 @@ func (s *winoScratch) setup(impl *simd.Impl, threads int, g *ConvGeom, w, x, y [
 	for wk := 0; wk < threads; wk++ {
 		// The input transform's rows and a column (42 Cin), the kernel
 		// transform's taps and first pass (27 kernels a channel, cb <= Cout),
-		// which cover the output transforms' 46 cb and G^T's 27 Cin.
+		// which cover the output transforms' 24 + 16 winoRun cb and G^T's
+		// 27 Cin.
 		s.tmp[wk] = grow(s.tmp[wk], max(42*s.cin, 27*winoKerBlock*s.cout))
 	}
 	s.xb = grow(s.xb, g.N*s.hb*s.wb*s.cin)
@@ -298,8 +312,8 @@ func (s *winoScratch) chunkVM(nv, nm int) {
 // done drops the call's operands (they belong to the caller).
 func (s *winoScratch) done() {
 	s.impl, s.g, s.w, s.x, s.y = nil, nil, nil, nil, nil
-	for wk := range s.va {
-		s.va[wk] = vBlocksA{}
+	for wk := range s.vpa {
+		s.vpa[wk] = vPackedA{}
 	}
 	for wk := range s.da {
 		s.da[wk], s.ub[wk], s.db[wk] = denseA{}, inPlaceB{}, denseB{}
@@ -396,9 +410,7 @@ func (s *winoScratch) block(w, u int) {
 	for xi := 0; xi < 36; xi++ {
 		s.product(w, xi, vb[xi*s.tb*cin:][:tb*cin], mb[xi*s.tb*cb:][:tb*cb], tb)
 	}
-	for t := t0; t < t0+tb; t++ {
-		s.outputTile(w, t, mb, t-t0, s.tb)
-	}
+	s.outputTiles(w, t0, t0+tb, mb, 0, s.tb, s.c0, s.cb)
 }
 
 // product computes m = v U[xi] (rows x cb) for rows tiles of v, on worker
@@ -458,38 +470,54 @@ func (s *winoScratch) inputRange(w, t int, v []float32, ld, r, rows, k0, k1, p0,
 	})
 }
 
-// outputTile transforms row r of the planes of m (planes of rows rows of
-// the block's cb channels) back into the block's channels of tile t of y:
-// a pass along a into tmp[b][q], then along b into the tile's 4x4 pixels
-// px[i][j] (channels-last), written into y a pixel row at a time by a
-// transpose, the pixels past the image left out.
-func (s *winoScratch) outputTile(w, t int, m []float32, r, rows int) {
-	impl, g, cb := s.impl, s.g, s.cb
-	n, q := t/s.tt, t%s.tt
-	ty, tx := q/s.tw, q%s.tw
+// winoRun is the most tiles outputTiles writes into y at once: eight
+// tiles are 32 pixels, two cache lines of each channel's pixel row.
+const winoRun = 8
+
+// outputTiles transforms the tiles [ta, tb), rows r0 + t - ta of the
+// planes of m (planes of rows rows of cb channels), back into the output
+// channels [c0, c0+cb) of y. Each run of up to winoRun tiles of one row of
+// tiles goes, a tile at a time, through a pass along a into tmp[b][q] and
+// a pass along b into the run's pixels px[i][x] (channels-last), and the
+// run is written into y by one transpose per pixel row, the pixels past
+// the image left out. A transpose per tile wrote four pixels, 16 bytes,
+// of each channel's row at a time: on the 64-channel 32x32 stage that
+// took a quarter of the forward pass.
+func (s *winoScratch) outputTiles(w, ta, tb int, m []float32, r0, rows, c0, cb int) {
+	impl, g := s.impl, s.g
 	tmp := s.tmp[w]
-	px := tmp[24*cb : 40*cb]
-	for b := 0; b < 6; b++ {
-		impl.WinogradOutput4(tmp[b*4*cb:], cb, m[(b*6*rows+r)*cb:], rows*cb, cb)
-	}
-	for j := 0; j < 4; j++ {
-		impl.WinogradOutput4(px[j*cb:], 4*cb, tmp[j*cb:], 4*cb, cb)
-	}
-	ohw, nj := g.OH*g.OW, min(4, g.OW-4*tx)
-	for i := range min(4, g.OH-4*ty) {
-		impl.Transpose(s.y[(n*s.cout+s.c0)*ohw+(4*ty+i)*g.OW+4*tx:], ohw, px[i*4*cb:], cb, nj, cb)
+	ohw := g.OH * g.OW
+	for t := ta; t < tb; {
+		n, q := t/s.tt, t%s.tt
+		ty, tx := q/s.tw, q%s.tw
+		k := min(tb-t, s.tw-tx, winoRun)
+		px := tmp[24*cb : (24+16*k)*cb]
+		for e := 0; e < k; e++ {
+			r := r0 + t + e - ta
+			for b := 0; b < 6; b++ {
+				impl.WinogradOutput4(tmp[b*4*cb:], cb, m[(b*6*rows+r)*cb:], rows*cb, cb)
+			}
+			for j := 0; j < 4; j++ {
+				impl.WinogradOutput4(px[(4*e+j)*cb:], 4*k*cb, tmp[j*cb:], 4*cb, cb)
+			}
+		}
+		nx := min(4*k, g.OW-4*tx)
+		for i := range min(4, g.OH-4*ty) {
+			impl.Transpose(s.y[(n*s.cout+c0)*ohw+(4*ty+i)*g.OW+4*tx:], ohw, px[i*4*k*cb:], cb, nx, cb)
+		}
+		t += k
 	}
 }
 
-// kernelRange writes U[p][k][o], p = 6a + b, for the positions [p0, p1)
-// (positionGroup's order), the input channels [k0, k1) and the output
-// channels o of the block (c0, cb), winoKerBlock input channels at a time:
+// kernelRange writes into u, U[p][k][o] of the block of output channels
+// (c0, cb), p = 6a + b, for the positions [p0, p1) (positionGroup's order)
+// and the input channels [k0, k1), winoKerBlock input channels at a time:
 // the nine taps of the kernels (k, o) as rows of output channels (a
-// transpose), G along each kernel's rows into tmp[k][r][a], then along its
+// transpose), G along each kernel's rows into t18[r][a][k], then along its
 // columns into U[(a, b)][k] for the columns a of the positions (through
 // scratch where a column is only partly in the range).
-func (s *winoScratch) kernelRange(w, p0, p1, k0, k1 int) {
-	impl, cin, cout, c0, cb := s.impl, s.cin, s.cout, s.c0, s.cb
+func (s *winoScratch) kernelRange(w int, u []float32, c0, cb, p0, p1, k0, k1 int) {
+	impl, cin, cout := s.impl, s.cin, s.cout
 	for ; k0 < k1; k0 += winoKerBlock {
 		kb := min(winoKerBlock, k1-k0)
 		t9 := s.tmp[w][:kb*9*cb]
@@ -512,16 +540,24 @@ func (s *winoScratch) kernelRange(w, p0, p1, k0, k1 int) {
 				return t9[(j*9+rs)*cb : (j*9+rs+1)*cb]
 			}
 			for r := 0; r < 3; r++ {
-				impl.WinogradKernel4(t18[(j*18+r*6)*cb:], cb, tap(r*3), tap(r*3+1), tap(r*3+2))
+				impl.WinogradKernel4(t18[(r*6*kb+j)*cb:], kb*cb, tap(r*3), tap(r*3+1), tap(r*3+2))
 			}
 		}
 		// A column's kb kernels at once: rows j of a plane are cb apart,
-		// in U and in the scratch alike (t9's, free once t18 is formed), so
-		// a plane's rows of the block are one run.
-		passColumns(p0, p1, kb*cb, t9[:6*kb*cb], s.u[k0*cb:], 6*cin*cb, cin*cb, func(a int, d []float32, ds int) {
+		// in U and in t18 ([r][a][j][o]) alike, so a plane's rows of the
+		// block are one run, and one call transforms them where cb is whole
+		// vectors at every level (else one call per kernel row, so that
+		// the vector tails fall on the same channels as unblocked). The
+		// partial columns go through t9's scratch, free once t18 is formed.
+		whole := cb%16 == 0
+		passColumns(p0, p1, kb*cb, t9[:6*kb*cb], u[k0*cb:], 6*cin*cb, cin*cb, func(a int, d []float32, ds int) {
+			row := func(r, j0, j1 int) []float32 { return t18[((r*6+a)*kb+j0)*cb : ((r*6+a)*kb+j1)*cb] }
+			if whole {
+				impl.WinogradKernel4(d, ds, row(0, 0, kb), row(1, 0, kb), row(2, 0, kb))
+				return
+			}
 			for j := 0; j < kb; j++ {
-				row := func(r int) []float32 { return t18[(j*18+r*6+a)*cb : (j*18+r*6+a+1)*cb] }
-				impl.WinogradKernel4(d[j*cb:], ds, row(0), row(1), row(2))
+				impl.WinogradKernel4(d[j*cb:], ds, row(0, j, j+1), row(1, j, j+1), row(2, j, j+1))
 			}
 		})
 	}

@@ -84,6 +84,7 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 	byPositions := s.gradByPositions()
 	s.pgroups = min(36, max(1, threads))
 	s.setChannelGroups(threads)
+
 	for s.c0 = 0; s.c0 < cout; s.c0 += cb {
 		s.cb = min(cb, cout-s.c0)
 		for s.t0 = 0; s.t0 < s.nt; s.t0 += s.chunk {

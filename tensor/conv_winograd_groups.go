@@ -1,17 +1,24 @@
 package tensor
 
-// The units of the Winograd path's chunked schedule (docs/conv.md,
-// "Winograd on several threads"). On several threads the work of a chunk
-// of tiles is cut so that what one worker writes, the same worker reads
-// next, as far as the arithmetic allows:
+// How the Winograd path's chunked schedule cuts its work among the
+// workers (docs/conv.md, "Winograd on several threads"), so that what one
+// worker writes, the same worker reads next, as far as the arithmetic
+// allows:
 //
-//   - V is formed by channel groups (channelGroup), each group's input
-//     channels of every tile into a block of V of its own;
-//   - the forward products run by position groups (positionGroup): a group
+//   - V is formed by panels of the products' rows (inputPanel), packed as
+//     the products' A (vPackedA), so that no product packs it again;
+//   - the forward's work is cut into units of output channels (unit),
+//     claimed as the workers come free: a unit transforms the kernel for
+//     its channels into the worker's own U, runs the 36 products into the
+//     worker's own M and transforms them back into y. Only V, formed once
+//     per chunk, passes between the workers. With the blocks of output
+//     channels outside and several chunks, a block's U serves every chunk,
+//     and the forward runs by position groups instead (group): a group
 //     transforms the kernel for its positions into its own planes of U and
-//     runs their products, reading V from every channel group's block;
-//   - the weight gradient runs by channel groups end to end: V, the 36
-//     products into the group's block of dU, and G^T of that block.
+//     runs their products;
+//   - the weight gradient runs by channel groups end to end (gradGroup): V,
+//     the 36 products into the group's block of dU, and G^T of that block;
+//     or by position groups (gradPositions).
 //
 // The first cuts (the kernel transform by input channels, V by tiles, the
 // products one unit per position, dU's G^T by output channels) had each
@@ -21,9 +28,13 @@ package tensor
 // threads than on one. Interleaved blocks do not do: with each worker's
 // half of every row of V and dU, the weight gradient's products ran as
 // slowly per worker on two threads as all of them on one, so each
-// group's block is one run of memory. The groups depend on the thread
-// count, the arithmetic does not: every transform, product and sum is the
-// same for any cut (TestConvThreadsBitwise, TestWinogradBlocking).
+// group's block is one run of memory. Units rather than one group per
+// worker, because the two vCPUs of that VM are not equally fast: pinned
+// to one or the other, the same one-thread forward took 9.5 and 14 ms, and
+// which one is slow changes over minutes, so a static cut waits for the
+// slower. The cuts depend on the thread count, the arithmetic does not:
+// every transform, product and sum is the same for any cut
+// (TestConvThreadsBitwise, TestWinogradBlocking).
 
 // positionGroup returns the positions [p0, p1) of group g of n: the 36
 // positions p = 6a + b of a transformed tile (xi = 6b + a of V and M), in
@@ -63,27 +74,26 @@ func passColumns(p0, p1, n int, t6, dst []float32, dcs, ds int, pass func(a int,
 	}
 }
 
-// group runs position group g's part of a chunk: U of its positions
-// (formU: the block's first chunk, or every chunk with the chunks
-// outside) and its products, whose A is the chunk's V in blocks of input
-// channels (vBlocksA).
+// group runs position group g's part of a chunk with the blocks of output
+// channels outside: U of its positions (formU: the block's first chunk)
+// and its products, whose A is the chunk's packed V (vPackedA).
 func (s *winoScratch) group(w, g int) {
 	p0, p1 := positionGroup(g, s.pgroups)
 	if s.formU {
-		s.kernelRange(w, p0, p1, 0, s.cin)
+		s.kernelRange(w, s.u, s.c0, s.cb, p0, p1, 0, s.cin)
 	}
 	impl, cin, cb := s.impl, s.cin, s.cb
 	for p := p0; p < p1; p++ {
 		xi := otherOrder(p)
-		s.va[w] = vBlocksA{s: s, xi: xi}
-		gemmSourcesAt(s.jobs.of(w), impl, w, 0, s.tc, cb, cin, 1, &s.va[w], s.inPlace(w, s.u[p*cin*cb:(p+1)*cin*cb], cb), s.mt[xi*s.chunk*cb:][:s.tc*cb], cb, true)
+		s.vpa[w] = vPackedA{s: s, xi: xi}
+		gemmSourcesAt(s.jobs.of(w), impl, w, 0, s.tc, cb, cin, 1, &s.vpa[w], s.inPlace(w, s.u[p*cin*cb:(p+1)*cin*cb], cb), s.mt[xi*s.chunk*cb:][:s.tc*cb], cb, true)
 	}
 }
 
-// inputGroup forms the chunk's V for channel group g (channelGroup): the
-// input channels [k0, k1) of every tile, into the group's own block of V,
-// planes [xi][t][k1-k0] at s.v[36*s.chunk*k0:] (with one group, V's
-// planes of all channels).
+// inputGroup forms the chunk's V for the weight gradient's channel group g
+// (channelGroup): the input channels [k0, k1) of every tile, into the
+// group's own block of V, planes [xi][t][k1-k0] at s.v[36*s.chunk*k0:]
+// (with one group, V's planes of all channels).
 func (s *winoScratch) inputGroup(w, g int) {
 	k0, k1 := s.channelGroup(g)
 	if k0 >= k1 {
@@ -91,39 +101,6 @@ func (s *winoScratch) inputGroup(w, g int) {
 	}
 	for r := 0; r < s.tc; r++ {
 		s.inputRange(w, s.t0+r, s.v[36*s.chunk*k0:], k1-k0, r, s.chunk, k0, k1, 0, 36)
-	}
-}
-
-// vBlocksA is V[xi] of the chunk as the A of a product (tiles by input
-// channels) when V is in blocks of channel groups (inputGroup): each
-// panel's columns are gathered from the blocks they fall in.
-type vBlocksA struct {
-	s  *winoScratch
-	xi int
-}
-
-func (a *vBlocksA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
-	s := a.s
-	np := (mb + mr - 1) / mr
-	for ip := range np {
-		panel := dst[ip*mr*kb : (ip+1)*mr*kb]
-		rows := min(mr, mb-ip*mr)
-		if rows < mr {
-			clear(panel)
-		}
-		for g := 0; g < s.cgroups; g++ {
-			k0, k1 := s.channelGroup(g)
-			q0, q1 := max(p0, k0), min(p0+kb, k1)
-			if q0 >= q1 {
-				continue
-			}
-			n := k1 - k0
-			v := s.v[36*s.chunk*k0+a.xi*s.chunk*n:]
-			s.impl.Transpose(panel[(q0-p0)*mr:], mr, v[(i0+ip*mr)*n+q0-k0:], n, rows, q1-q0)
-		}
-		if alpha != 1 {
-			s.impl.Scale(alpha, panel)
-		}
 	}
 }
 
@@ -171,3 +148,115 @@ func (s *winoScratch) chunksOuter(cb int) bool {
 	chunks := (s.nt + s.chunk - 1) / s.chunk
 	return chunks > 1 && (chunks-1)*s.cout <= (blocks-1)*s.nt
 }
+
+// unit runs unit i of a chunk: the output channels [i cbu, (i+1) cbu),
+// their kernel transform into worker w's own U, the 36 products into its
+// own M and the output transform of every tile of the chunk.
+func (s *winoScratch) unit(w, i int) {
+	cin, cbu := s.cin, s.cbu
+	c0 := i * cbu
+	cb := min(cbu, s.cout-c0)
+	u := s.u[w*36*cin*cbu:][:36*cin*cb]
+	m := s.mt[w*36*s.chunk*cbu:][:36*s.chunk*cb]
+	s.kernelRange(w, u, c0, cb, 0, 36, 0, cin)
+	for p := 0; p < 36; p++ {
+		xi := otherOrder(p)
+		s.vpa[w] = vPackedA{s: s, xi: xi}
+		gemmSourcesAt(s.jobs.of(w), s.impl, w, 0, s.tc, cb, cin, 1, &s.vpa[w], s.inPlace(w, u[p*cin*cb:(p+1)*cin*cb], cb), m[xi*s.chunk*cb:][:s.tc*cb], cb, true)
+	}
+	s.outputTiles(w, s.t0, s.t0+s.tc, m, 0, s.chunk, c0, cb)
+}
+
+// winoPanelChannels is how many input channels inputPanel transforms at
+// a time: a multiple of channelWidth at every level.
+const winoPanelChannels = 128
+
+// packedV sets up the chunk's V packed as the products' A (vPackedA).
+func (s *winoScratch) packedV(threads int) {
+	s.mr, _ = s.impl.GemmTile()
+	s.mPad = (s.chunk + s.mr - 1) / s.mr * s.mr
+	s.kcV = blocksFor(s.impl).kcFor(s.cin)
+	for wk := 0; wk < threads; wk++ {
+		s.vb[wk] = grow(s.vb[wk], 36*s.mr*min(s.cin, winoPanelChannels))
+	}
+}
+
+// inputPanel forms panel ip of the chunk's packed V: the tiles
+// [ip mr, ip mr + mr) of the chunk, transformed winoPanelChannels input
+// channels at a time into worker w's scratch and transposed from there
+// into each position's panels (vPackedA's layout). The last panel's rows
+// past the chunk keep what they held: the micro-kernels' rows past m are
+// never stored.
+func (s *winoScratch) inputPanel(w, ip int) {
+	impl, cin, mr := s.impl, s.cin, s.mr
+	r0 := ip * mr
+	rows := min(mr, s.tc-r0)
+	sc := s.vb[w]
+	for k0 := 0; k0 < cin; k0 += winoPanelChannels {
+		k1 := min(cin, k0+winoPanelChannels)
+		nc := k1 - k0
+		for r := 0; r < rows; r++ {
+			s.inputRange(w, s.t0+r0+r, sc, nc, r, mr, k0, k1, 0, 36)
+		}
+		for xi := 0; xi < 36; xi++ {
+			plane := s.v[xi*s.mPad*cin:]
+			for q0 := k0; q0 < k1; {
+				pc := q0 / s.kcV * s.kcV
+				kb := min(s.kcV, cin-pc)
+				q1 := min(k1, pc+kb)
+				dst := plane[pc*s.mPad+r0*kb+(q0-pc)*mr:][:(q1-q0)*mr]
+				impl.Transpose(dst, mr, sc[xi*mr*nc+q0-k0:], nc, rows, q1-q0)
+				q0 = q1
+			}
+		}
+	}
+}
+
+// vPackedA is position xi of the chunk's V as the A of a product, packed
+// once per chunk by inputPanel: for each kc block pc (kcV steps), the
+// panels of mr tiles x kb channels, at pc mPad + i0 kb of the position's
+// plane of mPad Cin floats.
+type vPackedA struct {
+	s  *winoScratch
+	xi int
+}
+
+func (a *vPackedA) panels(p0, kb, i0, n int) []float32 {
+	s := a.s
+	if p0%s.kcV != 0 || kb != min(s.kcV, s.cin-p0) || i0%s.mr != 0 {
+		return nil
+	}
+	off := a.xi*s.mPad*s.cin + p0*s.mPad + i0*kb
+	return s.v[off : off+n]
+}
+
+// packA copies from the packed layout, for a driver whose kc blocks are
+// not vPackedA's (panels returns nil).
+func (a *vPackedA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
+	s := a.s
+	plane := s.v[a.xi*s.mPad*s.cin:]
+	np := (mb + mr - 1) / mr
+	clear(dst[:np*mr*kb])
+	for t := i0; t < i0+mb; t++ {
+		d := dst[(t-i0)/mr*mr*kb+(t-i0)%mr:]
+		for k := p0; k < p0+kb; k++ {
+			pc := k / s.kcV * s.kcV
+			kbs := min(s.kcV, s.cin-pc)
+			d[(k-p0)*mr] = alpha * plane[pc*s.mPad+t/s.mr*s.mr*kbs+(k-pc)*s.mr+t%s.mr]
+		}
+	}
+}
+
+// unitWidth returns the output channels of a unit (unit): the block's
+// cb cut among the threads, at a multiple of channelWidth, so that the
+// threads' U and M together are no larger than one block's.
+func (s *winoScratch) unitWidth(cb, threads int) int {
+	if winoForceUnit > 0 {
+		return min(winoForceUnit, s.cout)
+	}
+	w := s.channelWidth()
+	return min(s.cout, max(w, cb/max(1, threads)/w*w))
+}
+
+// winoForceUnit, when positive, replaces unitWidth's rule (tests).
+var winoForceUnit int

@@ -242,38 +242,112 @@ func TestWinogradBlocking(t *testing.T) {
 	cases := []*winoCase{
 		newWinoCase(t, r, 3, 24, 40, 9, 8, 1),
 		newWinoCase(t, r, 2, 37, 33, 8, 12, 1),
+		newWinoCase(t, r, 2, 9, 20, 5, 61, 1), // rows of 16 tiles: outputTiles runs cut at winoRun
 	}
-	defer func() { winoSchedule, winoForceChunk, winoForceBlock, winoOrder, winoGradBy = 0, 0, 0, 0, 0 }()
+	defer func() {
+		winoSchedule, winoForceChunk, winoForceBlock, winoOrder, winoGradBy, winoForceUnit = 0, 0, 0, 0, 0, 0
+	}()
 	// order 2 takes the chunks outside the blocks (chunksOuter), 1 the
 	// blocks outside; by 1 runs the weight gradient by channel groups, 2
 	// by position groups (gradByPositions); threads 5 cuts the positions
 	// and channels into five groups, some holding part of a column of
-	// positions.
-	type variant struct{ sched, chunk, block, order, by, threads int }
-	variants := []variant{{1, 0, 0, 0, 1, 2}, {1, 7, 0, 0, 2, 2}, {1, 0, 16, 0, 1, 2}, {1, 7, 16, 1, 1, 2}, {1, 5, 32, 1, 2, 2},
-		{2, 0, 0, 0, 2, 2}, {2, 0, 16, 0, 1, 2}, {1, 7, 16, 2, 2, 2}, {1, 5, 32, 2, 1, 2}, {1, 7, 16, 2, 1, 5},
-		{1, 0, 0, 0, 2, 5}, {1, 5, 32, 1, 1, 5}, {1, 5, 32, 1, 2, 5}, {1, 7, 0, 1, 1, 5}}
+	// positions; unit sets the output channels of the units (unitWidth).
+	type variant struct{ sched, chunk, block, order, by, threads, unit int }
+	variants := []variant{{1, 0, 0, 0, 1, 2, 0}, {1, 7, 0, 0, 2, 2, 0}, {1, 0, 16, 0, 1, 2, 0}, {1, 7, 16, 1, 1, 2, 0}, {1, 5, 32, 1, 2, 2, 0},
+		{2, 0, 0, 0, 2, 2, 0}, {2, 0, 16, 0, 1, 2, 0}, {1, 7, 16, 2, 2, 2, 0}, {1, 5, 32, 2, 1, 2, 0}, {1, 7, 16, 2, 1, 5, 0},
+		{1, 0, 0, 0, 2, 5, 0}, {1, 5, 32, 1, 1, 5, 0}, {1, 5, 32, 1, 2, 5, 0}, {1, 7, 0, 1, 1, 5, 0},
+		{1, 0, 0, 0, 1, 1, 16}, {1, 0, 0, 0, 1, 3, 16}, {1, 7, 0, 2, 1, 2, 32}, {1, 5, 16, 2, 2, 5, 16}}
 	for _, impl := range simd.Implementations() {
-		for _, c := range cases {
-			var y0, dx0 []float32
-			dw0 := map[int][]float32{}
-			for _, v := range variants {
-				winoSchedule, winoForceChunk, winoForceBlock, winoOrder, winoGradBy = v.sched, v.chunk, v.block, v.order, v.by
-				name := fmt.Sprintf("%v %+v schedule %d chunk %d block %d order %d by %d threads %d", impl, c.g, v.sched, v.chunk, v.block, v.order, v.by, v.threads)
-				y, dx, dw := c.run(impl, v.threads)
-				if y0 == nil {
-					y0, dx0 = y, dx
+		// The products' kc blocks as the cache gives them, and blocks of
+		// 16 steps, so that the packed V (vPackedA) holds several.
+		bl := blocksFor(impl)
+		for _, kc := range []int{bl.kc, 16} {
+			small := bl
+			small.kc = kc
+			blockCache.Store(impl.Level(), small)
+			for _, c := range cases {
+				var y0, dx0 []float32
+				dw0 := map[int][]float32{}
+				for _, v := range variants {
+					winoSchedule, winoForceChunk, winoForceBlock, winoOrder, winoGradBy, winoForceUnit = v.sched, v.chunk, v.block, v.order, v.by, v.unit
+					name := fmt.Sprintf("%v kc %d %+v %+v", impl, kc, c.g, v)
+					y, dx, dw := c.run(impl, v.threads)
+					if y0 == nil {
+						y0, dx0 = y, dx
+					}
+					if !bitwiseEqual(y, y0) || !bitwiseEqual(dx, dx0) {
+						t.Errorf("%s: forward or input gradient differs from schedule 1 unblocked", name)
+					}
+					if e := winoErr(y, c.y); e > 2e-5 {
+						t.Errorf("%s forward: relative error %.2e", name, e)
+					}
+					if e := winoErr(dw, c.dw); e > 2e-5 {
+						t.Errorf("%s weight grad: relative error %.2e", name, e)
+					}
+					if ref, ok := dw0[v.chunk]; !ok {
+						dw0[v.chunk] = dw
+					} else if !bitwiseEqual(dw, ref) {
+						t.Errorf("%s: kernel gradient differs from the same chunk's unblocked", name)
+					}
 				}
-				if !bitwiseEqual(y, y0) || !bitwiseEqual(dx, dx0) {
-					t.Errorf("%s: forward or input gradient differs from schedule 1 unblocked", name)
+			}
+		}
+		blockCache.Store(impl.Level(), bl)
+	}
+}
+
+// vPackedA hands the driver the panels denseA would pack from V, in place
+// for its own kc blocks and copied for any other block of steps and rows.
+func TestVPackedA(t *testing.T) {
+	r := NewRNG(8)
+	for _, impl := range simd.Implementations() {
+		mr, _ := impl.GemmTile()
+		for _, sh := range []struct{ tiles, cin, kc int }{{13, 37, 16}, {mr, 20, 20}, {2*mr + 1, 50, 64}} {
+			var s winoScratch
+			s.impl, s.cin, s.mr, s.kcV = impl, sh.cin, mr, blocking{kc: sh.kc}.kcFor(sh.cin)
+			s.mPad = (sh.tiles + mr - 1) / mr * mr
+			s.v = make([]float32, 36*s.mPad*sh.cin)
+			vs := make([][]float32, 36)
+			for xi := range vs {
+				vs[xi] = randTensor(r, Float32, sh.tiles, sh.cin).f32
+				src := denseA{impl: impl, a: vs[xi], lda: sh.cin}
+				for pc := 0; pc < sh.cin; pc += s.kcV {
+					kb := min(s.kcV, sh.cin-pc)
+					src.packA(0, s.v[xi*s.mPad*sh.cin+pc*s.mPad:][:s.mPad*kb], 0, sh.tiles, pc, kb, mr, 1)
 				}
-				if e := winoErr(dw, c.dw); e > 2e-5 {
-					t.Errorf("%s weight grad: relative error %.2e", name, e)
+			}
+			for _, xi := range []int{0, 7, 35} {
+				a := vPackedA{s: &s, xi: xi}
+				src := denseA{impl: impl, a: vs[xi], lda: sh.cin}
+				for pc := 0; pc < sh.cin; pc += s.kcV {
+					kb := min(s.kcV, sh.cin-pc)
+					for i0 := 0; i0 < sh.tiles; i0 += mr {
+						mb := sh.tiles - i0
+						n := (mb + mr - 1) / mr * mr * kb
+						want := make([]float32, n)
+						src.packA(0, want, i0, mb, pc, kb, mr, 1)
+						if got := a.panels(pc, kb, i0, n); got == nil || !bitwiseEqual(got, want) {
+							t.Errorf("%v %+v xi %d: panels(%d, %d, %d) differ from denseA's", impl, sh, xi, pc, kb, i0)
+						}
+					}
 				}
-				if ref, ok := dw0[v.chunk]; !ok {
-					dw0[v.chunk] = dw
-				} else if !bitwiseEqual(dw, ref) {
-					t.Errorf("%s: kernel gradient differs from the same chunk's unblocked", name)
+				if a.panels(1, s.kcV, 0, mr) != nil || a.panels(0, s.kcV, 1, mr) != nil {
+					t.Errorf("%v %+v: panels of another blocking are not nil", impl, sh)
+				}
+				for _, b := range []struct{ i0, mb, p0, kb int }{{0, sh.tiles, 0, sh.cin}, {mr, sh.tiles - mr, 3, sh.cin - 5}, {1, 2, sh.cin - 1, 1}} {
+					if b.mb <= 0 || b.kb <= 0 {
+						continue
+					}
+					n := (b.mb + mr - 1) / mr * mr * b.kb
+					want, got := make([]float32, n), make([]float32, n)
+					src.packA(0, want, b.i0, b.mb, b.p0, b.kb, mr, 0.5)
+					for i := range got {
+						got[i] = float32(i) // stale: packA must write every float
+					}
+					a.packA(0, got, b.i0, b.mb, b.p0, b.kb, mr, 0.5)
+					if !bitwiseEqual(got, want) {
+						t.Errorf("%v %+v xi %d: packA%+v differs from denseA's", impl, sh, xi, b)
+					}
 				}
 			}
 		}

@@ -489,6 +489,11 @@ func (j *gemmJob) aBlock(w, b, i0, mb int) []float32 {
 		off := pc*j.mPad + i0*kb
 		return j.apAll[off : off+n]
 	}
+	if pa, ok := j.A.(prepackedA); ok && j.alpha == 1 {
+		if ap := pa.panels(j.k0+pc, kb, i0, n); ap != nil {
+			return ap
+		}
+	}
 	key := [3]int{j.gen, pc, i0}
 	if j.lazyB && j.apKey[w] == key {
 		return j.ap[w]

@@ -15,6 +15,16 @@ type aSource interface {
 	packA(w int, dst []float32, i0, mb, p0, kb, mr int, alpha float32)
 }
 
+// prepackedA is an A source that holds its panels already packed: for
+// the kc block starting at k step p0 (kb steps), the panels of rows i0 on
+// are n floats of mr x kb each, as packA would write them. panels returns
+// nil where its layout does not have that block (another kc), and the
+// driver packs through packA instead.
+type prepackedA interface {
+	aSource
+	panels(p0, kb, i0, n int) []float32
+}
+
 // bSource packs rows [p0, p0+kb) x columns [j0, j0+nb) of op(B) into dst
 // as ceil(nb/nr) panels of kb x nr floats, zero-padding missing columns.
 // packB may be asked for any subrange of panels (first panel index and
