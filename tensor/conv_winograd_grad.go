@@ -84,7 +84,6 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 	byPositions := s.gradByPositions()
 	s.pgroups = min(36, max(1, threads))
 	s.setChannelGroups(threads)
-
 	for s.c0 = 0; s.c0 < cout; s.c0 += cb {
 		s.cb = min(cb, cout-s.c0)
 		for s.t0 = 0; s.t0 < s.nt; s.t0 += s.chunk {
@@ -93,7 +92,7 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 				s.parallel(winoGradPositions, s.pgroups, threads, false)
 				continue
 			}
-			s.parallel(winoGradTiles, s.tc, threads, true)
+			s.parallel(winoGradTiles, (s.tc+winoRun-1)/winoRun, threads, true)
 			s.parallel(winoGradGroup, s.cgroups, threads, false)
 		}
 		if byPositions {
@@ -157,47 +156,60 @@ var winoGradBy = 0
 // channels (gradKernel over every input channel).
 func (s *winoScratch) gradPositions(w, g int) {
 	p0, p1 := positionGroup(g, s.pgroups)
-	for r := 0; r < s.tc; r++ {
-		if s.formV() {
+	if s.formV() {
+		for r := 0; r < s.tc; r++ {
 			s.inputRange(w, s.t0+r, s.v, s.cin, r, s.chunk, 0, s.cin, p0, p1)
 		}
-		s.gradTile(w, s.t0+r, s.mt, r, s.chunk, p0, p1)
 	}
+	s.gradTileRuns(w, s.t0, s.t0+s.tc, s.mt, 0, s.chunk, p0, p1)
 	for p := p0; p < p1; p++ {
 		s.gradProduct(w, otherOrder(p), 0, s.cin)
 	}
 }
 
-// gradTiles forms row r of the chunk's dM planes, for tile s.t0+r.
-func (s *winoScratch) gradTiles(w, r int) { s.gradTile(w, s.t0+r, s.mt, r, s.chunk, 0, 36) }
+// gradTiles forms rows [i winoRun, (i+1) winoRun) of the chunk's dM
+// planes, for the chunk's tiles from s.t0 + i winoRun on.
+func (s *winoScratch) gradTiles(w, i int) {
+	r := i * winoRun
+	s.gradTileRuns(w, s.t0+r, s.t0+min(s.tc, r+winoRun), s.mt, r, s.chunk, 0, 36)
+}
 
-// gradTile transforms the block's channels of tile t of the output
-// gradient, A dY A^T, into row r of the planes of dm of the positions
-// [p0, p1) (positionGroup's order; planes of rows rows of cb channels, in
-// V's order): the tile's 4x4 pixels px[i][j] read channels-last by a
-// transpose per pixel row (zeros past the image), a pass along each of its
-// four rows into tmp[i][a], then along the positions' columns into
-// dm[(b, a)][r] (through scratch where a column is only partly in the
-// range).
-func (s *winoScratch) gradTile(w, t int, dm []float32, r, rows, p0, p1 int) {
+// gradTileRuns transforms the block's channels of the tiles [ta, tb) of
+// the output gradient, A dY A^T, into rows r0 + t - ta of the planes of dm
+// of the positions [p0, p1) (positionGroup's order; planes of rows rows of
+// cb channels, in V's order). Each run of up to winoRun tiles of one row
+// of tiles is read channels-last by one transpose per pixel row into
+// px[i][x] (zeros past the image), as outputTiles writes them; then, a
+// tile at a time, a pass along each of its four rows into tmp[i][a] and
+// along the positions' columns into dm[(b, a)][r] (through scratch where a
+// column is only partly in the range).
+func (s *winoScratch) gradTileRuns(w, ta, tb int, dm []float32, r0, rows, p0, p1 int) {
 	impl, g, cb := s.impl, s.g, s.cb
-	n, q := t/s.tt, t%s.tt
-	ty, tx := q/s.tw, q%s.tw
 	tmp := s.tmp[w]
-	px := tmp[24*cb : 40*cb]
-	ohw, ni, nj := g.OH*g.OW, min(4, g.OH-4*ty), min(4, g.OW-4*tx)
-	if ni < 4 || nj < 4 {
-		clear(px)
+	ohw := g.OH * g.OW
+	for t := ta; t < tb; {
+		n, q := t/s.tt, t%s.tt
+		ty, tx := q/s.tw, q%s.tw
+		k := min(tb-t, s.tw-tx, winoRun)
+		px := tmp[46*cb : (46+16*k)*cb]
+		ni, nx := min(4, g.OH-4*ty), min(4*k, g.OW-4*tx)
+		if ni < 4 || nx < 4*k {
+			clear(px)
+		}
+		for i := range ni {
+			impl.Transpose(px[i*4*k*cb:], cb, s.y[(n*s.cout+s.c0)*ohw+(4*ty+i)*g.OW+4*tx:], ohw, cb, nx)
+		}
+		for e := 0; e < k; e++ {
+			for i := 0; i < 4; i++ {
+				impl.WinogradOutputAdjoint4(tmp[i*6*cb:], cb, px[(i*4*k+4*e)*cb:], cb, cb)
+			}
+			r := r0 + t + e - ta
+			passColumns(p0, p1, cb, tmp[40*cb:46*cb], dm[r*cb:], rows*cb, 6*rows*cb, func(a int, d []float32, ds int) {
+				impl.WinogradOutputAdjoint4(d, ds, tmp[a*cb:], 6*cb, cb)
+			})
+		}
+		t += k
 	}
-	for i := range ni {
-		impl.Transpose(px[i*4*cb:], cb, s.y[(n*s.cout+s.c0)*ohw+(4*ty+i)*g.OW+4*tx:], ohw, cb, nj)
-	}
-	for i := 0; i < 4; i++ {
-		impl.WinogradOutputAdjoint4(tmp[i*6*cb:], cb, px[i*4*cb:], cb, cb)
-	}
-	passColumns(p0, p1, cb, tmp[40*cb:46*cb], dm[r*cb:], rows*cb, 6*rows*cb, func(a int, d []float32, ds int) {
-		impl.WinogradOutputAdjoint4(d, ds, tmp[a*cb:], 6*cb, cb)
-	})
 }
 
 // gradProduct adds the chunk's product of position xi into the block's
