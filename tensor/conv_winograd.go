@@ -438,10 +438,16 @@ func (s *winoScratch) inPlace(w int, b []float32, n int) bSource {
 func (s *winoScratch) copyIn(n int) {
 	g, cin := s.g, s.cin
 	img := s.xb[n*s.hb*s.wb*cin : (n+1)*s.hb*s.wb*cin]
-	clear(img)
-	hw := g.H * g.W
+	hw, row := g.H*g.W, s.wb*cin
+	// Only the padding is cleared: the pixels of the image are written
+	// once, by the transposes (clearing all of xb first wrote them twice).
+	clear(img[:g.Pad*row])
+	clear(img[(g.Pad+g.H)*row:])
 	for ih := 0; ih < g.H; ih++ {
-		s.impl.Transpose(img[((ih+g.Pad)*s.wb+g.Pad)*cin:], cin, s.x[n*cin*hw+ih*g.W:], hw, cin, g.W)
+		r := img[(ih+g.Pad)*row : (ih+g.Pad+1)*row]
+		clear(r[:g.Pad*cin])
+		clear(r[(g.Pad+g.W)*cin:])
+		s.impl.Transpose(r[g.Pad*cin:], cin, s.x[n*cin*hw+ih*g.W:], hw, cin, g.W)
 	}
 }
 
