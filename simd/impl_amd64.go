@@ -187,7 +187,22 @@ func transposeAVX(dst []float32, ldd int, src []float32, lds int, rows, cols int
 	switch {
 	case rows >= 16 && cols >= 8:
 		r8, c8 := rows/8*8, cols/8*8
-		transpose8AVX2(dst, ldd, src, lds, r8/8, cols/8)
+		if ldd > lds {
+			// The kernel runs the blocks of 8 source rows outside, so each
+			// block writes 32 bytes into each of its 8 dst rows; where dst
+			// rows lie farther apart than src rows (a channels-last tile
+			// into NCHW planes, often a multiple of 4 KiB apart, so that
+			// they share L1 sets), the lines were evicted between their
+			// halves. A call per 8 columns writes each dst row's r8 floats
+			// one after the other. On the Zen 5 VM, the 64-channel 32x32
+			// Winograd forward went from 13.8 to 13.0 ms on one thread and from
+			// 9.6 to 8.9 on two (AVX2, alternated, medians of 5).
+			for c := 0; c < c8; c += 8 {
+				transpose8AVX2(dst[c*ldd:], ldd, src[c:], lds, r8/8, 1)
+			}
+		} else {
+			transpose8AVX2(dst, ldd, src, lds, r8/8, cols/8)
+		}
 		if c8 < cols {
 			transposeGeneric(dst[c8*ldd:], ldd, src[c8:], lds, r8, cols-c8)
 		}
