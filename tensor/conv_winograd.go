@@ -493,10 +493,7 @@ func (s *winoScratch) outputTiles(w, ta, tb int, m []float32, r0, rows, c0, cb i
 	impl, g := s.impl, s.g
 	tmp := s.tmp[w]
 	ohw := g.OH * g.OW
-	for t := ta; t < tb; {
-		n, q := t/s.tt, t%s.tt
-		ty, tx := q/s.tw, q%s.tw
-		k := min(tb-t, s.tw-tx, winoRun)
+	s.tileRuns(ta, tb, func(t, n, ty, tx, k int) {
 		px := tmp[24*cb : (24+16*k)*cb]
 		for e := 0; e < k; e++ {
 			r := r0 + t + e - ta
@@ -511,6 +508,18 @@ func (s *winoScratch) outputTiles(w, ta, tb int, m []float32, r0, rows, c0, cb i
 		for i := range min(4, g.OH-4*ty) {
 			impl.Transpose(s.y[(n*s.cout+c0)*ohw+(4*ty+i)*g.OW+4*tx:], ohw, px[i*4*k*cb:], cb, nx, cb)
 		}
+	})
+}
+
+// tileRuns cuts the tiles [ta, tb) into runs of up to winoRun tiles of one
+// row of tiles and calls f for each with its first tile t = (n, ty, tx)
+// and its length k.
+func (s *winoScratch) tileRuns(ta, tb int, f func(t, n, ty, tx, k int)) {
+	for t := ta; t < tb; {
+		n, q := t/s.tt, t%s.tt
+		ty, tx := q/s.tw, q%s.tw
+		k := min(tb-t, s.tw-tx, winoRun)
+		f(t, n, ty, tx, k)
 		t += k
 	}
 }

@@ -187,10 +187,7 @@ func (s *winoScratch) gradTileRuns(w, ta, tb int, dm []float32, r0, rows, p0, p1
 	impl, g, cb := s.impl, s.g, s.cb
 	tmp := s.tmp[w]
 	ohw := g.OH * g.OW
-	for t := ta; t < tb; {
-		n, q := t/s.tt, t%s.tt
-		ty, tx := q/s.tw, q%s.tw
-		k := min(tb-t, s.tw-tx, winoRun)
+	s.tileRuns(ta, tb, func(t, n, ty, tx, k int) {
 		px := tmp[46*cb : (46+16*k)*cb]
 		ni, nx := min(4, g.OH-4*ty), min(4*k, g.OW-4*tx)
 		if ni < 4 || nx < 4*k {
@@ -208,8 +205,7 @@ func (s *winoScratch) gradTileRuns(w, ta, tb int, dm []float32, r0, rows, p0, p1
 				impl.WinogradOutputAdjoint4(d, ds, tmp[a*cb:], 6*cb, cb)
 			})
 		}
-		t += k
-	}
+	})
 }
 
 // gradProduct adds the chunk's product of position xi into the block's
