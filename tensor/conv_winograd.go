@@ -157,7 +157,7 @@ type winoScratch struct {
 	pgroups, cgroups   int  // units of a chunk (positionGroup, channelGroup)
 	formU              bool // the chunk in progress forms U (group)
 	cbu                int  // output channels of a unit (unit)
-	mr, mPad, kcV      int
+	mr, mPad, kcV      int  // the packed V's panel rows, rows and kc (packedV)
 	vpa                [maxWorkers]vPackedA
 	cin, cout          int
 	task               winoTask
@@ -193,8 +193,8 @@ func (t *winoTask) run(w, i int) {
 	case winoGroup:
 		s.group(w, i)
 	case winoOutput:
-		r := i * winoRun
-		s.outputTiles(w, s.t0+r, s.t0+min(s.tc, r+winoRun), s.mt, r, s.chunk, s.c0, s.cb)
+		ta, tb, r := s.runSlot(i)
+		s.outputTiles(w, ta, tb, s.mt, r, s.chunk, s.c0, s.cb)
 	case winoBlock:
 		s.block(w, i)
 	case winoGradTiles:
@@ -273,7 +273,7 @@ func (s *winoScratch) winograd(impl *simd.Impl, threads int, g *ConvGeom, w, x, 
 			s.formU = s.t0 == 0
 			s.parallel(winoPanel, panels(), threads, false)
 			s.parallel(winoGroup, s.pgroups, threads, false)
-			s.parallel(winoOutput, (s.tc+winoRun-1)/winoRun, threads, true)
+			s.parallel(winoOutput, s.runSlots(), threads, true)
 		}
 	}
 }
@@ -509,6 +509,16 @@ func (s *winoScratch) outputTiles(w, ta, tb int, m []float32, r0, rows, c0, cb i
 			impl.Transpose(s.y[(n*s.cout+c0)*ohw+(4*ty+i)*g.OW+4*tx:], ohw, px[i*4*k*cb:], cb, nx, cb)
 		}
 	})
+}
+
+// runSlots is the number of units of winoRun tiles of the chunk in
+// progress (the parallel output transform and dM), and runSlot unit i's
+// tiles [ta, tb) and its first row r of the chunk's planes.
+func (s *winoScratch) runSlots() int { return (s.tc + winoRun - 1) / winoRun }
+
+func (s *winoScratch) runSlot(i int) (ta, tb, r int) {
+	r = i * winoRun
+	return s.t0 + r, s.t0 + min(s.tc, r+winoRun), r
 }
 
 // tileRuns cuts the tiles [ta, tb) into runs of up to winoRun tiles of one

@@ -92,7 +92,7 @@ func (s *winoScratch) weightGrad(impl *simd.Impl, threads int, g *ConvGeom, x, g
 				s.parallel(winoGradPositions, s.pgroups, threads, false)
 				continue
 			}
-			s.parallel(winoGradTiles, (s.tc+winoRun-1)/winoRun, threads, true)
+			s.parallel(winoGradTiles, s.runSlots(), threads, true)
 			s.parallel(winoGradGroup, s.cgroups, threads, false)
 		}
 		if byPositions {
@@ -167,11 +167,11 @@ func (s *winoScratch) gradPositions(w, g int) {
 	}
 }
 
-// gradTiles forms rows [i winoRun, (i+1) winoRun) of the chunk's dM
-// planes, for the chunk's tiles from s.t0 + i winoRun on.
+// gradTiles forms the chunk's dM planes for the tiles of unit i
+// (runSlot).
 func (s *winoScratch) gradTiles(w, i int) {
-	r := i * winoRun
-	s.gradTileRuns(w, s.t0+r, s.t0+min(s.tc, r+winoRun), s.mt, r, s.chunk, 0, 36)
+	ta, tb, r := s.runSlot(i)
+	s.gradTileRuns(w, ta, tb, s.mt, r, s.chunk, 0, 36)
 }
 
 // gradTileRuns transforms the block's channels of the tiles [ta, tb) of

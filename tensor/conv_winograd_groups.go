@@ -82,12 +82,19 @@ func (s *winoScratch) group(w, g int) {
 	if s.formU {
 		s.kernelRange(w, s.u, s.c0, s.cb, p0, p1, 0, s.cin)
 	}
-	impl, cin, cb := s.impl, s.cin, s.cb
 	for p := p0; p < p1; p++ {
-		xi := otherOrder(p)
-		s.vpa[w] = vPackedA{s: s, xi: xi}
-		gemmSourcesAt(s.jobs.of(w), impl, w, 0, s.tc, cb, cin, 1, &s.vpa[w], s.inPlace(w, s.u[p*cin*cb:(p+1)*cin*cb], cb), s.mt[xi*s.chunk*cb:][:s.tc*cb], cb, true)
+		s.packedProduct(w, p, s.u, s.mt, s.cb)
 	}
+}
+
+// packedProduct computes on worker w alone the chunk's product of
+// position p (U's order): M[xi] = V[xi] U[p], xi = otherOrder(p), with V
+// the chunk's packed V (vPackedA), U[p] the plane p of u and M[xi] the
+// plane xi of m, for cb output channels.
+func (s *winoScratch) packedProduct(w, p int, u, m []float32, cb int) {
+	cin, xi := s.cin, otherOrder(p)
+	s.vpa[w] = vPackedA{s: s, xi: xi}
+	gemmSourcesAt(s.jobs.of(w), s.impl, w, 0, s.tc, cb, cin, 1, &s.vpa[w], s.inPlace(w, u[p*cin*cb:(p+1)*cin*cb], cb), m[xi*s.chunk*cb:][:s.tc*cb], cb, true)
 }
 
 // inputGroup forms the chunk's V for the weight gradient's channel group g
@@ -160,9 +167,7 @@ func (s *winoScratch) unit(w, i int) {
 	m := s.mt[w*36*s.chunk*cbu:][:36*s.chunk*cb]
 	s.kernelRange(w, u, c0, cb, 0, 36, 0, cin)
 	for p := 0; p < 36; p++ {
-		xi := otherOrder(p)
-		s.vpa[w] = vPackedA{s: s, xi: xi}
-		gemmSourcesAt(s.jobs.of(w), s.impl, w, 0, s.tc, cb, cin, 1, &s.vpa[w], s.inPlace(w, u[p*cin*cb:(p+1)*cin*cb], cb), m[xi*s.chunk*cb:][:s.tc*cb], cb, true)
+		s.packedProduct(w, p, u, m, cb)
 	}
 	s.outputTiles(w, s.t0, s.t0+s.tc, m, 0, s.chunk, c0, cb)
 }

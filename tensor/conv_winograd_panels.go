@@ -37,12 +37,11 @@ func (s *winoScratch) inputPanel(w, ip int) {
 			s.inputRange(w, s.t0+r0+r, sc, nc, r, mr, k0, k1, 0, 36)
 		}
 		for xi := 0; xi < 36; xi++ {
-			plane := s.v[xi*s.mPad*cin:]
 			for q0 := k0; q0 < k1; {
 				pc := q0 / s.kcV * s.kcV
 				kb := min(s.kcV, cin-pc)
 				q1 := min(k1, pc+kb)
-				dst := plane[pc*s.mPad+r0*kb+(q0-pc)*mr:][:(q1-q0)*mr]
+				dst := s.v[s.vOffset(xi, pc, kb, r0)+(q0-pc)*mr:][:(q1-q0)*mr]
 				impl.Transpose(dst, mr, sc[xi*mr*nc+q0-k0:], nc, rows, q1-q0)
 				q0 = q1
 			}
@@ -64,15 +63,21 @@ func (a *vPackedA) panels(p0, kb, i0, n int) []float32 {
 	if p0%s.kcV != 0 || kb != min(s.kcV, s.cin-p0) || i0%s.mr != 0 {
 		return nil
 	}
-	off := a.xi*s.mPad*s.cin + p0*s.mPad + i0*kb
+	off := s.vOffset(a.xi, p0, kb, i0)
 	return s.v[off : off+n]
+}
+
+// vOffset is where in s.v the packed V of position xi has the panel of
+// rows from i0 (a multiple of mr) of the kc block starting at pc, kb
+// steps long.
+func (s *winoScratch) vOffset(xi, pc, kb, i0 int) int {
+	return xi*s.mPad*s.cin + pc*s.mPad + i0*kb
 }
 
 // packA copies from the packed layout, for a driver whose kc blocks are
 // not vPackedA's (panels returns nil).
 func (a *vPackedA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha float32) {
 	s := a.s
-	plane := s.v[a.xi*s.mPad*s.cin:]
 	np := (mb + mr - 1) / mr
 	clear(dst[:np*mr*kb])
 	for t := i0; t < i0+mb; t++ {
@@ -80,7 +85,7 @@ func (a *vPackedA) packA(_ int, dst []float32, i0, mb, p0, kb, mr int, alpha flo
 		for k := p0; k < p0+kb; k++ {
 			pc := k / s.kcV * s.kcV
 			kbs := min(s.kcV, s.cin-pc)
-			d[(k-p0)*mr] = alpha * plane[pc*s.mPad+t/s.mr*s.mr*kbs+(k-pc)*s.mr+t%s.mr]
+			d[(k-p0)*mr] = alpha * s.v[s.vOffset(a.xi, pc, kbs, t/s.mr*s.mr)+(k-pc)*s.mr+t%s.mr]
 		}
 	}
 }

@@ -39,6 +39,7 @@ type gemmJob struct {
 	img, imgStride int
 	pre            *PackedMatrix // op(B) packed in advance, or nil
 	bi             bIndirect     // B read in place through offsets, or nil
+	pa             prepackedA    // A whose panels are read in place (alpha 1), or nil
 	koff           []int32       // bi's k-step offsets for the current block
 	table          simd.IndirectTable
 	nv             int
@@ -138,7 +139,10 @@ func (j *gemmJob) setup(impl *simd.Impl, threads, m, n, k int, alpha float32, A 
 	j.A, j.B = A, B
 	j.impl, j.threads, j.overwrite = impl, threads, overwrite
 	j.m, j.n, j.k, j.alpha, j.c, j.ldc = m, n, k, alpha, c, ldc
-	j.img, j.imgStride, j.pre, j.bi = img, imgStride, nil, nil
+	j.img, j.imgStride, j.pre, j.bi, j.pa = img, imgStride, nil, nil, nil
+	if pa, ok := A.(prepackedA); ok && alpha == 1 {
+		j.pa = pa
+	}
 	j.k0, j.wid = 0, 0
 	_, nr := impl.GemmTile()
 	if bi, ok := B.(bIndirect); ok && impl.IndirectPieces() > 0 && n%nr == 0 && (img == 0 || img%nr == 0) {
@@ -149,7 +153,7 @@ func (j *gemmJob) setup(impl *simd.Impl, threads, m, n, k int, alpha float32, A 
 // release drops j's references to the operands of its last product, so
 // that a pooled job keeps no caller's memory alive.
 func (j *gemmJob) release() {
-	j.A, j.B, j.c, j.bi, j.pre, j.bp = nil, nil, nil, nil, nil, nil
+	j.A, j.B, j.c, j.bi, j.pre, j.bp, j.pa = nil, nil, nil, nil, nil, nil, nil
 	j.da, j.db = denseA{}, denseB{}
 }
 
@@ -489,8 +493,8 @@ func (j *gemmJob) aBlock(w, b, i0, mb int) []float32 {
 		off := pc*j.mPad + i0*kb
 		return j.apAll[off : off+n]
 	}
-	if pa, ok := j.A.(prepackedA); ok && j.alpha == 1 {
-		if ap := pa.panels(j.k0+pc, kb, i0, n); ap != nil {
+	if j.pa != nil {
+		if ap := j.pa.panels(j.k0+pc, kb, i0, n); ap != nil {
 			return ap
 		}
 	}
